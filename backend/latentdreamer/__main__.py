@@ -1,0 +1,3 @@
+from latentdreamer.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Geometry stage: random shapes, signed distance grids, FlexiCubes extraction, subdivision."""

@@ -1,0 +1,42 @@
+"""The one definition of where an SDF grid lives in the object frame.
+
+Every SDF grid in the project is an (n, n, n) array of samples at the vertices of a
+regular lattice spanning [-HALF_EXTENT, HALF_EXTENT]^3, indexed [i, j, k] <-> (x, y, z).
+Flattened in C order, sample (i, j, k) has index i*n^2 + j*n + k, which is exactly the
+FlexiCubes vertex numbering for a grid of n - 1 cubes per axis. Objects are normalised
+into the sphere of radius 0.5 (DESIGN.md §4), so the outer shell of samples is always
+outside the object and FlexiCubes never leaves a hole on the boundary.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+HALF_EXTENT: float = 0.55
+"""Half side of the cube the grid covers; 10 % margin outside the radius-0.5 sphere."""
+
+OBJECT_RADIUS: float = 0.5
+"""Radius of the sphere every object is normalised into (Zero123++ v1.2's framing)."""
+
+
+def grid_coordinates(n: int) -> np.ndarray:
+    """Sample positions along one axis, shared by all three axes."""
+    if n < 2:
+        raise ValueError(f"an SDF grid needs at least 2 samples per axis, got {n}")
+    return np.linspace(-HALF_EXTENT, HALF_EXTENT, n, dtype=np.float32)
+
+
+def grid_points(n: int) -> np.ndarray:
+    """All sample positions as an (n, n, n, 3) float32 array in [i, j, k] order."""
+    c = grid_coordinates(n)
+    return np.stack(np.meshgrid(c, c, c, indexing="ij"), axis=-1)
+
+
+def voxel_size(n: int) -> float:
+    """Distance between neighbouring samples; SDF values are in the same units (metres)."""
+    return 2.0 * HALF_EXTENT / (n - 1)
+
+
+def world_to_index(points: np.ndarray, n: int) -> np.ndarray:
+    """Continuous grid index of object-frame points, for trilinear lookups."""
+    return (np.asarray(points, dtype=np.float64) + HALF_EXTENT) / voxel_size(n)

@@ -1,0 +1,1 @@
+"""Reading and writing meshes and images in the formats users and Blender exchange."""

@@ -1,0 +1,1 @@
+"""Render stage: cameras, differentiable rasterisation and the image buffers the losses compare."""
