@@ -1,0 +1,1 @@
+"""Generation pipeline: six views in, textured mesh out (LIN -> coarse -> refine -> texture)."""

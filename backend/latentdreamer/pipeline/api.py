@@ -1,0 +1,84 @@
+"""The contract between the generation pipeline and whoever drives it (CLI, worker, tests).
+
+Kept free of torch so the worker can describe jobs and events without importing the
+heavy stack, and so every caller reports progress and cancels the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from latentdreamer.geometry.mesh import Mesh
+
+PRESETS: tuple[str, ...] = ("tiny", "draft", "standard", "high")
+"""`tiny` exists for tests and CI (seconds on a CPU); the other three are for users."""
+
+
+@dataclass(frozen=True)
+class GenerateSettings:
+    """What a user may choose; everything else follows from the preset."""
+
+    preset: str = "standard"
+    device: str = "auto"
+    seed: int = 0
+    texture: bool = True
+    preview_every: int = 10
+
+    def __post_init__(self) -> None:
+        if self.preset not in PRESETS:
+            raise ValueError(f"unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"unknown device {self.device!r}; choose auto, cpu or cuda")
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress report: `step` of `total` in `stage`, and the whole job's fraction done."""
+
+    stage: str
+    step: int
+    total: int
+    fraction: float
+    eta_s: float | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class ViewSet:
+    """The six prior views in camera order (DESIGN.md §4), float arrays in [0, 1].
+
+    rgb (6, H, W, 3); alpha (6, H, W) or None; normals (6, H, W, 3) in the camera-space
+    encoding or None (masks-only mode).
+    """
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None = None
+    normals: np.ndarray | None = None
+
+
+@dataclass
+class Callbacks:
+    """Hooks the pipeline calls between steps; all optional."""
+
+    on_progress: Callable[[Progress], None] = lambda p: None
+    on_preview: Callable[[Mesh, str], None] = lambda mesh, stage: None
+    should_cancel: Callable[[], bool] = lambda: False
+
+
+@dataclass
+class GenerationResult:
+    mesh: Mesh
+    stats: dict[str, float | int | str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class Cancelled(Exception):
+    """Raised between steps when `should_cancel()` turns true; carries the best mesh so far."""
+
+    def __init__(self, best: Mesh | None, stage: str) -> None:
+        super().__init__(f"cancelled during {stage}")
+        self.best = best
+        self.stage = stage
