@@ -1,0 +1,219 @@
+"""Installing the backend into a private virtual environment, as plain testable logic.
+
+Nothing is ever installed into Blender's own Python: the backend (PyTorch and friends)
+lives in a venv inside the extension's user folder, created from the Python that runs
+Blender (any CPython >= 3.11 can host it). Each step is an ordinary command; the steps are
+idempotent, so a failed install is retried by running the same plan again. The runner
+works in a thread and only touches its own fields; the UI copies a snapshot on the main
+thread.
+
+No bpy here: the preferences panel and the tests drive it the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# One place for the PyTorch wheel indexes; the CUDA build is chosen when an NVIDIA driver
+# is present (nvidia-smi answers), else the CPU build.
+TORCH_INDEX_URLS = {
+    "cuda": "https://download.pytorch.org/whl/cu128",
+    "cpu": "https://download.pytorch.org/whl/cpu",
+}
+BACKEND_SRC_DIRNAME = "backend_src"
+VENV_DIRNAME = "backend-venv"
+LOG_NAME = "backend-install.log"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the user downloads, shown with its size and licence before they agree."""
+
+    name: str
+    source: str
+    size: str
+    licence: str
+
+
+MODELS: tuple[ModelInfo, ...] = (
+    ModelInfo("Zero123++ v1.2 (multi-view diffusion)", "sudo-ai/zero123plus-v1.2", "about 6.5 GB",
+              "CC-BY-NC 4.0: non-commercial use of the model; outputs are yours"),
+    ModelInfo("Zero123++ normal ControlNet", "sudo-ai/controlnet-zp12-normal-gen-v1", "about 1.5 GB",
+              "CC-BY-NC 4.0 (as Zero123++)"),
+    ModelInfo("U2-Net background removal (rembg)", "danielgatis/rembg u2net", "about 170 MB", "Apache-2.0"),
+)
+
+
+def venv_python(venv_dir: Path) -> Path:
+    """The interpreter inside a venv, on any platform."""
+    if os.name == "nt":
+        return venv_dir / "Scripts" / "python.exe"
+    return venv_dir / "bin" / "python"
+
+
+def has_nvidia_gpu() -> bool:
+    """True when an NVIDIA driver answers; the CUDA build of torch is useless without one."""
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return False
+    try:
+        out = subprocess.run([exe, "-L"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.returncode == 0 and "GPU" in out.stdout
+
+
+def worker_python(configured: str, user_dir: Path | None) -> str | None:
+    """Which Python runs the worker: the one the user set, else the private venv, else the
+    developer override `LATENTDREAMER_BACKEND_PYTHON`; None when there is none yet."""
+    if configured:
+        return configured
+    if user_dir is not None:
+        py = venv_python(user_dir / VENV_DIRNAME)
+        if py.exists():
+            return str(py)
+    env = os.environ.get("LATENTDREAMER_BACKEND_PYTHON")
+    return env or None
+
+
+def worker_command(python: str) -> list[str]:
+    return [python, "-m", "latentdreamer", "worker"]
+
+
+@dataclass(frozen=True)
+class Step:
+    label: str
+    argv: list[str]
+
+
+def install_plan(
+    user_dir: Path,
+    backend_src: Path,
+    *,
+    cuda: bool,
+    base_python: str = sys.executable,
+    wheelhouse: str = "",
+) -> list[Step]:
+    """The commands that set up (or repair) the private backend environment.
+
+    `wheelhouse` points pip at a folder of wheels for offline installs; then no step uses
+    the network.
+    """
+    venv = user_dir / VENV_DIRNAME
+    py = str(venv_python(venv))
+    pip = [py, "-m", "pip", "install", "--disable-pip-version-check", "--upgrade"]
+    if wheelhouse:
+        pip += ["--no-index", "--find-links", wheelhouse]
+    steps = []
+    if not venv_python(venv).exists():
+        steps.append(Step("Create the backend environment", [base_python, "-m", "venv", str(venv)]))
+    steps.append(Step("Update pip", pip + ["pip"]))
+    torch = pip + ["torch"]
+    if not wheelhouse:
+        torch += ["--index-url", TORCH_INDEX_URLS["cuda" if cuda else "cpu"]]
+    steps.append(Step(f"Install PyTorch ({'CUDA' if cuda else 'CPU'} build)", torch))
+    steps.append(Step("Install the LatentDreamer backend", pip + [str(backend_src)]))
+    steps.append(Step("Check the backend", [py, "-m", "latentdreamer", "--version"]))
+    return steps
+
+
+def download_plan(python: str, models_dir: Path) -> list[Step]:
+    """Fetch the model weights through the backend (it checks sizes and checksums)."""
+    return [Step("Download model weights", [python, "-m", "latentdreamer", "download", "--dest", str(models_dir)])]
+
+
+@dataclass
+class Snapshot:
+    """What the UI shows; copied out under the runner's lock."""
+
+    state: str = "idle"  # idle | running | done | failed | cancelled
+    step: int = 0
+    total: int = 0
+    label: str = ""
+    error: str = ""
+    tail: list[str] = field(default_factory=list)
+
+    @property
+    def fraction(self) -> float:
+        return self.step / self.total if self.total else 0.0
+
+
+class StepRunner:
+    """Runs a plan of commands one after another in a worker thread, logging every line."""
+
+    def __init__(self, steps: list[Step], log_path: Path, env: dict[str, str] | None = None) -> None:
+        self._steps = steps
+        self._log_path = log_path
+        self._env = env
+        self._lock = threading.Lock()
+        self._snap = Snapshot(total=len(steps))
+        self._tail: deque[str] = deque(maxlen=12)
+        self._proc: subprocess.Popen | None = None
+        self._cancel = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        with self._lock:
+            self._snap.state = "running"
+        self._thread = threading.Thread(target=self._run, name="latentdreamer-setup", daemon=True)
+        self._thread.start()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+        with self._lock:
+            proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            s = self._snap
+            return Snapshot(s.state, s.step, s.total, s.label, s.error, list(self._tail))
+
+    def _line(self, log, text: str) -> None:
+        log.write(text + "\n")
+        log.flush()
+        with self._lock:
+            self._tail.append(text)
+
+    def _run(self) -> None:
+        self._log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self._log_path, "a", encoding="utf-8") as log:
+            for i, step in enumerate(self._steps):
+                if self._cancel.is_set():
+                    return self._finish("cancelled", "")
+                with self._lock:
+                    self._snap.step, self._snap.label = i, step.label
+                self._line(log, f"== {step.label}: {' '.join(step.argv)}")
+                try:
+                    proc = subprocess.Popen(step.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, text=True, env=self._env)
+                except OSError as exc:
+                    return self._finish("failed", f"{step.label}: {exc}")
+                with self._lock:
+                    self._proc = proc
+                for line in proc.stdout:
+                    self._line(log, line.rstrip())
+                code = proc.wait()
+                if self._cancel.is_set():
+                    return self._finish("cancelled", "")
+                if code != 0:
+                    return self._finish("failed", f"{step.label} failed (exit code {code}); see {self._log_path}")
+            with self._lock:
+                self._snap.step = len(self._steps)
+            self._finish("done", "")
+
+    def _finish(self, state: str, error: str) -> None:
+        with self._lock:
+            self._snap.state, self._snap.error, self._proc = state, error, None

@@ -1,0 +1,65 @@
+"""Which image the user means, as a file the worker can read.
+
+The worker is another process, so it needs a path. An image datablock that is packed,
+generated or edited in memory has no usable file; it is written to a PNG in Blender's
+temporary folder first (a copy is saved so the user's datablock keeps its own path and
+format).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import bpy
+
+
+class ImageSourceError(ValueError):
+    """No usable image; the message tells the user what to pick."""
+
+
+def editor_image(screen: bpy.types.Screen | None) -> bpy.types.Image | None:
+    """The image of the first Image Editor on the screen that shows one."""
+    if screen is None:
+        return None
+    for area in screen.areas:
+        if area.type == "IMAGE_EDITOR" and area.spaces.active.image is not None:
+            return area.spaces.active.image
+    return None
+
+
+def image_to_file(image: bpy.types.Image) -> Path:
+    """A readable file with this image's pixels (its own file when that is up to date)."""
+    if image.source == "FILE" and not image.packed_file and not image.is_dirty:
+        path = Path(bpy.path.abspath(image.filepath, library=image.library))
+        if path.is_file():
+            return path
+    if image.size[0] == 0 or image.size[1] == 0:
+        raise ImageSourceError(f"image '{image.name}' has no pixels")
+    out = Path(bpy.app.tempdir or os.path.join(os.path.expanduser("~"), ".cache")) / "latentdreamer"
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / (bpy.path.clean_name(image.name) + ".png")
+    copy = image.copy()
+    try:
+        copy.filepath_raw = str(target)
+        copy.file_format = "PNG"
+        copy.save()
+    finally:
+        bpy.data.images.remove(copy)
+    return target
+
+
+def resolve(settings, screen: bpy.types.Screen | None) -> tuple[Path, str]:
+    """(file, name for the object) from the scene settings; raises ImageSourceError."""
+    if settings.image_source == "FILE":
+        if not settings.filepath:
+            raise ImageSourceError("choose an image file")
+        path = Path(bpy.path.abspath(settings.filepath))
+        if not path.is_file():
+            raise ImageSourceError(f"image file not found: {path}")
+        return path, path.stem
+    image = settings.image if settings.image_source == "DATABLOCK" else editor_image(screen)
+    if image is None:
+        where = "in the panel" if settings.image_source == "DATABLOCK" else "in an Image Editor"
+        raise ImageSourceError(f"choose an image {where}")
+    return image_to_file(image), Path(image.name).stem

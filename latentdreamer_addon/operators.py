@@ -1,0 +1,259 @@
+"""Operators: thin wrappers over `session`, `image_source`, `preferences` and `backend_setup`.
+
+`poll_jobs()` is the one function that moves a job forward (drain events, import meshes,
+mirror state to the window manager). The modal operator's timer calls it; tests and the
+batch API call it directly, so the UI path is the tested path.
+"""
+
+from __future__ import annotations
+
+import time
+
+import bpy
+
+from . import backend_setup, image_source, preferences, session
+from .mesh_import import ImportOptions
+
+POLL_INTERVAL_S = 0.1
+
+
+class BackendUnavailable(RuntimeError):
+    """No backend Python configured or installed yet."""
+
+
+def worker_session(context=None) -> session.Session:
+    py = preferences.worker_python(context)
+    if not py:
+        raise BackendUnavailable(
+            "no backend installed — open Preferences > Add-ons > LatentDreamer and click Install Backend "
+            "(or set Backend Python)"
+        )
+    return session.get(backend_setup.worker_command(py))
+
+
+def job_settings(settings) -> dict:
+    return {"preset": settings.preset, "device": settings.device, "seed": settings.seed, "texture": settings.texture}
+
+
+def import_options(settings) -> ImportOptions:
+    return ImportOptions(
+        target_size=settings.target_size,
+        face_budget=settings.face_budget,
+        remesh_voxel_size=settings.voxel_size if settings.sculpt_remesh else 0.0,
+    )
+
+
+def start_job(context) -> session.Job:
+    """Resolve the image and send the request; raises ImageSourceError / BackendUnavailable / OSError."""
+    settings = context.scene.latentdreamer
+    path, name = image_source.resolve(settings, context.screen)
+    sess = worker_session(context)
+    job = sess.start(path, name, job_settings(settings), tuple(context.scene.cursor.location),
+                     import_options(settings), settings.live_preview)
+    status = context.window_manager.latentdreamer
+    status.error = status.hint = status.stats = ""
+    status.views.clear()
+    session.copy_to_status(job, status)
+    status.message = "Starting the backend…" if not sess.info else "Queued"
+    return job
+
+
+def poll_jobs(context=None) -> list[session.Job]:
+    """Advance every job by the events that arrived; never blocks. Main thread only."""
+    context = context or bpy.context
+    sess = session.current()
+    if sess is None:
+        return []
+    changed = sess.pump()
+    wm = context.window_manager
+    for job in changed:
+        session.copy_to_status(job, wm.latentdreamer)
+    wm.latentdreamer.worker_alive = sess.alive
+    if sess.info:
+        wm.latentdreamer.worker_device = str(sess.info.get("device") or sess.info.get("torch") or "")
+    if changed:
+        for window in wm.windows:
+            for area in window.screen.areas:
+                if area.type == "VIEW_3D":
+                    area.tag_redraw()
+    return changed
+
+
+class LATENTDREAMER_OT_generate(bpy.types.Operator):
+    """Make a textured 3D mesh from the chosen image (Esc cancels and keeps the mesh so far)"""
+
+    bl_idname = "latentdreamer.generate"
+    bl_label = "Generate 3D from Image"
+    bl_options = {"REGISTER"}  # the import pushes its own undo step when the mesh lands
+
+    @classmethod
+    def poll(cls, context):
+        return not context.window_manager.latentdreamer.running
+
+    def _start(self, context):
+        try:
+            return start_job(context)
+        except (image_source.ImageSourceError, BackendUnavailable, OSError, RuntimeError) as exc:
+            status = context.window_manager.latentdreamer
+            status.running = False
+            status.error, status.hint = str(exc), ""
+            self.report({"ERROR"}, str(exc))
+            return None
+
+    def invoke(self, context, event):
+        self._job = self._start(context)
+        if self._job is None:
+            return {"CANCELLED"}
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(POLL_INTERVAL_S, window=context.window)
+        wm.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        job = self._job
+        sess = session.current()
+        if event.type == "ESC" and event.value == "PRESS" and sess is not None:
+            sess.cancel(job)
+        elif event.type == "TIMER":
+            poll_jobs(context)
+        if not job.finished:
+            return {"PASS_THROUGH"}
+        context.window_manager.event_timer_remove(self._timer)
+        return self._finish(context, job)
+
+    def execute(self, context):
+        """The blocking form (`bpy.ops.latentdreamer.generate()` from a script)."""
+        job = self._start(context)
+        if job is None:
+            return {"CANCELLED"}
+        while not job.finished:
+            poll_jobs(context)
+            time.sleep(POLL_INTERVAL_S)
+        return self._finish(context, job)
+
+    def _finish(self, context, job):
+        if job.state == "error":
+            self.report({"ERROR"}, job.report_text())
+            return {"CANCELLED"}
+        if job.state == "done" and job.object is not None:
+            for obj in context.view_layer.objects:
+                obj.select_set(False)
+            job.object.select_set(True)
+            context.view_layer.objects.active = job.object
+            self.report({"INFO"}, f"Generated '{job.object.name}'")
+        elif job.state == "cancelled":
+            self.report({"WARNING"}, job.message)
+        return {"FINISHED"}
+
+
+class LATENTDREAMER_OT_cancel(bpy.types.Operator):
+    """Stop the running job in the backend; the mesh so far is kept"""
+
+    bl_idname = "latentdreamer.cancel"
+    bl_label = "Cancel"
+
+    @classmethod
+    def poll(cls, context):
+        sess = session.current()
+        return sess is not None and bool(sess.running())
+
+    def execute(self, context):
+        sess = session.current()
+        for job in sess.running():
+            sess.cancel(job)
+        context.window_manager.latentdreamer.message = "Cancelling…"
+        return {"FINISHED"}
+
+
+class LATENTDREAMER_OT_release_backend(bpy.types.Operator):
+    """End the backend process to free its (GPU) memory; the next job starts it again"""
+
+    bl_idname = "latentdreamer.release_backend"
+    bl_label = "Release Backend"
+
+    @classmethod
+    def poll(cls, context):
+        return session.current() is not None
+
+    def execute(self, context):
+        session.release()
+        status = context.window_manager.latentdreamer
+        status.worker_alive = False
+        status.running = False
+        return {"FINISHED"}
+
+
+class LATENTDREAMER_OT_install_backend(bpy.types.Operator):
+    """Create a private Python environment in the extension's folder and install PyTorch and the backend"""
+
+    bl_idname = "latentdreamer.install_backend"
+    bl_label = "Install Backend"
+
+    def execute(self, context):
+        prefs = preferences.addon_prefs(context)
+        wheelhouse = bpy.path.abspath(prefs.wheelhouse) if prefs and prefs.wheelhouse else ""
+        if not bpy.app.online_access and not wheelhouse:
+            self.report({"ERROR"}, "Online access is disabled — allow it in Preferences > System > Network, "
+                                   "or set Offline Wheels to a folder of wheels")
+            return {"CANCELLED"}
+        base = preferences.user_dir()
+        if base is None:
+            self.report({"ERROR"}, "The extension has no user folder (install it as an extension)")
+            return {"CANCELLED"}
+        session.release()
+        steps = backend_setup.install_plan(base, preferences.backend_src(), cuda=backend_setup.has_nvidia_gpu(),
+                                           wheelhouse=wheelhouse)
+        preferences.start_runner(steps)
+        return {"FINISHED"}
+
+
+class LATENTDREAMER_OT_download_models(bpy.types.Operator):
+    """Download the model weights listed above (sizes and licences shown there)"""
+
+    bl_idname = "latentdreamer.download_models"
+    bl_label = "Download Models"
+
+    def execute(self, context):
+        if not bpy.app.online_access:
+            self.report({"ERROR"}, "Online access is disabled — allow it in Preferences > System > Network")
+            return {"CANCELLED"}
+        py = preferences.worker_python(context)
+        dest = preferences.models_dir(context)
+        if not py or dest is None:
+            self.report({"ERROR"}, "Install the backend first")
+            return {"CANCELLED"}
+        preferences.start_runner(backend_setup.download_plan(py, dest), "models-download.log")
+        return {"FINISHED"}
+
+
+class LATENTDREAMER_OT_cancel_setup(bpy.types.Operator):
+    """Stop the running install or download; it can be retried later"""
+
+    bl_idname = "latentdreamer.cancel_setup"
+    bl_label = "Stop"
+
+    def execute(self, context):
+        preferences.stop_runner()
+        context.window_manager.latentdreamer.setup_state = "cancelled"
+        return {"FINISHED"}
+
+
+CLASSES = (
+    LATENTDREAMER_OT_generate,
+    LATENTDREAMER_OT_cancel,
+    LATENTDREAMER_OT_release_backend,
+    LATENTDREAMER_OT_install_backend,
+    LATENTDREAMER_OT_download_models,
+    LATENTDREAMER_OT_cancel_setup,
+)
+
+
+def register() -> None:
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+
+
+def unregister() -> None:
+    session.release()
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

@@ -1,0 +1,157 @@
+"""The 3D Viewport sidebar tab "LatentDreamer": inputs, Generate, progress, views, results, backend.
+
+Panels only read state (scene settings, the window manager's status, the session's facts);
+all changes happen in operators and in `operators.poll_jobs` on the main thread.
+"""
+
+from __future__ import annotations
+
+import bpy
+import bpy.utils.previews
+
+from . import preferences, session
+
+_thumbnails = None  # bpy.utils.previews collection of the six generated views
+
+
+def _thumbnail(path: str) -> int:
+    if _thumbnails is None:
+        return 0
+    if path not in _thumbnails:
+        _thumbnails.load(path, path, "IMAGE")
+    return _thumbnails[path].icon_id
+
+
+def _eta_text(seconds: float) -> str:
+    if seconds < 0:
+        return ""
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes} min {secs:02d} s left" if minutes else f"{secs} s left"
+
+
+class LatentDreamerPanel:
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "LatentDreamer"
+
+
+class VIEW3D_PT_latentdreamer(LatentDreamerPanel, bpy.types.Panel):
+    bl_label = "LatentDreamer"
+
+    def draw(self, context):
+        layout = self.layout
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        settings = context.scene.latentdreamer
+        status = context.window_manager.latentdreamer
+
+        col = layout.column()
+        col.enabled = not status.running
+        col.prop(settings, "image_source", text="Source")
+        if settings.image_source == "DATABLOCK":
+            col.template_ID(settings, "image", open="image.open")
+        elif settings.image_source == "FILE":
+            col.prop(settings, "filepath")
+        col.prop(settings, "preset")
+        col.prop(settings, "device")
+        col.prop(settings, "seed")
+        col.prop(settings, "texture")
+        col.prop(settings, "live_preview")
+
+        if status.running:
+            text = status.stage or status.message or "Working"
+            if status.total:
+                text += f" {status.step}/{status.total}"
+            eta = _eta_text(status.eta)
+            if eta:
+                text += f" — {eta}"
+            if hasattr(layout, "progress"):
+                layout.progress(factor=status.progress, type="BAR", text=text)
+            else:
+                layout.label(text=f"{text} ({status.progress:.0%})")
+            if status.message and status.message != status.stage:
+                layout.label(text=status.message)
+            layout.operator("latentdreamer.cancel", icon="CANCEL")
+        else:
+            row = layout.row()
+            row.scale_y = 1.5
+            row.operator("latentdreamer.generate", icon="MESH_MONKEY")
+
+        if status.views:
+            grid = layout.grid_flow(columns=3, even_columns=True, even_rows=True, align=True)
+            for view in status.views:
+                grid.template_icon(icon_value=_thumbnail(view.path), scale=3.0)
+
+        if not status.running and status.stats:
+            box = layout.box()
+            box.label(text=status.object_name or "Result", icon="CHECKMARK")
+            for part in status.stats.split(", "):
+                box.label(text=part)
+        if status.error:
+            box = layout.box()
+            box.alert = True
+            box.label(text=status.error, icon="ERROR")
+            if status.hint:
+                box.label(text=status.hint, icon="INFO")
+
+
+class VIEW3D_PT_latentdreamer_mesh(LatentDreamerPanel, bpy.types.Panel):
+    bl_label = "Mesh"
+    bl_parent_id = "VIEW3D_PT_latentdreamer"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = self.layout
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        settings = context.scene.latentdreamer
+        layout.prop(settings, "target_size")
+        layout.prop(settings, "face_budget")
+        layout.prop(settings, "sculpt_remesh")
+        row = layout.row()
+        row.active = settings.sculpt_remesh
+        row.prop(settings, "voxel_size")
+
+
+class VIEW3D_PT_latentdreamer_backend(LatentDreamerPanel, bpy.types.Panel):
+    bl_label = "Backend"
+    bl_parent_id = "VIEW3D_PT_latentdreamer"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = self.layout
+        sess = session.current()
+        alive = sess is not None and sess.alive
+        layout.label(text="Worker running" if alive else "Worker stopped", icon="CHECKMARK" if alive else "X")
+        if sess is not None and sess.info:
+            info = sess.info
+            layout.label(text=f"Device: {info.get('device') or info.get('torch') or '?'}")
+            weights = info.get("weights")
+            if isinstance(weights, dict):
+                for name, present in weights.items():
+                    ok = present if isinstance(present, bool) else bool(present)
+                    layout.label(text=f"{name}: {'present' if ok else 'missing'}", icon="CHECKMARK" if ok else "ERROR")
+            elif weights is not None:
+                layout.label(text=f"Weights: {weights}")
+        py = preferences.worker_python(context)
+        layout.label(text=f"Python: {py}" if py else "Backend not installed (see Preferences)")
+        layout.operator("latentdreamer.release_backend", icon="X")
+
+
+CLASSES = (VIEW3D_PT_latentdreamer, VIEW3D_PT_latentdreamer_mesh, VIEW3D_PT_latentdreamer_backend)
+
+
+def register() -> None:
+    global _thumbnails
+    _thumbnails = bpy.utils.previews.new()
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+
+
+def unregister() -> None:
+    global _thumbnails
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)
+    if _thumbnails is not None:
+        bpy.utils.previews.remove(_thumbnails)
+    _thumbnails = None

@@ -1,0 +1,250 @@
+"""The add-on's side of a backend session: owns the client, turns events into state and meshes.
+
+Everything here runs on Blender's main thread. The client's reader thread only fills a
+queue; `Session.pump()` drains it (the modal operator's timer calls it, and so do the
+tests and the blocking batch API), so Blender data is only ever touched from here.
+
+One worker per Blender session, started on first use and kept warm (its models stay
+loaded) until "Release backend" or the add-on is disabled.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import bpy
+
+from . import mesh_import
+from .mesh_import import ImportOptions, MeshArrays
+
+TERMINAL = ("result", "cancelled", "error")
+
+
+@dataclass
+class Job:
+    """One generate request and what it has produced so far."""
+
+    request_id: str
+    name: str
+    location: tuple[float, float, float]
+    options: ImportOptions
+    live_preview: bool = True
+    collection: Any = None  # bpy.types.Collection or None (the scene's)
+    state: str = "running"  # running | done | cancelled | error
+    stage: str = ""
+    step: int = 0
+    total: int = 0
+    fraction: float = 0.0
+    eta_s: float | None = None
+    message: str = ""
+    views: list[str] = field(default_factory=list)
+    object_name: str = ""
+    error_code: str = ""
+    error: str = ""
+    hint: str = ""
+    stats: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    cancel_requested: bool = False
+
+    @property
+    def finished(self) -> bool:
+        return self.state != "running"
+
+    @property
+    def object(self) -> bpy.types.Object | None:
+        return bpy.data.objects.get(self.object_name) if self.object_name else None
+
+    def handle(self, event: dict[str, Any]) -> None:
+        """Apply one event for this job (main thread only)."""
+        kind = event.get("type")
+        if kind == "progress":
+            self.stage = str(event.get("stage", ""))
+            self.step = int(event.get("step", 0))
+            self.total = int(event.get("total", 0))
+            self.fraction = float(event.get("fraction", 0.0))
+            eta = event.get("eta_s", event.get("eta"))
+            self.eta_s = float(eta) if eta is not None else None
+            self.message = str(event.get("message", ""))
+        elif kind == "views":
+            rgb = event.get("rgb") or event.get("paths") or []
+            self.views = [str(p) for p in rgb]
+        elif kind == "preview":
+            if self.live_preview and event.get("path"):
+                self._show(event["path"], final=False)
+        elif kind == "result":
+            self._show(event["path"], final=True)
+            self.stats = dict(event.get("stats") or {})
+            self.timings = dict(event.get("timings") or {})
+            self.fraction = 1.0
+            self.state = "done"
+            self.message = "Done"
+        elif kind == "cancelled":
+            # Keep the best mesh so far: the worker's, else the last preview already shown.
+            if event.get("path"):
+                self._show(event["path"], final=True)
+            elif self.object is not None:
+                mesh_import.finish_mesh(self.object, self.options)
+                mesh_import.undo_push(f"LatentDreamer: {self.name} (cancelled)")
+            self.state = "cancelled"
+            self.message = f"Cancelled during {event.get('stage') or self.stage}"
+        elif kind == "error":
+            self.fail(str(event.get("code", "")), str(event.get("message", "")), str(event.get("hint", "")))
+
+    def fail(self, code: str, message: str, hint: str = "") -> None:
+        self.state = "error"
+        self.error_code, self.error, self.hint = code, message, hint
+
+    def _show(self, path: str, final: bool) -> None:
+        try:
+            arrays = MeshArrays.load(path)
+            obj = self.object
+            if obj is None:
+                options = self.options if final else ImportOptions(target_size=self.options.target_size)
+                obj = mesh_import.create_object(self.name, arrays, self.location, options, self.collection)
+                self.object_name = obj.name
+            else:
+                mesh_import.replace_mesh(obj, arrays, self.options.target_size)
+                if final:
+                    mesh_import.finish_mesh(obj, self.options)
+        except (OSError, ValueError, KeyError) as exc:
+            self.fail("bad_result", f"could not import the mesh {path}: {exc}",
+                      "the worker wrote a file Blender cannot read; see the worker log")
+            return
+        if final:
+            mesh_import.undo_push(f"LatentDreamer: {self.name}")
+
+    def report_text(self) -> str:
+        """The error as one line for `Operator.report` (message, then the worker's hint)."""
+        return f"{self.error} — {self.hint}" if self.hint else self.error
+
+    def stats_text(self) -> str:
+        parts = [f"{k}: {v}" for k, v in self.stats.items() if not isinstance(v, (dict, list))]
+        if self.timings:
+            parts.append(f"time: {sum(float(t) for t in self.timings.values()):.1f} s")
+        return ", ".join(parts)
+
+
+class Session:
+    """The worker connection and the jobs it runs."""
+
+    def __init__(self, command: list[str], env: dict[str, str] | None = None) -> None:
+        self.command = command
+        self.env = env
+        self.client = None  # client.BackendClient, made on first use
+        self.jobs: dict[str, Job] = {}
+        self.info: dict[str, Any] = {}  # the latest hello/device facts
+
+    @property
+    def alive(self) -> bool:
+        return self.client is not None and self.client.alive
+
+    def ensure_client(self):
+        if self.client is None:
+            from .client import BackendClient
+
+            self.client = BackendClient(self.command, env=self.env)
+        return self.client
+
+    def start(
+        self,
+        image: Path,
+        name: str,
+        settings: dict[str, Any],
+        location: tuple[float, float, float] = (0.0, 0.0, 0.0),
+        options: ImportOptions = ImportOptions(),
+        live_preview: bool = True,
+        collection: Any = None,
+    ) -> Job:
+        client = self.ensure_client()
+        request_id = client.generate(image=str(image), settings=settings)
+        job = Job(request_id, name, tuple(location), options, live_preview, collection)
+        self.jobs[request_id] = job
+        return job
+
+    def cancel(self, job: Job) -> None:
+        if job.finished or job.cancel_requested or self.client is None:
+            return
+        job.cancel_requested = True
+        job.message = "Cancelling…"
+        self.client.cancel(job.request_id)
+
+    def pump(self) -> list[Job]:
+        """Drain the client's queue and apply every event; returns the jobs that changed.
+
+        Never blocks: this is what the modal operator's timer calls.
+        """
+        if self.client is None:
+            return []
+        changed: dict[str, Job] = {}
+        for event in self.client.poll():
+            kind = event.get("type")
+            if kind in ("hello", "device"):
+                self.info.update({k: v for k, v in event.items() if k != "type"})
+                continue
+            job = self.jobs.get(event.get("id") or "")
+            if job is None or job.finished:
+                continue
+            job.handle(event)
+            changed[job.request_id] = job
+        return list(changed.values())
+
+    def running(self) -> list[Job]:
+        return [j for j in self.jobs.values() if not j.finished]
+
+    def forget_finished(self) -> None:
+        self.jobs = {k: j for k, j in self.jobs.items() if not j.finished}
+
+    def close(self) -> None:
+        for job in self.running():
+            job.fail("released", "the backend was released while the job ran", "generate again to restart it")
+        if self.client is not None:
+            self.client.close()
+        self.client = None
+
+
+_session: Session | None = None
+
+
+def get(command: list[str], env: dict[str, str] | None = None) -> Session:
+    """The session for this command, restarting it when the configured backend changed."""
+    global _session
+    if _session is not None and _session.command != command:
+        release()
+    if _session is None:
+        _session = Session(command, env if env is not None else dict(os.environ))
+    return _session
+
+
+def current() -> Session | None:
+    return _session
+
+
+def release() -> None:
+    """End the worker process (frees its GPU memory); the next job starts a new one."""
+    global _session
+    if _session is not None:
+        _session.close()
+    _session = None
+
+
+def copy_to_status(job: Job, status) -> None:
+    """Mirror a job into the window manager's status (any object with those attributes)."""
+    status.running = not job.finished
+    status.progress = max(0.0, min(1.0, job.fraction))
+    status.stage = job.stage
+    status.step = job.step
+    status.total = job.total
+    status.eta = job.eta_s if job.eta_s is not None else -1.0
+    status.message = job.message
+    status.error = job.error
+    status.hint = job.hint
+    status.object_name = job.object_name
+    if job.state == "done":
+        status.stats = job.stats_text()
+    if len(status.views) != len(job.views):
+        status.views.clear()
+        for path in job.views:
+            status.views.add().path = path
