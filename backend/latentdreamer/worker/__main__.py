@@ -1,0 +1,3 @@
+from latentdreamer.worker.server import main
+
+raise SystemExit(main())

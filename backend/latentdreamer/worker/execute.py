@@ -1,0 +1,99 @@
+"""What one generate job does: inputs -> six views -> pipeline -> mesh.
+
+This is the worker's only link to the generation pipeline, imported lazily (torch and the
+models load on the first job, not at start-up). Parts of the pipeline that this backend
+does not have yet, or whose weights are missing, become clean `error` events with a hint
+instead of a traceback. `--pipeline MODULE:FUNCTION` swaps this function for another with
+the same signature (another prior, a pipeline under development, a test double).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import Any
+
+from latentdreamer.pipeline.api import GenerateSettings, GenerationResult
+from latentdreamer.worker.jobs import Job, JobReporter
+from latentdreamer.worker.protocol import ImageSource, RequestError
+
+
+LOAD_VIEWS = ("latentdreamer.pipeline.inputs", "load_views")
+GENERATE = ("latentdreamer.pipeline.generate", "generate_from_views")
+
+
+def capabilities() -> dict[str, Any]:
+    """What this backend can run, found without importing the pipeline (torch) at start-up."""
+    return {
+        "inputs": ["views"],
+        "pipeline": all(_module_exists(module) for module, _ in (LOAD_VIEWS, GENERATE)),
+    }
+
+
+def _module_exists(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def execute(job: Job, settings: GenerateSettings, reporter: JobReporter) -> GenerationResult:
+    check_device(settings.device)
+    request = job.request
+    if request.image is not None:
+        raise RequestError(
+            "not_available",
+            "this backend cannot make views from a single image yet (no multi-view prior installed)",
+            "send six views instead: 'views': {'grid': path} or {'files': [6 paths]}",
+        )
+    load_views = pipeline_attr(*LOAD_VIEWS)
+    assert request.views is not None
+    try:
+        views = load_views(**_source_kwargs(request.views),
+                           normals=_source_arg(request.normals) if request.normals else None)
+    except ValueError as exc:  # the pipeline's InputError derives from ValueError
+        raise RequestError("invalid_input", str(exc), "see docs/protocol.md for the view layout") from None
+    reporter.views(views)
+    generate = pipeline_attr(*GENERATE)
+    return generate(views, settings, reporter.callbacks())
+
+
+def check_device(choice: str) -> None:
+    if choice != "cuda":
+        return
+    from latentdreamer.device import resolve_device
+
+    try:
+        resolve_device(choice)
+    except RuntimeError as exc:
+        raise RequestError("device_unavailable", str(exc), "set device to auto or cpu") from None
+
+
+def pipeline_attr(module_name: str, name: str) -> Any:
+    """`module.name`, or a `not_available` error when this backend does not ship it yet."""
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not (module_name == exc.name or module_name.startswith(exc.name + ".")):
+            raise  # the module exists but one of its own imports is missing: a real bug
+        module = None
+    if module is None or not hasattr(module, name):
+        raise RequestError("not_available", f"this backend has no {module_name}.{name} yet",
+                           "update the backend (pip install -U latentdreamer)")
+    return getattr(module, name)
+
+
+def load_execute(spec: str):
+    """'package.module:function' -> the function (for `--pipeline`)."""
+    module_name, _, name = spec.partition(":")
+    if not module_name or not name:
+        raise ValueError(f"--pipeline wants MODULE:FUNCTION, got {spec!r}")
+    return getattr(importlib.import_module(module_name), name)
+
+
+def _source_kwargs(source: ImageSource) -> dict[str, Any]:
+    return {"grid": source.grid} if source.grid is not None else {"files": list(source.files or ())}
+
+
+def _source_arg(source: ImageSource) -> str | list[str]:
+    return source.grid if source.grid is not None else list(source.files or ())

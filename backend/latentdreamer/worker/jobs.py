@@ -1,0 +1,266 @@
+"""Running generate jobs one at a time on a thread, with a bounded FIFO queue.
+
+One job at a time because a job fills the GPU; a queue (rather than refusing a second
+request) because an artist clicking Generate on three images wants three meshes. The main
+thread only reads requests, so `cancel` and `ping` are answered while a job computes.
+
+Every job ends in exactly one terminal event, whatever happens inside it: `result`,
+`cancelled` or `error`. Running out of memory is retried once at the next lower preset.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+from latentdreamer.pipeline.api import PRESETS, Callbacks, Cancelled, GenerateSettings, GenerationResult, Progress
+from latentdreamer.worker.protocol import GenerateRequest, RequestError, make_event
+from latentdreamer.worker.results import JobFolders, save_views, write_glb, write_mesh_npz
+
+log = logging.getLogger("latentdreamer.worker")
+
+Emit = Callable[[dict[str, Any]], None]
+
+LOWEST_RETRY_PRESET = "draft"
+"""An out-of-memory job is retried one preset lower, but never below `draft`: `tiny` is for tests."""
+
+
+@dataclass
+class Job:
+    request: GenerateRequest
+    settings: GenerateSettings
+    cancel: threading.Event = field(default_factory=threading.Event)
+    submitted: float = field(default_factory=time.monotonic)
+    folder: Path | None = None
+
+    @property
+    def id(self) -> str:
+        return self.request.id
+
+
+class JobReporter:
+    """Turns pipeline callbacks into events; progress is thinned to `min_interval` per stage."""
+
+    def __init__(self, job: Job, emit: Emit, min_interval: float = 0.1, on_step: Callable[[], None] = lambda: None) -> None:
+        self.job = job
+        self._on_step = on_step
+        self._emit = emit
+        self._min_interval = min_interval
+        self._last_stage: str | None = None
+        self._last_time = 0.0
+        self._previews = 0
+        self.stage = "queued"
+
+    def callbacks(self) -> Callbacks:
+        return Callbacks(on_progress=self.progress, on_preview=self.preview, should_cancel=self.job.cancel.is_set)
+
+    def progress(self, p: Progress) -> None:
+        self._on_step()
+        self.stage = p.stage
+        now = time.monotonic()
+        if p.stage == self._last_stage and p.step < p.total and now - self._last_time < self._min_interval:
+            return
+        self._last_stage, self._last_time = p.stage, now
+        self._emit(make_event("progress", self.job.id, stage=p.stage, step=p.step, total=p.total,
+                              fraction=p.fraction, eta_s=p.eta_s, message=p.message))
+
+    def note(self, message: str) -> None:
+        """A progress line that only carries a message (e.g. an out-of-memory retry)."""
+        self._emit(make_event("progress", self.job.id, stage=self.stage, step=0, total=0,
+                              fraction=0.0, eta_s=None, message=message))
+
+    def preview(self, mesh, stage: str) -> None:
+        assert self.job.folder is not None
+        self._previews += 1
+        path = self.job.folder / f"preview-{self._previews:04d}.npz"
+        try:
+            counts = write_mesh_npz(path, mesh)
+        except OSError as exc:  # a preview is a nicety; a full disk shows up in the result
+            log.warning("could not write preview %s: %s", path, exc)
+            return
+        self._emit(make_event("preview", self.job.id, stage=stage, path=str(path), **counts))
+
+    def views(self, views) -> None:
+        assert self.job.folder is not None
+        paths = save_views(self.job.folder / "views", views)
+        self._emit(make_event("views", self.job.id, **paths))
+
+
+Execute = Callable[[Job, GenerateSettings, JobReporter], GenerationResult]
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """CUDA's OutOfMemoryError, a RuntimeError saying so (older torch, cuDNN), or a host MemoryError."""
+    torch = sys.modules.get("torch")
+    oom_type = getattr(getattr(torch, "cuda", None), "OutOfMemoryError", None) if torch else None
+    if oom_type is not None and isinstance(exc, oom_type):
+        return True
+    return isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
+
+
+def lower_preset(preset: str) -> str | None:
+    index = PRESETS.index(preset)
+    return PRESETS[index - 1] if index > PRESETS.index(LOWEST_RETRY_PRESET) else None
+
+
+def release_memory() -> None:
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.empty_cache()
+
+
+class JobRunner:
+    def __init__(
+        self,
+        execute: Execute,
+        emit: Emit,
+        folders: JobFolders,
+        max_queue: int = 8,
+        on_step: Callable[[], None] = lambda: None,
+        progress_interval: float = 0.1,
+    ) -> None:
+        self._execute = execute
+        self._emit = emit
+        self._folders = folders
+        self._max_queue = max_queue
+        self._on_step = on_step
+        self._progress_interval = progress_interval
+        self._queue: deque[Job] = deque()
+        self._current: Job | None = None
+        self._stopping = False
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._loop, name="latentdreamer-job", daemon=True)
+        self._thread.start()
+
+    # -- called from the request thread ---------------------------------------------------
+    def submit(self, request: GenerateRequest, settings: GenerateSettings) -> int:
+        """Queues a job and sends `queued`; returns how many jobs run before it (0: it starts now)."""
+        with self._cond:
+            ids = {j.id for j in self._queue} | ({self._current.id} if self._current else set())
+            if request.id in ids:
+                raise RequestError("duplicate_id", f"a job with id {request.id!r} is already queued or running",
+                                   "give every request a new id", request.id)
+            if len(self._queue) >= self._max_queue:
+                raise RequestError("queue_full", f"{len(self._queue)} jobs are already waiting",
+                                   "wait for a result or cancel a queued job", request.id)
+            self._queue.append(Job(request, settings))
+            position = len(self._queue) - 1 + (self._current is not None)
+            # Sent under the lock, so `queued` always precedes the job's own events.
+            self._emit(make_event("queued", request.id, position=position))
+            self._cond.notify_all()
+        return position
+
+    def cancel(self, job_id: str) -> str:
+        """'dequeued' (its `cancelled` is already sent) or 'cancelling' (it stops at its next step)."""
+        with self._cond:
+            if self._current is not None and self._current.id == job_id:
+                self._current.cancel.set()
+                return "cancelling"
+            for job in self._queue:
+                if job.id == job_id:
+                    self._queue.remove(job)
+                    self._emit(make_event("cancelled", job_id, stage="queued", path=None))
+                    return "dequeued"
+        raise RequestError("unknown_job", f"no queued or running job has id {job_id!r}",
+                           "it may have finished already; its terminal event was sent")
+
+    def status(self) -> tuple[str | None, list[str]]:
+        with self._cond:
+            return (self._current.id if self._current else None), [j.id for j in self._queue]
+
+    def stop(self, timeout: float) -> bool:
+        """Cancels everything; True when the running job ended within `timeout` seconds."""
+        with self._cond:
+            self._stopping = True
+            while self._queue:
+                job = self._queue.popleft()
+                self._emit(make_event("cancelled", job.id, stage="queued", path=None))
+            if self._current is not None:
+                self._current.cancel.set()
+            self._cond.notify_all()
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    # -- the job thread ----------------------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._stopping:
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                self._current = self._queue.popleft()
+            try:
+                self._run(self._current)
+            finally:
+                self._on_step()
+                with self._cond:
+                    self._current = None
+
+    def _run(self, job: Job) -> None:
+        started = time.monotonic()
+        reporter = JobReporter(job, self._emit, self._progress_interval, self._on_step)
+        try:
+            job.folder = self._folders.create(job.id)
+            result, settings = self._execute_with_retry(job, job.settings, reporter)
+            path = job.folder / "result.npz"
+            counts = write_mesh_npz(path, result.mesh)
+            glb = None
+            if job.request.glb:
+                glb = job.folder / "result.glb"
+                write_glb(glb, result.mesh)
+            stats = {**result.stats, **counts, "preset": settings.preset, "requested_preset": job.settings.preset}
+            timings = {**result.timings, "queued_s": started - job.submitted, "total_s": time.monotonic() - started}
+            self._emit(make_event("result", job.id, path=str(path), glb=str(glb) if glb else None,
+                                  stats=stats, timings=timings))
+        except Cancelled as exc:
+            path = None
+            if exc.best is not None and job.folder is not None:
+                path = job.folder / "cancelled.npz"
+                write_mesh_npz(path, exc.best)
+            self._emit(make_event("cancelled", job.id, stage=exc.stage, path=str(path) if path else None))
+        except RequestError as exc:
+            exc.request_id = job.id
+            self._emit(exc.event())
+        except Exception as exc:  # the job failed, the worker lives on
+            log.exception("job %s failed", job.id)
+            self._emit(make_event("error", job.id, code="internal", message=f"{type(exc).__name__}: {exc}",
+                                  hint="this is a bug in the backend; the worker log has the traceback"))
+
+    def _execute_with_retry(self, job: Job, settings: GenerateSettings, reporter: JobReporter):
+        try:
+            return self._execute(job, settings, reporter), settings
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise
+            first_error = f"{type(exc).__name__}: {exc}"
+        # Outside the except block, so the failed attempt's frames (and tensors) are freed.
+        release_memory()
+        lower = lower_preset(settings.preset)
+        if lower is None:
+            raise RequestError("out_of_memory", f"out of memory at preset {settings.preset!r} ({first_error})",
+                               _OOM_HINT)
+        log.warning("job %s ran out of memory at %s; retrying at %s", job.id, settings.preset, lower)
+        reporter.note(f"out of memory at preset {settings.preset}; retrying once at {lower}")
+        retry = replace(settings, preset=lower)
+        try:
+            return self._execute(job, retry, reporter), retry
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise
+            second_error = f"{type(exc).__name__}: {exc}"
+        release_memory()
+        raise RequestError("out_of_memory",
+                           f"out of memory at preset {settings.preset!r} and again at {lower!r} ({second_error})",
+                           _OOM_HINT)
+
+
+_OOM_HINT = "close other programs using the GPU, choose a smaller preset, or set device to cpu"

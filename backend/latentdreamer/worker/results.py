@@ -1,0 +1,113 @@
+"""Job folders and the files in them: meshes as npz (and GLB on request), views as PNG.
+
+Lifetime rule (docs/protocol.md): the worker owns a root folder. Without `--jobs-dir` it is
+a fresh temporary folder removed, whole, when the worker exits; with `--jobs-dir` the folder
+is the caller's and results outlive the worker. Either way a job folder lives until `keep`
+newer jobs have started, so a client must read (or copy) a result soon after its event.
+Only folders carrying the worker's marker file are ever deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from latentdreamer.geometry.mesh import Mesh
+
+log = logging.getLogger("latentdreamer.worker")
+
+MARKER = ".latentdreamer-job"
+
+
+class JobFolders:
+    def __init__(self, root: str | os.PathLike | None, keep: int) -> None:
+        if keep < 1:
+            raise ValueError("keep must be at least 1 (the running job's folder)")
+        self.keep = keep
+        self.temporary = root is None
+        if root is None:
+            self.root = Path(tempfile.mkdtemp(prefix="latentdreamer-worker-"))
+        else:
+            self.root = Path(root).expanduser().resolve()
+            self.root.mkdir(parents=True, exist_ok=True)
+        self._count = 0
+
+    def create(self, job_id: str) -> Path:
+        """A new empty folder for `job_id`; older owned folders beyond `keep` are removed."""
+        self._count += 1
+        slug = re.sub(r"[^A-Za-z0-9_.-]", "_", job_id)[:40]
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        folder = self.root / f"job-{stamp}-{os.getpid()}-{self._count:05d}-{slug}"
+        folder.mkdir()
+        (folder / MARKER).write_text(job_id, encoding="utf-8")
+        self._prune(keep_also=folder)
+        return folder
+
+    def owned(self) -> list[Path]:
+        """Job folders under the root that a worker made, oldest first."""
+        found = [p for p in self.root.iterdir() if p.is_dir() and (p / MARKER).is_file()]
+        return sorted(found, key=lambda p: ((p / MARKER).stat().st_mtime, p.name))
+
+    def _prune(self, keep_also: Path) -> None:
+        folders = [p for p in self.owned() if p != keep_also]
+        for old in folders[: max(0, len(folders) - (self.keep - 1))]:
+            log.info("removing old job folder %s", old)
+            shutil.rmtree(old, ignore_errors=True)
+
+    def close(self) -> None:
+        """At exit: a temporary root goes entirely; a caller's root keeps the newest `keep` jobs."""
+        if self.temporary:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def write_mesh_npz(path: Path, mesh: Mesh) -> dict[str, int]:
+    """vertices float32 (V,3), faces int32 (F,3), colors uint8 (V,4) sRGB when the mesh has colours."""
+    arrays = {
+        "vertices": np.ascontiguousarray(mesh.vertices, dtype=np.float32),
+        "faces": np.ascontiguousarray(mesh.faces, dtype=np.int32),
+    }
+    if mesh.colors is not None:
+        arrays["colors"] = srgb_bytes(mesh.colors)
+    tmp = path.with_suffix(".part.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)  # a reader never sees half a file
+    return {"num_vertices": int(mesh.num_vertices), "num_faces": int(mesh.num_faces)}
+
+
+def write_glb(path: Path, mesh: Mesh) -> None:
+    from latentdreamer.io.mesh_io import save_mesh
+
+    tmp = path.with_suffix(".part.glb")
+    save_mesh(mesh, tmp, "glb")
+    os.replace(tmp, path)
+
+
+def save_views(folder: Path, views) -> dict[str, list[str] | None]:
+    """The six views as PNGs (RGBA where an alpha mask exists); returns their paths."""
+    from PIL import Image
+
+    folder.mkdir(exist_ok=True)
+    rgb_paths, normal_paths = [], []
+    for k in range(len(views.rgb)):
+        rgb = views.rgb[k]
+        if views.alpha is not None:
+            rgb = np.concatenate([rgb, views.alpha[k][..., None]], axis=-1)
+        rgb_paths.append(str(folder / f"rgb_{k}.png"))
+        Image.fromarray(srgb_bytes(rgb)).save(rgb_paths[-1])
+        if views.normals is not None:
+            normal_paths.append(str(folder / f"normal_{k}.png"))
+            Image.fromarray(srgb_bytes(views.normals[k])).save(normal_paths[-1])
+    return {"rgb": rgb_paths, "normals": normal_paths or None}
+
+
+def srgb_bytes(values: np.ndarray) -> np.ndarray:
+    """Floats in [0, 1] -> uint8. (`io.images.to_uint8` does the same but its module loads torch,
+    which a worker running a torch-free job or a test double should not pay for.)"""
+    return np.round(np.clip(values, 0.0, 1.0) * 255.0).astype(np.uint8)

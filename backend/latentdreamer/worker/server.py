@@ -1,0 +1,184 @@
+"""`latentdreamer worker`: the request loop (stdin) and the process's life cycle.
+
+The main thread reads and answers requests; jobs run on the runner's thread. The worker
+ends when stdin closes (the client went away: no orphan survives its parent), on a
+`shutdown` request, or on SIGTERM/SIGHUP/SIGINT; in every case queued and running jobs get
+their `cancelled` event and a temporary jobs folder is removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import logging.handlers
+import os
+import signal
+import sys
+from pathlib import Path
+
+log = logging.getLogger("latentdreamer.worker")
+
+DEFAULT_LOG_FILE = "~/.cache/latentdreamer/worker.log"
+DEFAULT_PIPELINE = "latentdreamer.worker.execute:execute"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--jobs-dir", type=Path, default=None,
+                        help="keep job folders here, also after exit (default: a temporary folder removed at exit)")
+    parser.add_argument("--keep-jobs", type=int, default=4, help="job folders to keep, the running one included")
+    parser.add_argument("--max-queue", type=int, default=8, help="jobs that may wait behind the running one")
+    parser.add_argument("--log-file", default=DEFAULT_LOG_FILE, help="log file besides stderr ('' for none)")
+    parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING"))
+    parser.add_argument("--no-probe", dest="probe", action="store_false",
+                        help="do not load torch at start-up to report the device (the first job does)")
+    parser.add_argument("--grace", type=float, default=10.0,
+                        help="seconds a running job gets to stop at shutdown before the worker exits anyway")
+    parser.add_argument("--pipeline", default=DEFAULT_PIPELINE,
+                        help="MODULE:FUNCTION that runs one job (default: the LatentDreamer pipeline)")
+
+
+def run(args: argparse.Namespace) -> int:
+    return serve(args)
+
+
+class _Terminated(Exception):
+    pass
+
+
+def _on_signal(signum, frame) -> None:
+    raise _Terminated(signal.Signals(signum).name)
+
+
+def setup_logging(log_file: str, level: str) -> None:
+    logger = logging.getLogger("latentdreamer")
+    logger.setLevel(level)
+    formatter = logging.Formatter(f"%(asctime)s worker[{os.getpid()}] %(levelname)s %(message)s")
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file:
+        path = Path(log_file).expanduser()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handlers.append(logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=2,
+                                                                 encoding="utf-8"))
+        except OSError as exc:
+            print(f"cannot write the log file {path}: {exc}", file=sys.stderr)
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        logger.addHandler(handler)
+        logging.getLogger("py.warnings").addHandler(handler)
+    logging.captureWarnings(True)
+
+
+def serve(args: argparse.Namespace) -> int:
+    # Claim the pipes before anything else can print.
+    from latentdreamer.worker.stdio import EventWriter, claim_stdio, read_requests
+
+    requests, protocol = claim_stdio()
+    setup_logging(args.log_file, args.log_level)
+
+    from latentdreamer.worker.environment import DeviceReport, hello_event
+    from latentdreamer.worker.execute import capabilities, load_execute
+    from latentdreamer.worker.jobs import JobRunner
+    from latentdreamer.worker.results import JobFolders
+
+    try:
+        execute = load_execute(args.pipeline)
+    except (ImportError, AttributeError, ValueError) as exc:
+        log.error("cannot load the pipeline %s: %s", args.pipeline, exc)
+        return 2
+    writer = EventWriter(protocol)
+    folders = JobFolders(args.jobs_dir, args.keep_jobs)
+    device = DeviceReport(writer.emit)
+    runner = JobRunner(execute, writer.emit, folders, args.max_queue, on_step=device.report_if_loaded)
+    for name in ("SIGTERM", "SIGHUP", "SIGINT"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _on_signal)
+
+    log.info("worker %s started; jobs in %s", os.getpid(), folders.root)
+    # A --pipeline replacement is trusted to take every input; ours says what it has.
+    pipeline = capabilities() if args.pipeline == DEFAULT_PIPELINE else {"inputs": ["views", "image"], "pipeline": True}
+    writer.emit(hello_event(folders.root, args.max_queue, pipeline))
+    if args.probe:
+        device.start_probe()
+
+    shutdown_id = None
+    reason = "stdin closed"
+    try:
+        for line in read_requests(requests):
+            shutdown_id = handle_line(line, runner, writer)
+            if shutdown_id is not None:
+                reason = "shutdown requested"
+                break
+    except (_Terminated, KeyboardInterrupt) as exc:
+        reason = f"signal {exc}"
+    finally:
+        for name in ("SIGTERM", "SIGHUP", "SIGINT"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), signal.SIG_IGN)
+        log.info("stopping (%s)", reason)
+        stopped = runner.stop(args.grace)
+        folders.close()
+        if shutdown_id is not None:
+            from latentdreamer.worker.protocol import make_event
+
+            writer.emit(make_event("bye", shutdown_id))
+    if not stopped:
+        # A job stuck in native code cannot be interrupted; do not let it keep the process alive.
+        log.warning("the running job did not stop within %.0f s; exiting anyway", args.grace)
+        logging.shutdown()
+        os._exit(0)
+    return 0
+
+
+def handle_line(line: bytes | None, runner, writer) -> str | None:
+    """Answers one request line; returns the request id when it was `shutdown`."""
+    from latentdreamer.worker.protocol import MAX_LINE_BYTES, RequestError, make_event, parse_line
+
+    request_id = None
+    try:
+        if line is None:
+            raise RequestError("bad_request", f"request line longer than {MAX_LINE_BYTES} bytes",
+                               "large data travels as files; send their paths")
+        request = parse_line(line)
+        request_id = request.id
+        if request.type == "ping":
+            running, queued = runner.status()
+            writer.emit(make_event("pong", request.id, running=running, queued=queued))
+        elif request.type == "cancel":
+            state = runner.cancel(request.job)
+            writer.emit(make_event("ack", request.id, job=request.job, state=state))
+        elif request.type == "generate":
+            from latentdreamer.worker.input_files import check_images
+
+            generate = request.generate
+            settings = _settings(generate.settings, request.id)
+            check_images(generate.input_paths(), request.id)
+            runner.submit(generate, settings)
+        elif request.type == "shutdown":
+            return request.id
+    except RequestError as exc:
+        if exc.request_id is None:
+            exc.request_id = request_id
+        writer.emit(exc.event())
+    except Exception as exc:  # a bug answering one request must not end the worker
+        log.exception("request failed")
+        writer.emit(make_event("error", request_id, code="internal", message=f"{type(exc).__name__}: {exc}",
+                               hint="this is a bug in the backend; the worker log has the traceback"))
+    return None
+
+
+def _settings(values: dict, request_id: str):
+    from latentdreamer.pipeline.api import GenerateSettings
+    from latentdreamer.worker.protocol import RequestError
+
+    try:
+        return GenerateSettings(**values)
+    except ValueError as exc:
+        raise RequestError("bad_request", str(exc), request_id=request_id) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m latentdreamer.worker",
+                                     description="LatentDreamer backend worker: JSON lines on stdin/stdout.")
+    add_arguments(parser)
+    return serve(parser.parse_args(argv))
