@@ -13,6 +13,7 @@ No bpy here: the preferences panel and the tests drive it the same way.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -83,8 +84,15 @@ def worker_python(configured: str, user_dir: Path | None) -> str | None:
     return env or None
 
 
-def worker_command(python: str) -> list[str]:
-    return [python, "-m", "latentdreamer", "worker"]
+def worker_command(python: str, extra_args: str = "") -> list[str]:
+    """The worker's command line; `extra_args` (shell syntax) passes options such as
+    `--jobs-dir DIR` or `--log-level DEBUG` (see `latentdreamer worker --help`)."""
+    return [python, "-m", "latentdreamer.worker", *shlex.split(extra_args)]
+
+
+def worker_env(models_dir: Path | None) -> dict[str, str] | None:
+    """Variables the worker needs on top of Blender's environment (where the weights are)."""
+    return {"LATENTDREAMER_WEIGHTS": str(models_dir)} if models_dir is not None else None
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
 """Which image the user means, as a file the worker can read.
 
-The worker is another process, so it needs a path. An image datablock that is packed,
+The worker is another process, so it needs a path. Besides one image, a user may bring the
+six views themselves (a 3x2 grid image, DESIGN.md §4, and optionally its normal maps), which
+skips the multi-view prior. An image datablock that is packed,
 generated or edited in memory has no usable file; it is written to a PNG in Blender's
 temporary folder first (a copy is saved so the user's datablock keeps its own path and
 format).
@@ -49,17 +51,31 @@ def image_to_file(image: bpy.types.Image) -> Path:
     return target
 
 
-def resolve(settings, screen: bpy.types.Screen | None) -> tuple[Path, str]:
-    """(file, name for the object) from the scene settings; raises ImageSourceError."""
+def _file(raw: str, what: str) -> Path:
+    if not raw:
+        raise ImageSourceError(f"choose the {what}")
+    path = Path(bpy.path.abspath(raw))
+    if not path.is_file():
+        raise ImageSourceError(f"{what} not found: {path}")
+    return path
+
+
+def resolve(settings, screen: bpy.types.Screen | None) -> tuple[dict, str]:
+    """(the generate request's input fields, a name for the object) from the scene settings.
+
+    Raises ImageSourceError with a message for the user.
+    """
     if settings.image_source == "FILE":
-        if not settings.filepath:
-            raise ImageSourceError("choose an image file")
-        path = Path(bpy.path.abspath(settings.filepath))
-        if not path.is_file():
-            raise ImageSourceError(f"image file not found: {path}")
-        return path, path.stem
+        path = _file(settings.filepath, "image file")
+        return {"image": str(path)}, path.stem
+    if settings.image_source == "VIEWS":
+        grid = _file(settings.views_grid, "six-view grid image")
+        inputs: dict = {"views": {"grid": str(grid)}}
+        if settings.normals_grid:
+            inputs["normals"] = {"grid": str(_file(settings.normals_grid, "normal-map grid image"))}
+        return inputs, grid.stem
     image = settings.image if settings.image_source == "DATABLOCK" else editor_image(screen)
     if image is None:
         where = "in the panel" if settings.image_source == "DATABLOCK" else "in an Image Editor"
         raise ImageSourceError(f"choose an image {where}")
-    return image_to_file(image), Path(image.name).stem
+    return {"image": str(image_to_file(image))}, Path(image.name).stem

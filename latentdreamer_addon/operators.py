@@ -28,7 +28,9 @@ def worker_session(context=None) -> session.Session:
             "no backend installed — open Preferences > Add-ons > LatentDreamer and click Install Backend "
             "(or set Backend Python)"
         )
-    return session.get(backend_setup.worker_command(py))
+    prefs = preferences.addon_prefs(context)
+    command = backend_setup.worker_command(py, prefs.worker_args if prefs else "")
+    return session.get(command, backend_setup.worker_env(preferences.models_dir(context)))
 
 
 def job_settings(settings) -> dict:
@@ -44,11 +46,12 @@ def import_options(settings) -> ImportOptions:
 
 
 def start_job(context) -> session.Job:
-    """Resolve the image and send the request; raises ImageSourceError / BackendUnavailable / OSError."""
+    """Resolve the image and send the request (the first one starts the worker and waits for
+    its hello); raises ImageSourceError / BackendUnavailable / client.BackendError."""
     settings = context.scene.latentdreamer
-    path, name = image_source.resolve(settings, context.screen)
+    inputs, name = image_source.resolve(settings, context.screen)
     sess = worker_session(context)
-    job = sess.start(path, name, job_settings(settings), tuple(context.scene.cursor.location),
+    job = sess.start(inputs, name, job_settings(settings), tuple(context.scene.cursor.location),
                      import_options(settings), settings.live_preview)
     status = context.window_manager.latentdreamer
     status.error = status.hint = status.stats = ""
@@ -69,8 +72,9 @@ def poll_jobs(context=None) -> list[session.Job]:
     for job in changed:
         session.copy_to_status(job, wm.latentdreamer)
     wm.latentdreamer.worker_alive = sess.alive
-    if sess.info:
-        wm.latentdreamer.worker_device = str(sess.info.get("device") or sess.info.get("torch") or "")
+    info = sess.info
+    if info:
+        wm.latentdreamer.worker_device = str(info.get("device") or "")
     if changed:
         for window in wm.windows:
             for area in window.screen.areas:
@@ -93,7 +97,7 @@ class LATENTDREAMER_OT_generate(bpy.types.Operator):
     def _start(self, context):
         try:
             return start_job(context)
-        except (image_source.ImageSourceError, BackendUnavailable, OSError, RuntimeError) as exc:
+        except (image_source.ImageSourceError, RuntimeError, OSError) as exc:  # BackendError is a RuntimeError
             status = context.window_manager.latentdreamer
             status.running = False
             status.error, status.hint = str(exc), ""

@@ -52,6 +52,9 @@ class VIEW3D_PT_latentdreamer(LatentDreamerPanel, bpy.types.Panel):
             col.template_ID(settings, "image", open="image.open")
         elif settings.image_source == "FILE":
             col.prop(settings, "filepath")
+        elif settings.image_source == "VIEWS":
+            col.prop(settings, "views_grid")
+            col.prop(settings, "normals_grid")
         col.prop(settings, "preset")
         col.prop(settings, "device")
         col.prop(settings, "seed")
@@ -126,13 +129,12 @@ class VIEW3D_PT_latentdreamer_backend(LatentDreamerPanel, bpy.types.Panel):
         if sess is not None and sess.info:
             info = sess.info
             layout.label(text=f"Device: {info.get('device') or info.get('torch') or '?'}")
-            weights = info.get("weights")
-            if isinstance(weights, dict):
-                for name, present in weights.items():
-                    ok = present if isinstance(present, bool) else bool(present)
-                    layout.label(text=f"{name}: {'present' if ok else 'missing'}", icon="CHECKMARK" if ok else "ERROR")
-            elif weights is not None:
-                layout.label(text=f"Weights: {weights}")
+            weights = info.get("weights") or {}
+            files = weights.get("files") or []
+            layout.label(text=f"Weights: {len(files)} file(s)" if files else "Weights: none found",
+                         icon="CHECKMARK" if files else "ERROR")
+            if weights.get("dir"):
+                layout.label(text=str(weights["dir"]))
         py = preferences.worker_python(context)
         layout.label(text=f"Python: {py}" if py else "Backend not installed (see Preferences)")
         layout.operator("latentdreamer.release_backend", icon="X")

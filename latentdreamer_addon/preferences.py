@@ -106,6 +106,10 @@ class LatentDreamerPreferences(bpy.types.AddonPreferences):
         subtype="FILE_PATH",
         description="A Python with the latentdreamer backend installed; empty: the one 'Install Backend' made",
     )
+    worker_args: StringProperty(
+        name="Worker Options",
+        description="Extra command-line options for the worker, e.g. --jobs-dir /path --log-level DEBUG",
+    )
     models_dir: StringProperty(
         name="Models Folder", subtype="DIR_PATH",
         description="Where model weights live; empty: the extension's user folder",
@@ -120,6 +124,7 @@ class LatentDreamerPreferences(bpy.types.AddonPreferences):
         status = context.window_manager.latentdreamer
         col = layout.column()
         col.prop(self, "backend_python")
+        col.prop(self, "worker_args")
         py = worker_python(context)
         col.label(text=f"Worker Python: {py}" if py else "No backend yet: install it below", icon="CONSOLE")
 

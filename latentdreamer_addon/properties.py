@@ -36,11 +36,16 @@ class LatentDreamerSettings(bpy.types.PropertyGroup):
             ("DATABLOCK", "Image", "An image in this file"),
             ("EDITOR", "Image Editor", "The image shown in an Image Editor"),
             ("FILE", "File", "An image file on disk"),
+            ("VIEWS", "Six Views", "Your own six views as a 3x2 grid image (skips the multi-view prior)"),
         ],
         default="DATABLOCK",
     )
     image: PointerProperty(name="Image", type=bpy.types.Image)
     filepath: StringProperty(name="File", subtype="FILE_PATH", options=_PATH_OPTIONS)
+    views_grid: StringProperty(name="Views", subtype="FILE_PATH", options=_PATH_OPTIONS,
+                               description="3x2 grid of the six views in Zero123++ camera order")
+    normals_grid: StringProperty(name="Normals", subtype="FILE_PATH", options=_PATH_OPTIONS,
+                                 description="Optional 3x2 grid of the six normal maps")
     preset: EnumProperty(name="Quality", items=PRESET_ITEMS, default="standard")
     device: EnumProperty(
         name="Device",

@@ -10,9 +10,7 @@ loaded) until "Release backend" or the add-on is disabled.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import bpy
@@ -135,11 +133,17 @@ class Session:
         self.env = env
         self.client = None  # client.BackendClient, made on first use
         self.jobs: dict[str, Job] = {}
-        self.info: dict[str, Any] = {}  # the latest hello/device facts
 
     @property
     def alive(self) -> bool:
-        return self.client is not None and self.client.alive
+        return self.client is not None and self.client.running
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """What the worker said about itself: its hello, then its device once torch loaded."""
+        if self.client is None:
+            return {}
+        return {**(self.client.hello or {}), **(self.client.device or {})}
 
     def ensure_client(self):
         if self.client is None:
@@ -150,7 +154,7 @@ class Session:
 
     def start(
         self,
-        image: Path,
+        inputs: dict[str, Any],
         name: str,
         settings: dict[str, Any],
         location: tuple[float, float, float] = (0.0, 0.0, 0.0),
@@ -158,8 +162,10 @@ class Session:
         live_preview: bool = True,
         collection: Any = None,
     ) -> Job:
+        """Send a generate request; `inputs` is {"image": path} or {"views": {...}, "normals": {...}}
+        as in docs/protocol.md. Starting the worker (first job) waits for its hello."""
         client = self.ensure_client()
-        request_id = client.generate(image=str(image), settings=settings)
+        request_id = client.generate(**inputs, settings=settings)
         job = Job(request_id, name, tuple(location), options, live_preview, collection)
         self.jobs[request_id] = job
         return job
@@ -180,11 +186,10 @@ class Session:
             return []
         changed: dict[str, Job] = {}
         for event in self.client.poll():
-            kind = event.get("type")
-            if kind in ("hello", "device"):
-                self.info.update({k: v for k, v in event.items() if k != "type"})
-                continue
             job = self.jobs.get(event.get("id") or "")
+            if job is None and event.get("type") == "error" and event.get("code") == "worker_died":
+                # The worker died with no request of ours pending an answer from it.
+                continue
             if job is None or job.finished:
                 continue
             job.handle(event)
@@ -209,12 +214,15 @@ _session: Session | None = None
 
 
 def get(command: list[str], env: dict[str, str] | None = None) -> Session:
-    """The session for this command, restarting it when the configured backend changed."""
+    """The session for this command and environment, restarted when the backend set-up changed.
+
+    `env` holds variables added to Blender's environment for the worker.
+    """
     global _session
-    if _session is not None and _session.command != command:
+    if _session is not None and (_session.command != command or _session.env != env):
         release()
     if _session is None:
-        _session = Session(command, env if env is not None else dict(os.environ))
+        _session = Session(command, env)
     return _session
 
 
