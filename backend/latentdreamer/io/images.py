@@ -7,10 +7,13 @@ top. The values stay sRGB-encoded: nothing here converts to linear light.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image
+
+if TYPE_CHECKING:  # the module stays torch-free for processes that only move files
+    import torch
 
 
 def read_image(path: str | Path) -> np.ndarray:
@@ -48,4 +51,4 @@ def write_png(path: str | Path, image: np.ndarray) -> Path:
 def rendered_to_image(rendered: torch.Tensor) -> np.ndarray:
     """A rasteriser buffer (..., H, W, C), row 0 at the bottom, as a float32 image array with
     row 0 at the top. The one place where that flip happens."""
-    return np.ascontiguousarray(rendered.detach().to("cpu", torch.float32).flip(-3).numpy())
+    return np.ascontiguousarray(rendered.detach().cpu().float().flip(-3).numpy())

@@ -55,3 +55,13 @@ def test_rendered_to_image_flips_rows():
     assert image.shape == (2, 4, 3, 1) and image.dtype == np.float32
     assert image[:, -1].min() == 1 and image[:, :-1].max() == 0
     assert rendered_to_image(rendered[0]).shape == (4, 3, 1)
+
+
+def test_module_does_not_load_torch():
+    # The worker's file-moving paths use to_uint8/write_png without paying for torch.
+    import subprocess
+    import sys
+
+    code = "import sys, latentdreamer.io.images; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
