@@ -1,0 +1,137 @@
+"""Blocking API for scripts, the Python console and `blender -b --python`.
+
+    from bl_ext.user_default.latentdreamer import batch      # installed extension
+    objs = batch.generate_images(["/renders/chair.png", "/renders/lamp.png"], preset="draft")
+    objs = batch.generate_images("/renders/", save_blend_dir="/out/")   # a folder, one .blend each
+
+Jobs run one after another on the same warm worker the panel uses, each result into its own
+object (side by side along X), with progress printed. The loop pumps the same `Session` the
+modal operator's timer pumps, so there is one code path from worker event to mesh.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Iterable
+
+import bpy
+
+from . import backend_setup, session
+from .mesh_import import ImportOptions
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
+
+class BatchError(RuntimeError):
+    """Some images failed; `objects` holds the ones that worked, `failures` (path, message)."""
+
+    def __init__(self, objects: list, failures: list[tuple[str, str]]) -> None:
+        lines = "\n".join(f"  {path}: {message}" for path, message in failures)
+        super().__init__(f"{len(failures)} image(s) failed:\n{lines}")
+        self.objects = objects
+        self.failures = failures
+
+
+def image_paths(images: str | Path | Iterable[str | Path]) -> list[Path]:
+    """A folder (its images, sorted by name), one path, or a list of paths."""
+    if isinstance(images, (str, Path)):
+        images = [images]
+    out: list[Path] = []
+    for item in images:
+        path = Path(item).expanduser()
+        if path.is_dir():
+            out += sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        else:
+            out.append(path)
+    return out
+
+
+def _default_python() -> str:
+    try:
+        from . import preferences
+
+        py = preferences.worker_python()
+    except (ImportError, AttributeError, KeyError):
+        py = backend_setup.worker_python("", None)
+    if not py:
+        raise RuntimeError("no backend Python: install the backend from the add-on's preferences, "
+                           "or pass python=... or set LATENTDREAMER_BACKEND_PYTHON")
+    return py
+
+
+def generate_images(
+    images: str | Path | Iterable[str | Path],
+    *,
+    preset: str = "standard",
+    device: str = "auto",
+    seed: int = 0,
+    texture: bool = True,
+    target_size: float = 1.0,
+    face_budget: int = 0,
+    remesh_voxel_size: float = 0.0,
+    spacing: float = 1.5,
+    save_blend_dir: str | Path | None = None,
+    python: str | None = None,
+    worker_args: str = "",
+    skip_errors: bool = False,
+    timeout_s: float | None = None,
+) -> list[bpy.types.Object]:
+    """Generate one object per image and return them; blocks until all are done.
+
+    Failures raise `BatchError` at the end (after the other images ran), unless
+    `skip_errors`. `save_blend_dir` also writes each object to `<dir>/<name>.blend`.
+    """
+    paths = image_paths(images)
+    if not paths:
+        raise ValueError(f"no images found in {images!r}")
+    command = backend_setup.worker_command(python or _default_python(), worker_args)
+    sess = session.get(command)
+    options = ImportOptions(target_size=target_size, face_budget=face_budget, remesh_voxel_size=remesh_voxel_size)
+    settings = {"preset": preset, "device": device, "seed": seed, "texture": texture}
+    objects, failures = [], []
+    for i, path in enumerate(paths):
+        print(f"[LatentDreamer] {i + 1}/{len(paths)} {path}", flush=True)
+        try:
+            job = sess.start({"image": str(path)}, path.stem, settings, location=(i * spacing, 0.0, 0.0),
+                             options=options, live_preview=False)
+        except RuntimeError as exc:  # the worker could not start
+            failures.append((str(path), str(exc)))
+            continue
+        _wait(sess, job, timeout_s)
+        if job.state == "done" and job.object is not None:
+            objects.append(job.object)
+            print(f"[LatentDreamer]   done: {job.object.name} ({job.stats_text()})", flush=True)
+            if save_blend_dir is not None:
+                _save_blend(job.object, Path(save_blend_dir))
+        else:
+            failures.append((str(path), job.report_text() or job.message))
+            print(f"[LatentDreamer]   failed: {failures[-1][1]}", flush=True)
+    sess.forget_finished()
+    if failures and not skip_errors:
+        raise BatchError(objects, failures)
+    return objects
+
+
+def _wait(sess: session.Session, job: session.Job, timeout_s: float | None) -> None:
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    last = ""
+    while not job.finished:
+        sess.pump()
+        line = f"{job.stage} {job.step}/{job.total} {job.fraction:.0%}" if job.stage else ""
+        if line and line != last:
+            eta = f", {job.eta_s:.0f} s left" if job.eta_s is not None else ""
+            print(f"[LatentDreamer]   {line}{eta}", flush=True)
+            last = line
+        if deadline is not None and time.monotonic() > deadline:
+            sess.cancel(job)
+            deadline = None  # wait for the worker's `cancelled` (it keeps the mesh so far)
+        time.sleep(0.05)
+
+
+def _save_blend(obj: bpy.types.Object, folder: Path) -> Path:
+    """Write just this object (with its mesh and material) to its own .blend."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{bpy.path.clean_name(obj.name)}.blend"
+    bpy.data.libraries.write(str(path), {obj}, fake_user=True)
+    return path

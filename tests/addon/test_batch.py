@@ -1,0 +1,55 @@
+"""The blocking batch API against a real worker (with the worker tests' stand-in pipeline,
+see test_operators.py; the real-pipeline version is in test_generation.py)."""
+
+from __future__ import annotations
+
+import threading
+
+import bpy
+import pytest
+
+from conftest import REPO, backend_python
+from latentdreamer_addon import batch, session
+from test_operators import FAKE_DIR, input_image
+
+pytestmark = pytest.mark.skipif(backend_python() is None, reason="no backend Python (.venv-backend) to run the worker")
+
+
+@pytest.fixture
+def fake_worker(clean_file, monkeypatch):
+    if not (FAKE_DIR / "fake_pipeline.py").is_file():
+        pytest.skip("the worker's stand-in pipeline (tests/backend/worker/fake_pipeline.py) is missing")
+    monkeypatch.setenv("PYTHONPATH", str(FAKE_DIR))
+    monkeypatch.setenv("FAKE_STEP_S", "0.01")
+    yield {"python": backend_python(), "worker_args": "--log-file '' --no-probe --pipeline fake_pipeline:slow"}
+    session.release()
+    assert not [t for t in threading.enumerate() if t.name.startswith("latentdreamer")]
+
+
+def test_two_images_become_two_objects_and_blend_files(fake_worker, tmp_path, capsys):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for name in ("lamp", "chair"):
+        input_image(tmp_path).rename(folder / f"{name}.png")
+    (folder / "notes.txt").write_text("not an image, skipped by the folder scan")
+    objs = batch.generate_images(folder, preset="tiny", save_blend_dir=tmp_path / "blends", **fake_worker)
+    assert [o.name for o in objs] == ["chair", "lamp"]  # sorted by file name
+    assert all(len(o.data.polygons) == 4 for o in objs)
+    assert objs[0].location.x != objs[1].location.x  # side by side, not stacked
+    out = capsys.readouterr().out
+    assert "[LatentDreamer] 1/2" in out and "texture" in out and "done: lamp" in out
+    with bpy.data.libraries.load(str(tmp_path / "blends" / "lamp.blend")) as (src, _):
+        assert src.objects == ["lamp"]
+
+
+def test_a_failing_image_is_reported_after_the_others_ran(fake_worker, tmp_path):
+    good = input_image(tmp_path)
+    bad = tmp_path / "broken.png"
+    bad.write_text("no pixels here")
+    with pytest.raises(batch.BatchError) as info:
+        batch.generate_images([bad, good], preset="tiny", **fake_worker)
+    assert [o.name for o in info.value.objects] == ["chair"]
+    (path, message), = info.value.failures
+    assert path == str(bad) and "not an image" in message
+    objs = batch.generate_images([bad, good], preset="tiny", skip_errors=True, **fake_worker)
+    assert len(objs) == 1
