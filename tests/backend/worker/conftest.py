@@ -1,99 +1,9 @@
-"""A real worker process to talk to: `python -m latentdreamer.worker` on pipes, as the add-on runs it."""
+"""Fixtures for tests that talk to a real worker process (see worker_harness)."""
 
 from __future__ import annotations
 
-import json
-import os
-import queue
-import subprocess
-import sys
-import threading
-import time
-from pathlib import Path
-
 import pytest
-
-HERE = Path(__file__).resolve().parent
-TERMINAL = {"result", "cancelled", "error", "pong", "ack", "bye"}
-
-
-class WorkerProcess:
-    def __init__(self, *args: str, pipeline: str | None = "fake_pipeline:slow", env: dict | None = None):
-        cmd = [sys.executable, "-m", "latentdreamer.worker", "--no-probe", "--log-file", "", *args]
-        if pipeline:
-            cmd += ["--pipeline", pipeline]
-        full_env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
-                    **(env or {})}
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     env=full_env)
-        self.raw: list[bytes] = []
-        self.stderr: list[str] = []
-        self._events: queue.Queue = queue.Queue()
-        self._threads = [threading.Thread(target=self._read_stdout, daemon=True),
-                         threading.Thread(target=self._read_stderr, daemon=True)]
-        for t in self._threads:
-            t.start()
-        self.hello = self.next(30)
-        assert self.hello["type"] == "hello", self.hello
-
-    def _read_stdout(self):
-        for raw in self.proc.stdout:
-            self.raw.append(raw)
-            self._events.put(json.loads(raw))
-        self._events.put(None)
-
-    def _read_stderr(self):
-        for raw in self.proc.stderr:
-            self.stderr.append(raw.decode(errors="replace"))
-
-    def send(self, message) -> None:
-        line = message if isinstance(message, (str, bytes)) else json.dumps(message)
-        if isinstance(line, str):
-            line = line.encode()
-        self.proc.stdin.write(line.rstrip(b"\n") + b"\n")
-        self.proc.stdin.flush()
-
-    def next(self, timeout: float = 10.0) -> dict | None:
-        try:
-            return self._events.get(timeout=timeout)
-        except queue.Empty:
-            raise AssertionError(f"no event within {timeout} s; stderr:\n{''.join(self.stderr[-20:])}") from None
-
-    def until(self, request_id: str | None, kinds=TERMINAL, timeout: float = 20.0) -> list[dict]:
-        """Events up to and including the first of `kinds` for `request_id`."""
-        seen, deadline = [], time.monotonic() + timeout
-        while True:
-            event = self.next(max(0.1, deadline - time.monotonic()))
-            assert event is not None, f"worker closed stdout; seen {seen}; stderr:\n{''.join(self.stderr[-20:])}"
-            seen.append(event)
-            if event["id"] == request_id and event["type"] in kinds:
-                return seen
-
-    def request(self, message: dict, timeout: float = 20.0) -> dict:
-        self.send(message)
-        return self.until(message.get("id"), timeout=timeout)[-1]
-
-    def wait(self, timeout: float = 15.0) -> int:
-        return self.proc.wait(timeout)
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                self.proc.stdin.close()
-            except OSError:
-                pass
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        for t in self._threads:
-            t.join(5)
-        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-            try:
-                pipe.close()
-            except OSError:
-                pass
+from worker_harness import WorkerProcess
 
 
 @pytest.fixture
@@ -109,15 +19,3 @@ def start_worker():
     for w in started:
         w.close()
         assert w.proc.returncode is not None
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie still answers kill(0); it is dead for our purposes.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except OSError:
-        return False

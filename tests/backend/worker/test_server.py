@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import pid_alive
+from worker_harness import pid_alive
 
 
 @pytest.fixture
@@ -34,29 +34,31 @@ def test_hello_comes_first_and_ping_answers(start_worker):
     assert w.request({"type": "ping", "id": "p1"}) == {"type": "pong", "id": "p1", "running": None, "queued": []}
 
 
-@pytest.mark.parametrize(
-    "line, code, request_id",
-    [
-        ("{not json", "bad_json", None),
-        ("[1, 2]", "bad_json", None),
-        ('{"type": "ping"}', "bad_request", None),
-        ('{"id": "a"}', "bad_request", "a"),
-        ('{"type": "dance", "id": "a"}', "unknown_request", "a"),
-        ('{"type": "generate", "id": "a"}', "bad_request", "a"),
-        ('{"type": "generate", "id": "a", "image": "x.png", "views": {"grid": "y.png"}}', "bad_request", "a"),
-        ('{"type": "generate", "id": "a", "views": {"files": ["a.png"]}}', "bad_request", "a"),
-        ('{"type": "generate", "id": "a", "image": "x.png", "preset": "draft"}', "bad_request", "a"),
-        ('{"type": "generate", "id": "a", "image": "x.png", "settings": {"seed": "1"}}', "bad_request", "a"),
-        ('{"type": "cancel", "id": "a"}', "bad_request", "a"),
-        ('{"type": "ping", "id": "a", "extra": 1}', "bad_request", "a"),
-    ],
-)
-def test_malformed_requests_get_an_error_and_the_worker_lives_on(start_worker, line, code, request_id):
+MALFORMED = [
+    ("{not json", "bad_json", None),
+    ("[1, 2]", "bad_json", None),
+    ('{"type": "ping"}', "bad_request", None),
+    ('{"id": "a"}', "bad_request", "a"),
+    ('{"type": "dance", "id": "a"}', "unknown_request", "a"),
+    ('{"type": "generate", "id": "a"}', "bad_request", "a"),
+    ('{"type": "generate", "id": "a", "image": "x.png", "views": {"grid": "y.png"}}', "bad_request", "a"),
+    ('{"type": "generate", "id": "a", "views": {"files": ["a.png"]}}', "bad_request", "a"),
+    ('{"type": "generate", "id": "a", "image": "x.png", "preset": "draft"}', "bad_request", "a"),
+    ('{"type": "generate", "id": "a", "image": "x.png", "settings": {"seed": "1"}}', "bad_request", "a"),
+    ('{"type": "cancel", "id": "a"}', "bad_request", "a"),
+    ('{"type": "ping", "id": "a", "extra": 1}', "bad_request", "a"),
+]
+
+
+def test_malformed_requests_get_an_error_and_the_worker_lives_on(start_worker):
     w = start_worker()
-    w.send(line)
-    event = w.next()
-    assert (event["type"], event["code"], event["id"]) == ("error", code, request_id), event
-    assert event["message"]
+    for line, code, request_id in MALFORMED:
+        w.send(line)
+        event = w.next()
+        assert (event["type"], event["code"], event["id"]) == ("error", code, request_id), (line, event)
+        assert event["message"]
+    w.send(b"{" + b" " * (1 << 20) + b"}")
+    assert w.next()["message"].startswith("request line longer than")
     assert w.request({"type": "ping", "id": "alive"})["type"] == "pong"
 
 
