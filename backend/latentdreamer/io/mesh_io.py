@@ -100,14 +100,19 @@ def _write_glb(mesh: Mesh, path: Path) -> None:
                       "target": 34963 if i == 1 else 34962})
         offset += len(blob)  # every blob is a multiple of 4 bytes: float32 / uint32 data
     has_alpha = mesh.colors is not None and bool((mesh.colors[:, 3] < 1).any())
+    primitive = {"attributes": attributes, "indices": 1, "mode": 4, "material": 0}
+    material = {
+        "name": "vertex_colors",
+        "alphaMode": "BLEND" if has_alpha else "OPAQUE",
+        "pbrMetallicRoughness": {"baseColorFactor": [1, 1, 1, 1], "metallicFactor": 0.0, "roughnessFactor": 1.0},
+    }
     document = {
         "asset": {"version": "2.0", "generator": "latentdreamer"},
         "scene": 0,
         "scenes": [{"nodes": [0]}],
         "nodes": [{"mesh": 0, "name": path.stem}],
-        "meshes": [{"name": path.stem, "primitives": [{"attributes": attributes, "indices": 1, "mode": 4, "material": 0}]}],
-        "materials": [{"name": "vertex_colors", "alphaMode": "BLEND" if has_alpha else "OPAQUE",
-                       "pbrMetallicRoughness": {"baseColorFactor": [1, 1, 1, 1], "metallicFactor": 0.0, "roughnessFactor": 1.0}}],
+        "meshes": [{"name": path.stem, "primitives": [primitive]}],
+        "materials": [material],
         "accessors": accessors,
         "bufferViews": views,
         "buffers": [{"byteLength": offset}],
@@ -297,7 +302,8 @@ def _read_with_trimesh(path: Path, y_up: bool) -> Mesh:
     faces = np.concatenate([g.faces + o for g, o in zip(parts, offsets)])
     merged = None
     if any(c is not None for c in colors):
-        merged = np.concatenate([np.ones((len(g.vertices), 4), np.float32) if c is None else c for g, c in zip(parts, colors)])
+        white = [np.ones((len(g.vertices), 4), np.float32) for g in parts]
+        merged = np.concatenate([w if c is None else c for w, c in zip(white, colors)])
     if y_up:
         vertices = vertices @ Z_UP_TO_Y_UP
     if textured:

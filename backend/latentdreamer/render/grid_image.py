@@ -28,10 +28,11 @@ def split_grid(image: np.ndarray) -> list[np.ndarray]:
             f"a grid image is {GRID_COLS} x {GRID_ROWS} square tiles (width x height 2:3), "
             f"expected e.g. {hint}; got {width}x{height} with shape {image.shape}"
         )
-    return [
-        image[(k // GRID_COLS) * tile : (k // GRID_COLS + 1) * tile, (k % GRID_COLS) * tile : (k % GRID_COLS + 1) * tile].copy()
-        for k in range(NUM_VIEWS)
-    ]
+    tiles = []
+    for k in range(NUM_VIEWS):
+        top, left = (k // GRID_COLS) * tile, (k % GRID_COLS) * tile
+        tiles.append(image[top : top + tile, left : left + tile].copy())
+    return tiles
 
 
 def join_grid(views: Sequence[np.ndarray]) -> np.ndarray:

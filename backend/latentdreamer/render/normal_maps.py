@@ -27,8 +27,8 @@ def decode_normals(encoded: torch.Tensor) -> torch.Tensor:
 
 
 def mask_from_normal_map(normal_map: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
-    """(..., 3|4) encoded normal map (float in [0, 1] or uint8) -> (..., 1) float soft mask: 1 where |n| > 0.6, 0 where |n| < 0.2,
-    linear in between (generated normal maps fade into the grey background)."""
+    """(..., 3|4) encoded normal map (float in [0, 1] or uint8) -> (..., 1) float soft mask:
+    1 where |n| > 0.6, 0 where |n| < 0.2, linear in between (generated normal maps fade into the grey background)."""
     as_numpy = isinstance(normal_map, np.ndarray)
     encoded = torch.from_numpy(normal_map) if as_numpy else normal_map
     rgb = encoded[..., :3].float() / 255.0 if encoded.dtype == torch.uint8 else encoded[..., :3].float()

@@ -91,7 +91,8 @@ def test_textured_glb_falls_back_to_texture_sampling_in_z_up(tmp_path):
     file_vertices = np.array([[0, 0.5, 0], [0.3, 0, 0], [0, 0, -0.2]])  # glTF frame
     uv = np.array([[0.1, 0.5], [0.9, 0.5], [0.9, 0.5]])
     material = trimesh.visual.material.SimpleMaterial(image=Image.fromarray(image))
-    textured = trimesh.Trimesh(file_vertices, [[0, 1, 2]], visual=trimesh.visual.TextureVisuals(uv=uv, material=material), process=False)
+    visual = trimesh.visual.TextureVisuals(uv=uv, material=material)
+    textured = trimesh.Trimesh(file_vertices, [[0, 1, 2]], visual=visual, process=False)
     path = tmp_path / "t.glb"
     textured.export(path)
     mesh = load_mesh(path)
