@@ -1,0 +1,29 @@
+"""Barycentric attribute interpolation over a rasteriser buffer (nvdiffrast's `interpolate`)."""
+
+from __future__ import annotations
+
+import torch
+
+from latentdreamer.render.rasterize.pixels import covered_pixels
+
+
+def interpolate(attr: torch.Tensor, rast: torch.Tensor, tri: torch.Tensor) -> torch.Tensor:
+    """Per-vertex attributes (V, C) or (B, V, C) to pixels (B, H, W, C), zero where empty.
+
+    Differentiable in attr and in rast's u, v (hence in the clip positions that made rast).
+    Unlike nvdiffrast this returns only the image, not screen-space derivatives.
+    """
+    views, height, width, _ = rast.shape
+    channels = attr.shape[-1]
+    pixel, face = covered_pixels(rast)
+    corners = tri[face].long()  # (N, 3)
+    if attr.dim() == 2:
+        a = attr[corners]
+    else:
+        b = torch.div(pixel, height * width, rounding_mode="floor")
+        a = attr.expand(views, -1, -1)[b.unsqueeze(1), corners]  # (N, 3, C)
+    uv = rast.reshape(-1, 4)[pixel, :2].to(attr.dtype)
+    u, v = uv[:, :1], uv[:, 1:]
+    values = u * a[:, 0] + v * a[:, 1] + (1.0 - u - v) * a[:, 2]
+    out = attr.new_zeros(views * height * width, channels).index_copy(0, pixel, values)
+    return out.view(views, height, width, channels)
