@@ -173,35 +173,31 @@ def flexicubes(
     first_vertex = torch.cumsum(counts, 0) - counts
     num_dual = int(counts.sum())
 
-    # One row per (surface cube, sign-changing edge).
+    # One row per (surface cube, sign-changing edge); its two ends stacked along dim 0 so each
+    # dense leaf is gathered once (every gather costs a full-size zero gradient in backward).
     m, e = (groups >= 0).nonzero(as_tuple=True)
-    corner_a, corner_b = t.edge_corners[e, 0], t.edge_corners[e, 1]
-    ijk_a = coords[m] + t.corner_offsets[corner_a]
-    ijk_b = coords[m] + t.corner_offsets[corner_b]
-    vertex_stride = torch.tensor([n * n, n, 1], device=device)
-    v_a, v_b = (ijk_a * vertex_stride).sum(1), (ijk_b * vertex_stride).sum(1)
+    cube_m, coords_m = cubes[m], coords[m]
+    ends = t.edge_corners[e].T  # (2, K) corner ids
+    ijk = coords_m + t.corner_offsets[ends]  # (2, K, 3)
+    v = (ijk * torch.tensor([n * n, n, 1], device=device)).sum(2)
     axis_coords = torch.linspace(-HALF_EXTENT, HALF_EXTENT, n, dtype=dtype, device=device)
-    x_a, x_b = axis_coords[ijk_a], axis_coords[ijk_b]
+    x = axis_coords[ijk]
     if deform_raw is not None:
-        flat = deform_raw.reshape(-1, 3)
-        half_cell = HALF_EXTENT / r
-        x_a = x_a + half_cell * torch.tanh(flat[v_a])
-        x_b = x_b + half_cell * torch.tanh(flat[v_b])
-    flat_sdf = sdf.reshape(-1)
-    s_a, s_b = flat_sdf[v_a], flat_sdf[v_b]
+        x = x + (HALF_EXTENT / r) * torch.tanh(deform_raw.reshape(-1, 3)[v])
+    s = sdf.reshape(-1)[v]
 
-    crossings = (x_a * s_b[:, None] - x_b * s_a[:, None]) / (s_b - s_a)[:, None]
+    def crossing(value: torch.Tensor) -> torch.Tensor:
+        return (x[0] * value[1, :, None] - x[1] * value[0, :, None]) / (value[1] - value[0])[:, None]
+
+    crossings = crossing(s)
     if alpha_raw is None:
         weighted = crossings
     else:
-        flat_alpha = alpha_raw.reshape(-1)
-        t_a = s_a * (1 + WEIGHT_SCALE * torch.tanh(flat_alpha[cubes[m] * 8 + corner_a]))
-        t_b = s_b * (1 + WEIGHT_SCALE * torch.tanh(flat_alpha[cubes[m] * 8 + corner_b]))
-        weighted = (x_a * t_b[:, None] - x_b * t_a[:, None]) / (t_b - t_a)[:, None]
+        weighted = crossing(s * (1 + WEIGHT_SCALE * torch.tanh(alpha_raw.reshape(-1)[cube_m * 8 + ends])))
     if beta_raw is None:
-        beta = torch.ones_like(s_a)
+        beta = torch.ones_like(s[0])
     else:
-        beta = 1 + WEIGHT_SCALE * torch.tanh(beta_raw.reshape(-1)[cubes[m] * 12 + e])
+        beta = 1 + WEIGHT_SCALE * torch.tanh(beta_raw.reshape(-1)[cube_m * 12 + e])
     crossing_vertex = first_vertex[m] + groups[m, e]
     numerator = torch.zeros(num_dual, 3, dtype=dtype, device=device).index_add(0, crossing_vertex, weighted * beta[:, None])
     denominator = torch.zeros(num_dual, dtype=dtype, device=device).index_add(0, crossing_vertex, beta)
@@ -210,12 +206,12 @@ def flexicubes(
     # Each sign-changing grid edge once, for the SDF sign regulariser: the cube holding it at
     # its lowest perpendicular offsets, except on the grid's far faces where none exists.
     lower_offsets = t.corner_offsets[t.edge_lower[e]]
-    own = ((lower_offsets == 0) | (coords[m] == r - 1)).all(1)
-    edge_sdf = torch.stack([s_a[own], s_b[own]], dim=1)
+    own = ((lower_offsets == 0) | (coords_m == r - 1)).all(1)
+    edge_sdf = s[:, own].T
 
     # Quads: one per sign-changing edge with four cubes around it, emitted by its owner.
     axis = t.edge_axis[e]
-    perpendicular = (coords[m] <= r - 2) | (torch.arange(3, device=device) == axis[:, None])
+    perpendicular = (coords_m <= r - 2) | (torch.arange(3, device=device) == axis[:, None])
     q = (t.quad_owner[e] & perpendicular.all(1)).nonzero().squeeze(1)
     quad_axis = axis[q]
     cube_stride = torch.tensor([r * r, r, 1], device=device)
