@@ -48,11 +48,8 @@ def execute(job: Job, settings: GenerateSettings, reporter: JobReporter) -> Gene
         )
     load_views = pipeline_attr(*LOAD_VIEWS)
     assert request.views is not None
-    try:
-        views = load_views(**_source_kwargs(request.views),
-                           normals=_source_arg(request.normals) if request.normals else None)
-    except ValueError as exc:  # the pipeline's InputError derives from ValueError
-        raise RequestError("invalid_input", str(exc), "see docs/protocol.md for the view layout") from None
+    views = load_views(**_source_kwargs(request.views, "grid", "files"),
+                       **(_source_kwargs(request.normals, "normals_grid", "normal_files") if request.normals else {}))
     reporter.views(views)
     generate = pipeline_attr(*GENERATE)
     return generate(views, settings, reporter.callbacks())
@@ -91,9 +88,5 @@ def load_execute(spec: str):
     return getattr(importlib.import_module(module_name), name)
 
 
-def _source_kwargs(source: ImageSource) -> dict[str, Any]:
-    return {"grid": source.grid} if source.grid is not None else {"files": list(source.files or ())}
-
-
-def _source_arg(source: ImageSource) -> str | list[str]:
-    return source.grid if source.grid is not None else list(source.files or ())
+def _source_kwargs(source: ImageSource, grid_name: str, files_name: str) -> dict[str, Any]:
+    return {grid_name: source.grid} if source.grid is not None else {files_name: list(source.files or ())}

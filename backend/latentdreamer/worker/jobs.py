@@ -20,8 +20,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
+from latentdreamer.errors import UserFacingError
 from latentdreamer.pipeline.api import PRESETS, Callbacks, Cancelled, GenerateSettings, GenerationResult, Progress
-from latentdreamer.worker.protocol import GenerateRequest, RequestError, make_event
+from latentdreamer.priors.errors import PriorInputError
+from latentdreamer.worker.protocol import ERROR_CODES, GenerateRequest, RequestError, make_event
 from latentdreamer.worker.results import JobFolders, save_views, write_glb, write_mesh_npz
 
 log = logging.getLogger("latentdreamer.worker")
@@ -94,6 +96,16 @@ class JobReporter:
 
 
 Execute = Callable[[Job, GenerateSettings, JobReporter], GenerationResult]
+
+
+USER_ERRORS = (UserFacingError, PriorInputError)
+"""The pipeline's and the priors' exceptions for problems a user can fix (message, hint, code)."""
+
+
+def user_error_code(code: str) -> str:
+    """The pipeline's code when the protocol has it (weights_missing, ...); its generic
+    `bad_input` and anything unknown are `invalid_input`, so clients see only stable codes."""
+    return code if code in ERROR_CODES else "invalid_input"
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -230,6 +242,8 @@ class JobRunner:
         except RequestError as exc:
             exc.request_id = job.id
             self._emit(exc.event())
+        except USER_ERRORS as exc:  # bad inputs, missing weights: the user can fix these
+            self._emit(make_event("error", job.id, code=user_error_code(exc.code), message=exc.message, hint=exc.hint))
         except Exception as exc:  # the job failed, the worker lives on
             log.exception("job %s failed", job.id)
             self._emit(make_event("error", job.id, code="internal", message=f"{type(exc).__name__}: {exc}",
