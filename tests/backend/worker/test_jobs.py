@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 import torch
 
+from latentdreamer.errors import UserFacingError
 from latentdreamer.geometry.mesh import Mesh
+from latentdreamer.pipeline.inputs import InputError
+from latentdreamer.priors.errors import PriorInputError
 from latentdreamer.pipeline.api import Cancelled, GenerateSettings, GenerationResult, Progress
 from latentdreamer.worker.jobs import JobRunner, is_out_of_memory, lower_preset
 from latentdreamer.worker.protocol import EVENT_FIELDS, GenerateRequest, ImageSource, RequestError, TERMINAL_EVENTS
@@ -135,6 +138,20 @@ def test_request_errors_from_the_pipeline_keep_their_code(runner_with):
     submit(runner, "j")
     assert rec.terminal("j") == {"type": "error", "id": "j", "code": "weights_missing",
                                  "message": "no SAE weights", "hint": "download them"}
+
+
+@pytest.mark.parametrize("error, code", [
+    (UserFacingError("no SAE weights in ~/models", "run latentdreamer weights", code="weights_missing"), "weights_missing"),
+    (InputError("views grid image g.png has the wrong size", "use 640x960"), "invalid_input"),
+    (PriorInputError("the image is empty", "use another image", code="something_new"), "invalid_input"),
+])
+def test_user_facing_errors_become_stable_error_codes(runner_with, error, code):
+    def execute(job, settings, reporter):
+        raise error
+
+    runner, rec = runner_with(execute)
+    submit(runner, "j")
+    assert rec.terminal("j") == {"type": "error", "id": "j", "code": code, "message": error.message, "hint": error.hint}
 
 
 def test_every_job_gets_exactly_one_terminal_event_whatever_happens(runner_with):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -32,6 +33,13 @@ def test_hello_comes_first_and_ping_answers(start_worker):
     assert Path(w.hello["jobs_dir"]).is_dir()
     assert w.hello["capabilities"]["presets"] == ["tiny", "draft", "standard", "high"]
     assert w.request({"type": "ping", "id": "p1"}) == {"type": "pong", "id": "p1", "running": None, "queued": []}
+
+
+def test_the_cli_sub_command_is_the_same_worker(start_worker):
+    w = start_worker(command=[sys.executable, "-m", "latentdreamer", "worker"])
+    assert w.hello["protocol"] == 1
+    assert w.request({"type": "shutdown", "id": "s"})["type"] == "bye"
+    assert w.wait() == 0
 
 
 MALFORMED = [

@@ -16,8 +16,9 @@ TERMINAL = {"result", "cancelled", "error", "pong", "ack", "bye"}
 
 
 class WorkerProcess:
-    def __init__(self, *args: str, pipeline: str | None = "fake_pipeline:slow", env: dict | None = None):
-        cmd = [sys.executable, "-m", "latentdreamer.worker", "--no-probe", "--log-file", "", *args]
+    def __init__(self, *args: str, pipeline: str | None = "fake_pipeline:slow", env: dict | None = None,
+                 command: list[str] | None = None):
+        cmd = (command or [sys.executable, "-m", "latentdreamer.worker"]) + ["--no-probe", "--log-file", "", *args]
         if pipeline:
             cmd += ["--pipeline", pipeline]
         full_env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
