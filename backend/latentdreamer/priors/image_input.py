@@ -76,7 +76,9 @@ def load_image(path: str | Path) -> LoadedImage:
     """
     path = Path(path)
     if not path.is_file():
-        raise PriorInputError(f"image file not found: {path}", "check the path (and that it is a file, not a folder)")
+        raise PriorInputError(
+            f"image file not found: {path}", "check the path (and that it is a file, not a folder)", code="file_not_found"
+        )
     try:
         with Image.open(path) as img:
             _check_size(img.size, path)
@@ -87,11 +89,12 @@ def load_image(path: str | Path) -> LoadedImage:
     except PriorInputError:
         raise
     except Image.DecompressionBombError as exc:
-        raise PriorInputError(f"{path.name} is too large to open safely ({exc})", _SIZE_HINT) from exc
+        raise PriorInputError(f"{path.name} is too large to open safely ({exc})", _SIZE_HINT, code="image_too_large") from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise PriorInputError(
             f"cannot read {path.name} as an image ({exc.__class__.__name__}: {exc})",
             "save it as PNG (with transparency if you can) or JPEG and try again",
+            code="not_an_image",
         ) from exc
 
 
@@ -99,7 +102,8 @@ def _check_size(size: tuple[int, int], path: Path | None = None) -> None:
     width, height = size
     name = path.name if path else "the image"
     if min(width, height) < MIN_SIDE or max(width, height) > MAX_SIDE:
-        raise PriorInputError(f"{name} is {width}x{height} pixels", _SIZE_HINT)
+        code = "image_too_large" if max(width, height) > MAX_SIDE else "invalid_input"
+        raise PriorInputError(f"{name} is {width}x{height} pixels", _SIZE_HINT, code=code)
 
 
 def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -164,6 +164,12 @@ class Zero123Plus:
     def vae_scale_factor(self) -> int:
         return 2 ** (len(self.vae.config.block_out_channels) - 1)
 
+    @property
+    def tile_size(self) -> int:
+        """Side of one view in the grid: the condition size the VAE processor works at (320)."""
+        crop = self.vae_processor.get("crop_size", WIDTH // 2)
+        return int(crop["height"] if isinstance(crop, dict) else crop)
+
     def _make_scheduler(self):
         from diffusers import EulerAncestralDiscreteScheduler
 
