@@ -4,7 +4,9 @@ Baseline, in the same process and with the same blocks and blur rounds: the lite
 recipe, i.e. a dense 3-D convolution of the whole grid with the 3-D kernel
 (scipy.ndimage.convolve) and two scipy.ndimage.distance_transform_edt calls; ours uses
 three 1-D passes on the occupied box only and a numba distance transform. Both produce
-the same grid (checked). Medians over repeated runs.
+the same occupancy and, away from the surface, the same distances (checked); ours also
+places the surface sub-voxel from the last blurred field, which the baseline does not.
+Medians over repeated runs.
 
 Run: .venv-backend/bin/python benchmarks/bench_random_shapes.py [--quick]
 """
@@ -74,7 +76,8 @@ def main() -> None:
         if base_count:
             for seed in range(base_count):
                 got, want = random_sdf(seed, n), baseline_sdf(seed, n)
-                assert np.array_equal(got < 0, want < 0) and np.allclose(got, want, atol=1e-6), seed
+                far = np.abs(want) > voxel_size(n)
+                assert np.array_equal(got < 0, want < 0) and np.allclose(got[far], want[far], atol=1e-6), seed
             base = shapes_per_second(baseline_sdf, range(base_count), n, repeats)
             print(f"{n:>5}^3 {ours:>14.1f} {base:>18.2f} {ours / base:>6.1f}x")
         else:

@@ -2,7 +2,8 @@
 
 An object is a union of blocks (boxes, ellipsoids, cylinders, cones, capsules, tori), each
 with random extents, centre and rotation; the union is rasterised, rounded by k rounds of
-a normalised Gaussian blur re-thresholded at 0.5, and turned into a signed distance grid.
+a normalised Gaussian blur re-thresholded at 0.5, and turned into a signed distance grid
+(the last round's blurred field places the surface between samples, see field_to_sdf).
 
 Choices that matter downstream:
 - Blocks are placed in a chain (each new centre inside the box of an earlier block), so
@@ -29,7 +30,7 @@ import numpy as np
 from scipy import ndimage
 
 from .grid import OBJECT_RADIUS, grid_coordinates, voxel_size
-from .sdf_from_occupancy import occupancy_to_sdf
+from .sdf_from_occupancy import field_to_sdf
 
 BLOCK_KINDS: tuple[str, ...] = ("box", "ellipsoid", "cylinder", "cone", "capsule", "torus")
 
@@ -105,10 +106,9 @@ def random_shape(seed: int, resolution: int, config: RandomShapeConfig | None = 
     while True:  # redraws continue the same stream, so the result is still a function of the seed
         blocks = normalise_blocks(sample_blocks(rng, config), OBJECT_RADIUS - 0.5 * h)
         blurs = sample_blurs(rng, config)
-        occ = rasterise_blocks(blocks, resolution)
-        occ = blur_occupancy(occ, blurs, h)
-        if np.count_nonzero(occ) >= min_inside:
-            return RandomShape(blocks, blurs, occupancy_to_sdf(occ))
+        field = blur_occupancy(rasterise_blocks(blocks, resolution), blurs, h)
+        if np.count_nonzero(field > 0.5) >= min_inside:
+            return RandomShape(blocks, blurs, field_to_sdf(field))
 
 
 def sample_blocks(rng: np.random.Generator, config: RandomShapeConfig) -> list[Block]:
@@ -179,21 +179,28 @@ def gaussian_kernel_1d(radius_voxels: int, sigma_voxels: float) -> np.ndarray:
 
 
 def blur_occupancy(occ: np.ndarray, blurs: list[Blur], h: float) -> np.ndarray:
-    """k rounds of Gaussian blur + threshold at 0.5, each on the occupied box padded by r."""
+    """k rounds of Gaussian blur, each on the occupied box padded by r and thresholded at 0.5.
+
+    Returns the last round's blurred field (float32, object where > 0.5) rather than its
+    threshold, so the SDF can place the surface between samples (field_to_sdf); with no
+    rounds, the occupancy as 0/1.
+    """
     n = occ.shape[0]
+    field = occ.astype(np.float32)
     for blur in blurs:
+        occ = field > 0.5
         r = max(1, int(round(blur.radius / h)))
         kernel = gaussian_kernel_1d(r, blur.sigma / h)
-        nonzero = np.nonzero(occ.any(axis=(1, 2)))[0], np.nonzero(occ.any(axis=(0, 2)))[0], np.nonzero(occ.any(axis=(0, 1)))[0]
+        nonzero = [np.flatnonzero(occ.any(axis=axes)) for axes in ((1, 2), (0, 2), (0, 1))]
         if any(len(idx) == 0 for idx in nonzero):
-            return occ
+            break
         box = tuple(slice(max(0, idx[0] - r), min(n, idx[-1] + r + 1)) for idx in nonzero)
-        field = occ[box].astype(np.float32)
+        part = occ[box].astype(np.float32)
         for axis in range(3):
-            field = ndimage.correlate1d(field, kernel, axis=axis, mode="constant", cval=0.0)
-        occ = np.zeros_like(occ)
-        occ[box] = field > 0.5
-    return occ
+            part = ndimage.correlate1d(part, kernel, axis=axis, mode="constant", cval=0.0)
+        field = np.zeros_like(field)
+        field[box] = part
+    return field
 
 
 def _inside(kind: str, a: np.ndarray, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:

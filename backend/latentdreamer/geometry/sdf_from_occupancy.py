@@ -135,3 +135,51 @@ def _signed(occ: np.ndarray, to_inside: np.ndarray, to_outside: np.ndarray, h: n
                 else:
                     sdf[i, j, k] = (np.sqrt(to_inside[i, j, k]) - np.float32(0.5)) * h
     return sdf
+
+
+def field_to_sdf(field: np.ndarray, level: float = 0.5) -> np.ndarray:
+    """Signed distance of {field > level} with the surface placed sub-voxel where the field is smooth.
+
+    For a continuous field (a blurred occupancy), the samples next to the surface get the
+    distance to the plane through the linearly interpolated level crossings on their grid
+    edges (on a binary field, the edge midpoints: h/2 for one crossing edge, h/(2*sqrt 2)
+    for two) instead of occupancy_to_sdf's distance to the nearest opposite sample minus
+    h/2; all other samples are as in occupancy_to_sdf. On a sphere this cuts the error of
+    the first ring from 0.2 to 0.05 voxel (tests/backend/geometry/test_sdf_from_occupancy.py).
+    """
+    field = np.ascontiguousarray(field, dtype=np.float32)
+    occ = field > level
+    return _refine_first_ring(occupancy_to_sdf(occ), field, np.float32(level), np.float32(voxel_size(field.shape[0])))
+
+
+@nb.njit(cache=True)
+def _refine_first_ring(sdf: np.ndarray, field: np.ndarray, level: np.float32, h: np.float32) -> np.ndarray:
+    nx, ny, nz = field.shape
+    for i in range(nx):
+        for j in range(ny):
+            for k in range(nz):
+                fp = field[i, j, k] - level
+                inside = fp > 0
+                inv_sq = 0.0
+                for axis in range(3):
+                    nearest = 2.0  # fraction of an edge to the nearest crossing along this axis
+                    for step in (-1, 1):
+                        a, b, c = i, j, k
+                        if axis == 0:
+                            a += step
+                        elif axis == 1:
+                            b += step
+                        else:
+                            c += step
+                        if a < 0 or b < 0 or c < 0 or a >= nx or b >= ny or c >= nz:
+                            continue
+                        fq = field[a, b, c] - level
+                        if (fq > 0) != inside:
+                            t = fp / (fp - fq)
+                            nearest = min(nearest, max(t, 1e-3))
+                    if nearest <= 1.0:
+                        inv_sq += 1.0 / (nearest * nearest)
+                if inv_sq > 0.0:
+                    d = h / np.sqrt(inv_sq)
+                    sdf[i, j, k] = -d if inside else d
+    return sdf

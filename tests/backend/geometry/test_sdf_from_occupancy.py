@@ -2,7 +2,7 @@ import numpy as np
 from scipy import ndimage
 
 from latentdreamer.geometry.grid import grid_points, voxel_size
-from latentdreamer.geometry.sdf_from_occupancy import occupancy_to_sdf, squared_distance_transform
+from latentdreamer.geometry.sdf_from_occupancy import field_to_sdf, occupancy_to_sdf, squared_distance_transform
 
 
 def test_distance_transform_matches_scipy_exactly():
@@ -37,3 +37,17 @@ def test_zero_level_lies_between_inside_and_outside_samples():
     np.testing.assert_array_equal(sdf < 0, occ)
     h = voxel_size(20)
     assert np.allclose(sdf[5, 10, 6], -0.5 * h) and np.allclose(sdf[4, 10, 6], 0.5 * h)
+
+
+def test_smooth_field_places_the_surface_between_samples():
+    n, radius = 64, 0.3
+    h = voxel_size(n)
+    true = np.linalg.norm(grid_points(n), axis=-1) - radius
+    field = np.clip(0.5 - true / (3 * h), 0.0, 1.0)  # a blurred occupancy: 0.5 on the sphere
+    refined, plain = field_to_sdf(field), occupancy_to_sdf(field > 0.5)
+    np.testing.assert_array_equal(refined < 0, true < 0)
+    ring = np.abs(true) < h
+    assert np.abs(refined - true)[ring].mean() < 0.08 * h < np.abs(plain - true)[ring].mean()
+    assert np.abs(refined - true)[ring].max() < 0.35 * h
+    far = np.abs(plain) > h
+    np.testing.assert_array_equal(refined[far], plain[far])
