@@ -28,9 +28,3 @@ def clean_file():
     bpy.ops.wm.read_factory_settings(use_empty=True)
     yield
     bpy.ops.wm.read_factory_settings(use_empty=True)
-
-
-def backend_python() -> str | None:
-    """The real backend's Python (scripts/test.sh exports it), or None."""
-    path = os.environ.get("LATENTDREAMER_BACKEND_PYTHON") or str(REPO / ".venv-backend" / "bin" / "python")
-    return path if Path(path).exists() else None

@@ -8,7 +8,7 @@ import threading
 import bpy
 import pytest
 
-from conftest import REPO, backend_python
+from addon_testing import REPO, backend_python
 from latentdreamer_addon import batch, session
 from test_operators import FAKE_DIR, input_image
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
+import sys
 import zipfile
 
 import addon_utils
 import bpy
 import pytest
 
-from conftest import REPO
+from addon_testing import REPO
+from latentdreamer_addon import backend_setup
 
 
 def load_build():
@@ -67,8 +70,6 @@ def test_blender_installs_and_enables_the_zip(built, tmp_path, clean_file):
         installed = tmp_path / "repo" / meta["id"]
         assert (installed / "blender_manifest.toml").is_file()
         # The bundled backend source is where the preferences look for it.
-        import sys
-
         prefs_module = sys.modules[module + ".preferences"]
         assert prefs_module.backend_src() == installed / "backend_src"
         assert prefs_module.user_dir() is not None and prefs_module.user_dir().is_dir()
@@ -76,3 +77,45 @@ def test_blender_installs_and_enables_the_zip(built, tmp_path, clean_file):
         addon_utils.disable(module, default_set=True, handle_error=None)
         repos.remove(repo)
     assert not hasattr(bpy.types, "VIEW3D_PT_latentdreamer")
+
+
+@pytest.fixture
+def installed(built, tmp_path, clean_file):
+    """The built zip installed and enabled from a temporary user repository."""
+    (first, _), meta = built
+    repos = bpy.context.preferences.extensions.repos
+    repo = repos.new(name="LatentDreamer Test", module="ld_prefs", custom_directory=str(tmp_path / "repo"), source="USER")
+    module = f"bl_ext.{repo.module}.{meta['id']}"
+    bpy.ops.extensions.package_install_files(filepath=str(first), repo=repo.module, enable_on_install=True)
+    prefs_module = sys.modules[module + ".preferences"]
+    yield prefs_module, bpy.context.preferences.addons[module].preferences
+    prefs_module.stop_runner()
+    addon_utils.disable(module, default_set=True, handle_error=None)
+    repos.remove(repo)
+
+
+def test_install_backend_respects_online_access_and_reports_failures(installed, tmp_path):
+    prefs_module, prefs = installed
+    assert not bpy.app.online_access  # background tests run offline
+    with pytest.raises(RuntimeError, match="Online access is disabled"):
+        bpy.ops.latentdreamer.install_backend()
+    with pytest.raises(RuntimeError, match="Online access is disabled"):
+        bpy.ops.latentdreamer.download_models()
+    # Offline install from a folder of wheels, retried over an environment left by an earlier
+    # attempt (made here without pip, to keep the test fast): the plan reuses the venv in the
+    # extension's user folder, and the first pip step fails with a clear, retryable error.
+    venv = prefs_module.user_dir() / backend_setup.VENV_DIRNAME
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    prefs.wheelhouse = str(wheels)
+    assert bpy.ops.latentdreamer.install_backend() == {"FINISHED"}
+    prefs_module._runner.join(120)
+    prefs_module._sync_runner()  # what the preferences' timer runs
+    status = bpy.context.window_manager.latentdreamer
+    assert status.setup_state == "failed"
+    assert status.setup_error.startswith("Update pip failed (exit code 1)")
+    log = (prefs_module.user_dir() / backend_setup.LOG_NAME).read_text()
+    assert f"== Update pip: {backend_setup.venv_python(venv)} -m pip install" in log
+    assert "No module named pip" in log
+    assert "Create the backend environment" not in log  # the existing venv was reused

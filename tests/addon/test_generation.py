@@ -18,7 +18,7 @@ import bpy
 import numpy as np
 import pytest
 
-from conftest import backend_python
+from addon_testing import backend_python
 from latentdreamer_addon import operators, session
 from test_operators import run_until_finished
 

@@ -23,7 +23,7 @@ import addon_utils
 import bpy
 import pytest
 
-from conftest import REPO, backend_python
+from addon_testing import REPO, backend_python
 from latentdreamer_addon import operators, session
 
 PACKAGE = "latentdreamer_addon"

@@ -7,7 +7,7 @@ import addon_utils
 import bpy
 import pytest
 
-from conftest import REPO
+from addon_testing import REPO
 
 PACKAGE = "latentdreamer_addon"
 

@@ -7,7 +7,7 @@ import importlib.util
 import bpy
 import numpy as np
 
-from conftest import REPO
+from addon_testing import REPO
 from test_mesh_import import icosphere_arrays
 
 
