@@ -13,7 +13,7 @@ import importlib
 import importlib.util
 from typing import Any
 
-from latentdreamer.pipeline.api import GenerateSettings, GenerationResult
+from latentdreamer.pipeline.api import Cancelled, GenerateSettings, GenerationResult
 from latentdreamer.worker.jobs import Job, JobReporter
 from latentdreamer.worker.protocol import ImageSource, RequestError
 
@@ -51,6 +51,8 @@ def execute(job: Job, settings: GenerateSettings, reporter: JobReporter) -> Gene
     views = load_views(**_source_kwargs(request.views, "grid", "files"),
                        **(_source_kwargs(request.normals, "normals_grid", "normal_files") if request.normals else {}))
     reporter.views(views)
+    if job.cancel.is_set():  # loading views can take a while; do not start the optimisation then
+        raise Cancelled(None, "views")
     generate = pipeline_attr(*GENERATE)
     return generate(views, settings, reporter.callbacks())
 

@@ -262,6 +262,8 @@ class JobRunner:
         if lower is None:
             raise RequestError("out_of_memory", f"out of memory at preset {settings.preset!r} ({first_error})",
                                _OOM_HINT)
+        if job.cancel.is_set():
+            raise Cancelled(None, reporter.stage)
         log.warning("job %s ran out of memory at %s; retrying at %s", job.id, settings.preset, lower)
         reporter.note(f"out of memory at preset {settings.preset}; retrying once at {lower}")
         retry = replace(settings, preset=lower)

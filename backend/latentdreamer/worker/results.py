@@ -58,6 +58,8 @@ class JobFolders:
     def _prune(self, keep_also: Path) -> None:
         folders = [p for p in self.owned() if p != keep_also]
         for old in folders[: max(0, len(folders) - (self.keep - 1))]:
+            if _owner_alive(old):
+                continue  # another worker sharing this --jobs-dir may still be using it
             log.info("removing old job folder %s", old)
             shutil.rmtree(old, ignore_errors=True)
 
@@ -65,6 +67,25 @@ class JobFolders:
         """At exit: a temporary root goes entirely; a caller's root keeps the newest `keep` jobs."""
         if self.temporary:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _owner_alive(folder: Path) -> bool:
+    """True when the folder belongs to another worker process that is still running here."""
+    try:
+        pid = int(folder.name.split("-")[2])
+    except (IndexError, ValueError):
+        return False
+    if pid == os.getpid():
+        return False
+    if os.name != "posix":
+        return True  # os.kill(pid, 0) would terminate the process on Windows
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists but not ours to signal (or no such check on this platform)
+        return True
+    return True
 
 
 def write_mesh_npz(path: Path, mesh: Mesh) -> dict[str, int]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -199,6 +202,17 @@ def test_job_folders_keep_the_newest_and_only_their_own(tmp_path):
     folders.close()
     assert made[-1].exists()  # a caller's folder outlives the worker
     temporary = JobFolders(None, keep=1)
+    # another live worker's folder survives pruning; a dead worker's folder does not
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    live_folder = tmp_path / f"job-20200101T000000-{os.getppid()}-00001-x"
+    dead_folder = tmp_path / f"job-20200101T000000-{dead.pid}-00001-y"
+    for folder in (live_folder, dead_folder):
+        folder.mkdir()
+        (folder / ".latentdreamer-job").write_text("x")
+        os.utime(folder / ".latentdreamer-job", (0, 0))  # the oldest: first in line for removal
+    folders.create("next")
+    assert live_folder.is_dir() and not dead_folder.exists()
     temporary.create("x")
     temporary.close()
     assert not temporary.root.exists()
