@@ -5,9 +5,9 @@ Layout of the zip (Blender wants the manifest beside the add-on's `__init__.py`)
 
     blender_manifest.toml     from the repository root
     __init__.py, ...          the contents of latentdreamer_addon/
-    backend_src/              the backend package source (pyproject.toml + latentdreamer/),
-                              which "Install Backend" pip-installs into a private venv
-    README.md                 the user guide (the backend's pyproject names it as its readme)
+    backend_src/              the backend package source (pyproject.toml + latentdreamer/ +
+                              README.md), which "Install Backend" pip-installs into a private venv
+    README.md                 the user guide
     wheels/*.whl              wheels for Blender's side, listed in the manifest (none today)
 
 The archive is reproducible: entries sorted, fixed timestamps and permissions, fixed
@@ -52,12 +52,30 @@ def _files(folder: Path) -> list[Path]:
     return out
 
 
-def entries() -> dict[str, Path]:
-    """Archive name -> source file, for everything the extension ships."""
-    found: dict[str, Path] = {"blender_manifest.toml": ROOT / "blender_manifest.toml", "README.md": ROOT / "README.md"}
+def bundled_pyproject() -> bytes:
+    """The backend's pyproject.toml with its readme beside it.
+
+    In the repository the backend's readme is `../README.md`; setuptools refuses files
+    outside the project folder when it builds from a copied tree, so the bundle carries the
+    README inside `backend_src/` and points there.
+    """
+    text = (BACKEND / "pyproject.toml").read_text(encoding="utf-8")
+    fixed = text.replace('readme = "../README.md"', 'readme = "README.md"')
+    if "../" in fixed.split("[project.optional-dependencies]")[0]:
+        raise SystemExit("backend/pyproject.toml refers to files outside backend/; build.py cannot bundle it")
+    return fixed.encode("utf-8")
+
+
+def entries() -> dict[str, Path | bytes]:
+    """Archive name -> source file (or contents), for everything the extension ships."""
+    found: dict[str, Path | bytes] = {
+        "blender_manifest.toml": ROOT / "blender_manifest.toml",
+        "README.md": ROOT / "README.md",
+        "backend_src/README.md": ROOT / "README.md",
+        "backend_src/pyproject.toml": bundled_pyproject(),
+    }
     for path in _files(ADDON):
         found[path.relative_to(ADDON).as_posix()] = path
-    found["backend_src/pyproject.toml"] = BACKEND / "pyproject.toml"
     for path in _files(BACKEND / "latentdreamer"):
         found["backend_src/latentdreamer/" + path.relative_to(BACKEND / "latentdreamer").as_posix()] = path
     for wheel in manifest().get("wheels", []):
@@ -74,7 +92,8 @@ def write_zip(target: Path) -> Path:
             info.external_attr = 0o100644 << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = 3  # unix, whatever machine builds it
-            zf.writestr(info, source.read_bytes(), compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+            data = source if isinstance(source, bytes) else source.read_bytes()
+            zf.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
     tmp.replace(target)
     return target
 

@@ -48,6 +48,23 @@ def test_zip_is_reproducible_and_laid_out_for_blender(built):
     assert all(i.date_time == (1980, 1, 1, 0, 0, 0) for i in zipfile.ZipFile(first).infolist())
 
 
+def test_bundled_backend_source_builds_a_wheel(built, tmp_path):
+    """What "Install Backend" pip-installs must build from the unpacked extension alone."""
+    from addon_testing import backend_python
+
+    if backend_python() is None:
+        pytest.skip("no backend Python (.venv-backend) with setuptools to build with")
+    (first, _), _ = built
+    zipfile.ZipFile(first).extractall(tmp_path / "ext")
+    out = subprocess.run([backend_python(), "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                          "--no-index", "-w", str(tmp_path / "wheels"), str(tmp_path / "ext" / "backend_src")],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    (wheel,) = (tmp_path / "wheels").glob("latentdreamer-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "latentdreamer/worker/__main__.py" in names and "latentdreamer/cli.py" in names
+
+
 def test_repository_index_lists_the_package(built):
     (first, _), meta = built
     index = json.loads((first.parent / "index.json").read_text())
