@@ -76,30 +76,28 @@ def _squared_edt(feature: np.ndarray) -> np.ndarray:
             for k in range(nz):
                 if d[i, j, k] < _FAR:
                     d[i, j, k] = d[i, j, k] * d[i, j, k]
-    # Axis y, then axis x: lower envelopes of parabolas along each line.
-    for i in range(nx):
-        f = np.empty(ny, np.float32)
-        out = np.empty(ny, np.float32)
-        v = np.empty(ny, np.int64)
-        z = np.empty(ny + 1, np.float64)
-        for k in range(nz):
-            for j in range(ny):
+    # Axes y and x: lower envelopes along the middle axis of a C-ordered array, which keeps
+    # each (y, z) slab in cache; x is made the middle axis by a transposed copy.
+    _envelopes_along_axis1(d)
+    t = np.ascontiguousarray(d.transpose(1, 0, 2))
+    _envelopes_along_axis1(t)
+    return np.ascontiguousarray(t.transpose(1, 0, 2))
+
+
+@nb.njit(cache=True)
+def _envelopes_along_axis1(d: np.ndarray) -> None:
+    n0, n1, n2 = d.shape
+    f = np.empty(n1, np.float32)
+    out = np.empty(n1, np.float32)
+    v = np.empty(n1, np.int64)
+    z = np.empty(n1 + 1, np.float64)
+    for i in range(n0):
+        for k in range(n2):
+            for j in range(n1):
                 f[j] = d[i, j, k]
             _envelope_1d(f, out, v, z)
-            for j in range(ny):
+            for j in range(n1):
                 d[i, j, k] = out[j]
-    for j in range(ny):
-        f = np.empty(nx, np.float32)
-        out = np.empty(nx, np.float32)
-        v = np.empty(nx, np.int64)
-        z = np.empty(nx + 1, np.float64)
-        for k in range(nz):
-            for i in range(nx):
-                f[i] = d[i, j, k]
-            _envelope_1d(f, out, v, z)
-            for i in range(nx):
-                d[i, j, k] = out[i]
-    return d
 
 
 def squared_distance_transform(feature: np.ndarray) -> np.ndarray:
