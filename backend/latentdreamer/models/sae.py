@@ -1,0 +1,287 @@
+"""SAE: the signed-distance VAE that maps an SDF grid to 8 x 8^3 latent numbers and back.
+
+Why a point decoder: a dense 3-D conv decoder to 64^3 costs ~1 s per sample forward +
+backward on two CPU cores, and the generation pipeline decodes hundreds of times. Here the
+conv trunk stops at a coarse feature grid (32^3, 16 channels) and a small MLP turns the
+trilinearly interpolated feature plus a Fourier encoding of the position into an SDF value.
+Training then touches only a few thousand points per shape (most near the surface, where the
+mesh is decided), and decoding to a grid of any resolution is one batched MLP call at its
+vertices. The plain dense decoder is kept as `decoder="dense"`: it is the speed baseline in
+`benchmarks/bench_sae_decoder.py` and a fallback.
+
+SDF values are in metres, negative inside (DESIGN.md section 4). The network sees and predicts
+SDFs truncated at `truncation`: far values carry no shape information, and truncation keeps
+the encoder's input in a fixed range for any object.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, fields
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from latentdreamer.geometry.grid import HALF_EXTENT
+
+
+@dataclass(frozen=True)
+class SAEConfig:
+    """Architecture of one SAE; stored in checkpoints and model cards as JSON."""
+
+    resolution: int = 64
+    """Side of the SDF grid the encoder reads (32 or 64); the default decode resolution."""
+    latent_channels: int = 8
+    latent_size: int = 8
+    encoder_channels: tuple[int, ...] = (32, 48)
+    """Widths of the patchify stem (16^3) and of the residual blocks (8^3)."""
+    decoder_channels: tuple[int, ...] = (48, 16, 16)
+    """Widths at 8^3, 16^3 and 32^3 (the last is the feature grid)."""
+    decoder: str = "points"
+    """"points" (feature grid + per-point MLP) or "dense" (conv up to resolution^3)."""
+    feature_channels: int = 16
+    point_hidden: int = 64
+    fourier_bands: int = 5
+    truncation: float = 0.1
+    """SDF values are clamped to +-truncation (metres) at the input and the output."""
+    groups: int = 8
+
+    def __post_init__(self) -> None:
+        if self.resolution not in (32, 64):
+            raise ValueError(f"resolution must be 32 or 64, got {self.resolution}")
+        if self.latent_size != 8:
+            raise ValueError("the encoder/decoder trunks are built for an 8^3 latent")
+        if self.decoder not in ("points", "dense"):
+            raise ValueError(f"decoder must be 'points' or 'dense', got {self.decoder!r}")
+        object.__setattr__(self, "encoder_channels", tuple(self.encoder_channels))
+        object.__setattr__(self, "decoder_channels", tuple(self.decoder_channels))
+
+    @property
+    def latent_shape(self) -> tuple[int, int, int, int]:
+        return (self.latent_channels, self.latent_size, self.latent_size, self.latent_size)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["encoder_channels"] = list(self.encoder_channels)
+        d["decoder_channels"] = list(self.decoder_channels)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SAEConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown SAE config keys: {sorted(unknown)}")
+        return cls(**d)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+
+def _norm(channels: int, groups: int) -> nn.GroupNorm:
+    return nn.GroupNorm(math.gcd(groups, channels), channels)
+
+
+class ResBlock3d(nn.Module):
+    """Pre-activation residual block: GroupNorm keeps it independent of the batch size."""
+
+    def __init__(self, channels: int, groups: int) -> None:
+        super().__init__()
+        self.norm1 = _norm(channels, groups)
+        self.conv1 = nn.Conv3d(channels, channels, 3, padding=1)
+        self.norm2 = _norm(channels, groups)
+        self.conv2 = nn.Conv3d(channels, channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(F.silu(self.norm1(x)))
+        h = self.conv2(F.silu(self.norm2(h)))
+        return x + h
+
+
+class Encoder(nn.Module):
+    """SDF grid (B,1,R,R,R) -> posterior mean and log-variance, each (B,C,8,8,8).
+
+    The stem is a patchify conv (kernel = stride = R/16), so no convolution runs at the
+    input resolution, and the residual blocks run at 8^3: on a CPU a 3x3x3 conv at 16^3 with
+    32 channels already costs as much as the whole rest of the encoder.
+    """
+
+    def __init__(self, cfg: SAEConfig) -> None:
+        super().__init__()
+        c16, c8 = cfg.encoder_channels
+        patch = cfg.resolution // 16
+        self.stem = nn.Conv3d(1, c16, patch, stride=patch)
+        self.down = nn.Conv3d(c16, c8, 3, stride=2, padding=1)
+        self.block8a = ResBlock3d(c8, cfg.groups)
+        self.block8b = ResBlock3d(c8, cfg.groups)
+        self.norm = _norm(c8, cfg.groups)
+        self.out = nn.Conv3d(c8, 2 * cfg.latent_channels, 1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.down(F.silu(self.stem(x)))
+        h = self.block8b(self.block8a(h))
+        mean, logvar = self.out(F.silu(self.norm(h))).chunk(2, dim=1)
+        return mean, logvar.clamp(-30.0, 20.0)
+
+
+class DecoderTrunk(nn.Module):
+    """Latent (B,C,8,8,8) -> feature grid (B,F,32,32,32): the part both decoders share.
+
+    Upsampling is by kernel-2 stride-2 transposed convs (each output voxel a learned linear
+    map of one input voxel): a 3x3x3 conv at 32^3 would cost more than everything else here.
+    """
+
+    def __init__(self, cfg: SAEConfig) -> None:
+        super().__init__()
+        c8, c16, c32 = cfg.decoder_channels
+        self.conv_in = nn.Conv3d(cfg.latent_channels, c8, 3, padding=1)
+        self.block8a = ResBlock3d(c8, cfg.groups)
+        self.block8b = ResBlock3d(c8, cfg.groups)
+        self.up16 = nn.ConvTranspose3d(c8, c16, 2, stride=2)
+        self.block16 = ResBlock3d(c16, cfg.groups)
+        self.up32 = nn.ConvTranspose3d(c16, c32, 2, stride=2)
+        self.norm = _norm(c32, cfg.groups)
+        self.out = nn.Conv3d(c32, cfg.feature_channels, 1)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = self.block8b(self.block8a(self.conv_in(z)))
+        h = self.block16(self.up16(h))
+        h = self.up32(h)
+        return self.out(F.silu(self.norm(h)))
+
+
+def sample_grid(volume: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """Trilinear lookup of a (B,C,n,n,n) grid laid out as in geometry/grid.py at (B,N,3) points.
+
+    grid_sample orders its coordinates (W,H,D) = (k,j,i) = (z,y,x), and our samples sit on
+    the cube's corners, hence the flip and align_corners=True. Returns (B,N,C).
+    """
+    g = (points[..., [2, 1, 0]] / HALF_EXTENT).reshape(points.shape[0], -1, 1, 1, 3)
+    out = F.grid_sample(volume, g.to(volume.dtype), mode="bilinear", padding_mode="border", align_corners=True)
+    return out.reshape(volume.shape[0], volume.shape[1], -1).transpose(1, 2)
+
+
+def grid_points_tensor(n: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """(n^3, 3) vertex positions of an n^3 SDF grid in C order (the FlexiCubes numbering)."""
+    c = torch.linspace(-HALF_EXTENT, HALF_EXTENT, n, dtype=dtype)
+    return torch.stack(torch.meshgrid(c, c, c, indexing="ij"), dim=-1).reshape(-1, 3)
+
+
+class PointDecoder(nn.Module):
+    """Feature grid + positions -> SDF at those positions (B,N)."""
+
+    def __init__(self, cfg: SAEConfig) -> None:
+        super().__init__()
+        self.register_buffer(
+            "freqs", (2.0 ** torch.arange(cfg.fourier_bands, dtype=torch.float32)) * (math.pi / HALF_EXTENT),
+            persistent=False,
+        )
+        d_in = cfg.feature_channels + 3 + 6 * cfg.fourier_bands
+        h = cfg.point_hidden
+        self.mlp = nn.Sequential(nn.Linear(d_in, h), nn.SiLU(), nn.Linear(h, h), nn.SiLU(), nn.Linear(h, 1))
+        self.truncation = cfg.truncation
+
+    def forward(self, features: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        feat = sample_grid(features, points)
+        ang = points.unsqueeze(-1) * self.freqs  # (B,N,3,L)
+        enc = torch.cat([points, ang.sin().flatten(-2), ang.cos().flatten(-2)], dim=-1)
+        return self.mlp(torch.cat([feat, enc], dim=-1)).squeeze(-1) * self.truncation
+
+
+class DenseHead(nn.Module):
+    """Feature grid (32^3) -> SDF grid at resolution^3 by convolutions only (the baseline)."""
+
+    def __init__(self, cfg: SAEConfig) -> None:
+        super().__init__()
+        c = cfg.feature_channels
+        self.upsample = cfg.resolution // 32
+        self.block = ResBlock3d(c, cfg.groups)
+        self.norm = _norm(c, cfg.groups)
+        self.out = nn.Conv3d(c, 1, 3, padding=1)
+        self.truncation = cfg.truncation
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        h = features
+        if self.upsample > 1:
+            h = F.interpolate(h, scale_factor=self.upsample, mode="nearest")
+        h = self.block(h)
+        return self.out(F.silu(self.norm(h))) * self.truncation
+
+
+class SAE(nn.Module):
+    """The signed-distance VAE. Public calls take and return SDFs in metres."""
+
+    def __init__(self, cfg: SAEConfig) -> None:
+        super().__init__()
+        self.config = cfg
+        self.encoder = Encoder(cfg)
+        self.trunk = DecoderTrunk(cfg)
+        self.head: nn.Module = PointDecoder(cfg) if cfg.decoder == "points" else DenseHead(cfg)
+
+    # --- encoder -------------------------------------------------------------------------
+    def encode(self, sdf: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B,R,R,R) or (B,1,R,R,R) SDF in metres -> (mean, logvar), each (B,8,8,8,8)."""
+        if sdf.dim() == 4:
+            sdf = sdf.unsqueeze(1)
+        r = self.config.resolution
+        if sdf.shape[-3:] != (r, r, r):
+            raise ValueError(f"this SAE encodes {r}^3 grids, got {tuple(sdf.shape[-3:])}")
+        t = self.config.truncation
+        return self.encoder(sdf.clamp(-t, t) / t)
+
+    # --- decoder -------------------------------------------------------------------------
+    def decode_points(self, z: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        """SDF (B,N) at object-frame points (B,N,3), before truncation (training target)."""
+        features = self.trunk(z)
+        if isinstance(self.head, PointDecoder):
+            return self.head(features, points)
+        return sample_grid(self.head(features), points).squeeze(-1)
+
+    def decode_grid(self, z: torch.Tensor, n: int | None = None, chunk: int = 1 << 18) -> torch.Tensor:
+        """Latent (B,8,8,8,8) -> SDF grid (B,n,n,n) in metres, clamped to +-truncation.
+
+        Evaluated in chunks of points so 128^3 decodes without a multi-GB activation peak.
+        """
+        n = n or self.config.resolution
+        t = self.config.truncation
+        features = self.trunk(z)
+        b = z.shape[0]
+        if isinstance(self.head, DenseHead):
+            grid = self.head(features)
+            if grid.shape[-1] != n:
+                pts = grid_points_tensor(n, grid.dtype).to(grid.device).expand(b, -1, -1)
+                grid = sample_grid(grid, pts)
+            return grid.reshape(b, n, n, n).clamp(-t, t)
+        pts = grid_points_tensor(n, features.dtype).to(features.device).expand(b, -1, -1)
+        parts = [self.head(features, pts[:, s : s + chunk]) for s in range(0, pts.shape[1], chunk)]
+        return torch.cat(parts, dim=1).reshape(b, n, n, n).clamp(-t, t)
+
+    def forward(
+        self, sdf: torch.Tensor, points: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Training pass: (predicted SDF at points, posterior mean, logvar)."""
+        mean, logvar = self.encode(sdf)
+        noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+        z = mean + (0.5 * logvar).exp() * noise
+        return self.decode_points(z, points), mean, logvar
+
+
+def kl_divergence(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(q(z|x) || N(0, I)), averaged over latent elements (so its weight is size-free)."""
+    return 0.5 * (mean.square() + logvar.exp() - 1.0 - logvar).mean()
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+__all__ = [
+    "SAE",
+    "SAEConfig",
+    "count_parameters",
+    "grid_points_tensor",
+    "kl_divergence",
+    "sample_grid",
+]
