@@ -61,7 +61,8 @@ def validate(arrays: MeshArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray | N
         raise ValueError("vertices contain NaN or infinite values")
     if f.size and (f.min() < 0 or f.max() >= len(v)):
         raise ValueError(f"face indices must lie in [0, {len(v) - 1}], got [{f.min()}, {f.max()}]")
-    f = f.astype(np.int32, copy=False)
+    # A triangle with a repeated corner has no area and makes Blender's mesh invalid.
+    f = f[(f[:, 0] != f[:, 1]) & (f[:, 1] != f[:, 2]) & (f[:, 2] != f[:, 0])].astype(np.int32, copy=False)
     c = arrays.colors
     if c is not None:
         c = np.asarray(c)

@@ -80,6 +80,14 @@ def test_bad_indices_are_rejected_before_any_data_is_made(clean_file):
         mesh_import.validate(MeshArrays(arrays.vertices, arrays.faces, arrays.colors[:-1]))
 
 
+def test_degenerate_triangles_are_dropped(clean_file):
+    arrays = icosphere_arrays(1)
+    faces = np.concatenate([arrays.faces, [[0, 0, 1], [2, 3, 2]]]).astype(np.int32)
+    obj = mesh_import.create_object("deg", MeshArrays(arrays.vertices, faces, arrays.colors))
+    assert len(obj.data.polygons) == len(arrays.faces)
+    assert not obj.data.validate()  # nothing left for Blender to fix
+
+
 def test_face_budget_decimates_and_keeps_colours(clean_file):
     arrays = icosphere_arrays(4)  # 1280 faces
     obj = mesh_import.create_object("d", arrays, options=ImportOptions(face_budget=1000))
