@@ -12,6 +12,7 @@ No bpy here: the preferences panel and the tests drive it the same way.
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 import shutil
@@ -59,8 +60,11 @@ def venv_python(venv_dir: Path) -> Path:
     return venv_dir / "bin" / "python"
 
 
+@functools.lru_cache(maxsize=1)
 def has_nvidia_gpu() -> bool:
-    """True when an NVIDIA driver answers; the CUDA build of torch is useless without one."""
+    """True when an NVIDIA driver answers; the CUDA build of torch is useless without one.
+
+    Cached: the preferences panel asks on every redraw."""
     exe = shutil.which("nvidia-smi")
     if exe is None:
         return False

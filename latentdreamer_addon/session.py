@@ -58,7 +58,9 @@ class Job:
     def handle(self, event: dict[str, Any]) -> None:
         """Apply one event for this job (main thread only)."""
         kind = event.get("type")
-        if kind == "progress":
+        if kind == "queued":
+            self.message = f"Waiting for the backend (position {event.get('position', '?')} in its queue)"
+        elif kind == "progress":
             self.stage = str(event.get("stage", ""))
             self.step = int(event.get("step", 0))
             self.total = int(event.get("total", 0))
