@@ -25,15 +25,18 @@ from latentdreamer.worker.protocol import PROTOCOL_VERSION, make_event
 log = logging.getLogger("latentdreamer.worker")
 
 
-def weights_dir() -> Path:
-    return Path(os.environ.get("LATENTDREAMER_WEIGHTS", "~/.cache/latentdreamer/weights")).expanduser()
-
-
-def present_weights(folder: Path) -> list[str]:
-    """Weight files (safetensors only) found in `folder` and its sub-folders, relative paths."""
-    if not folder.is_dir():
-        return []
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*.safetensors"))
+def weights_status() -> dict[str, dict[str, Any]]:
+    """Each prior model: present or not, where, and its licence (no model is loaded)."""
+    try:
+        from latentdreamer.priors.weights import MODELS, model_status
+    except ImportError:
+        return {}
+    status = {}
+    for name, spec in MODELS.items():
+        st = model_status(spec)
+        status[name] = {"present": st.complete, "path": str(st.path) if st.path else None, "source": st.source,
+                        "licence": spec.licence}
+    return status
 
 
 def hello_event(jobs_dir: Path, max_queue: int, pipeline_capabilities: dict[str, Any]) -> dict[str, Any]:
@@ -41,7 +44,6 @@ def hello_event(jobs_dir: Path, max_queue: int, pipeline_capabilities: dict[str,
         torch_version = importlib.metadata.version("torch")
     except importlib.metadata.PackageNotFoundError:
         torch_version = None
-    folder = weights_dir()
     capabilities = {
         "presets": list(PRESETS),
         **pipeline_capabilities,
@@ -58,7 +60,7 @@ def hello_event(jobs_dir: Path, max_queue: int, pipeline_capabilities: dict[str,
         torch=torch_version,
         pid=os.getpid(),
         jobs_dir=str(jobs_dir),
-        weights={"dir": str(folder), "files": present_weights(folder)},
+        weights=weights_status(),
         capabilities=capabilities,
     )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 from typing import Any
 
 from latentdreamer.pipeline.api import Cancelled, GenerateSettings, GenerationResult
@@ -20,12 +21,19 @@ from latentdreamer.worker.protocol import ImageSource, RequestError
 
 LOAD_VIEWS = ("latentdreamer.pipeline.inputs", "load_views")
 GENERATE = ("latentdreamer.pipeline.generate", "generate_from_views")
+PRIOR = ("latentdreamer.priors.provider", "Zero123PlusProvider")
+SAVE_PRIOR_VIEWS = ("latentdreamer.priors.single_image", "save_prior_views")
+PRIOR_SPAN = (0.0, 0.3)
+"""Share of a single-image job's progress bar given to multi-view diffusion."""
+
+_providers: dict[str | None, Any] = {}
+"""Loaded priors, kept between jobs: loading Zero123++ takes longer than sampling it."""
 
 
 def capabilities() -> dict[str, Any]:
     """What this backend can run, found without importing the pipeline (torch) at start-up."""
     return {
-        "inputs": ["views"],
+        "inputs": ["views"] + (["image"] if _module_exists(PRIOR[0]) else []),
         "pipeline": all(_module_exists(module) for module, _ in (LOAD_VIEWS, GENERATE)),
     }
 
@@ -40,21 +48,39 @@ def _module_exists(name: str) -> bool:
 def execute(job: Job, settings: GenerateSettings, reporter: JobReporter) -> GenerationResult:
     check_device(settings.device)
     request = job.request
+    assert job.folder is not None
     if request.image is not None:
-        raise RequestError(
-            "not_available",
-            "this backend cannot make views from a single image yet (no multi-view prior installed)",
-            "send six views instead: 'views': {'grid': path} or {'files': [6 paths]}",
-        )
-    load_views = pipeline_attr(*LOAD_VIEWS)
-    assert request.views is not None
-    views = load_views(**_source_kwargs(request.views, "grid", "files"),
-                       **(_source_kwargs(request.normals, "normals_grid", "normal_files") if request.normals else {}))
-    reporter.views(views)
+        views = _views_from_image(request.image, job, settings, reporter)
+        reporter.span = (PRIOR_SPAN[1], 1.0)
+    else:
+        load_views = pipeline_attr(*LOAD_VIEWS)
+        assert request.views is not None
+        views = load_views(**_source_kwargs(request.views, "grid", "files"),
+                           **(_source_kwargs(request.normals, "normals_grid", "normal_files") if request.normals else {}))
+        reporter.views(views)
     if job.cancel.is_set():  # loading views can take a while; do not start the optimisation then
         raise Cancelled(None, "views")
     generate = pipeline_attr(*GENERATE)
     return generate(views, settings, reporter.callbacks())
+
+
+def _views_from_image(image: str, job: Job, settings: GenerateSettings, reporter: JobReporter):
+    """Zero123++ views (weights are checked before any model loads), saved in the job folder."""
+    provider_class = pipeline_attr(*PRIOR)
+    save_prior_views = pipeline_attr(*SAVE_PRIOR_VIEWS)
+    key = os.environ.get("LATENTDREAMER_MODELS")
+    provider = _providers.get(key)
+    if provider is None:
+        provider = _providers[key] = provider_class(models_dir=key, span=PRIOR_SPAN)
+    prior = provider.run(image, settings, reporter.callbacks())
+    paths = save_prior_views(prior, job.folder / "views")
+    reporter.saved_views(paths)
+    return prior.views
+
+
+def release_models() -> None:
+    """Forget loaded priors (after running out of memory: the mesh needs the room)."""
+    _providers.clear()
 
 
 def check_device(choice: str) -> None:

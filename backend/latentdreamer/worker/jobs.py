@@ -59,6 +59,8 @@ class JobReporter:
         self._last_time = 0.0
         self._previews = 0
         self.stage = "queued"
+        self.span = (0.0, 1.0)
+        """Where the pipeline's 0..1 lands in the job's fraction (after a prior took the start)."""
 
     def callbacks(self) -> Callbacks:
         return Callbacks(on_progress=self.progress, on_preview=self.preview, should_cancel=self.job.cancel.is_set)
@@ -70,8 +72,9 @@ class JobReporter:
         if p.stage == self._last_stage and p.step < p.total and now - self._last_time < self._min_interval:
             return
         self._last_stage, self._last_time = p.stage, now
+        lo, hi = self.span
         self._emit(make_event("progress", self.job.id, stage=p.stage, step=p.step, total=p.total,
-                              fraction=p.fraction, eta_s=p.eta_s, message=p.message))
+                              fraction=lo + (hi - lo) * p.fraction, eta_s=p.eta_s, message=p.message))
 
     def note(self, message: str) -> None:
         """A progress line that only carries a message (e.g. an out-of-memory retry)."""
@@ -91,7 +94,10 @@ class JobReporter:
 
     def views(self, views) -> None:
         assert self.job.folder is not None
-        paths = save_views(self.job.folder / "views", views)
+        self.saved_views(save_views(self.job.folder / "views", views))
+
+    def saved_views(self, paths: dict[str, Any]) -> None:
+        """`views` for images already on disk; extra keys (condition image, grids, notes) ride along."""
         self._emit(make_event("views", self.job.id, **paths))
 
 
@@ -138,6 +144,7 @@ class JobRunner:
         max_queue: int = 8,
         on_step: Callable[[], None] = lambda: None,
         progress_interval: float = 0.1,
+        release: Callable[[], None] = release_memory,
     ) -> None:
         self._execute = execute
         self._emit = emit
@@ -145,6 +152,7 @@ class JobRunner:
         self._max_queue = max_queue
         self._on_step = on_step
         self._progress_interval = progress_interval
+        self._release = release
         self._queue: deque[Job] = deque()
         self._current: Job | None = None
         self._stopping = False
@@ -257,7 +265,7 @@ class JobRunner:
                 raise
             first_error = f"{type(exc).__name__}: {exc}"
         # Outside the except block, so the failed attempt's frames (and tensors) are freed.
-        release_memory()
+        self._release()
         lower = lower_preset(settings.preset)
         if lower is None:
             raise RequestError("out_of_memory", f"out of memory at preset {settings.preset!r} ({first_error})",
@@ -273,7 +281,7 @@ class JobRunner:
             if not is_out_of_memory(exc):
                 raise
             second_error = f"{type(exc).__name__}: {exc}"
-        release_memory()
+        self._release()
         raise RequestError("out_of_memory",
                            f"out of memory at preset {settings.preset!r} and again at {lower!r} ({second_error})",
                            _OOM_HINT)

@@ -33,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="do not load torch at start-up to report the device (the first job does)")
     parser.add_argument("--grace", type=float, default=10.0,
                         help="seconds a running job gets to stop at shutdown before the worker exits anyway")
+    parser.add_argument("--models-dir", default=None,
+                        help="folder of prior weights (default: $LATENTDREAMER_MODELS, else the Hugging Face cache)")
     parser.add_argument("--pipeline", default=DEFAULT_PIPELINE,
                         help="MODULE:FUNCTION that runs one job (default: the LatentDreamer pipeline)")
 
@@ -75,10 +77,12 @@ def serve(args: argparse.Namespace) -> int:
 
     requests, protocol = claim_stdio()
     setup_logging(args.log_file, args.log_level)
+    if args.models_dir:  # one place for the priors, the hello and every job to find it
+        os.environ["LATENTDREAMER_MODELS"] = str(Path(args.models_dir).expanduser())
 
     from latentdreamer.worker.environment import DeviceReport, hello_event
-    from latentdreamer.worker.execute import capabilities, load_execute
-    from latentdreamer.worker.jobs import JobRunner
+    from latentdreamer.worker.execute import capabilities, load_execute, release_models
+    from latentdreamer.worker.jobs import JobRunner, release_memory
     from latentdreamer.worker.results import JobFolders
 
     try:
@@ -89,7 +93,8 @@ def serve(args: argparse.Namespace) -> int:
     writer = EventWriter(protocol)
     folders = JobFolders(args.jobs_dir, args.keep_jobs)
     device = DeviceReport(writer.emit)
-    runner = JobRunner(execute, writer.emit, folders, args.max_queue, on_step=device.report_if_loaded)
+    runner = JobRunner(execute, writer.emit, folders, args.max_queue, on_step=device.report_if_loaded,
+                       release=lambda: (release_models(), release_memory()))
     for name in ("SIGTERM", "SIGHUP", "SIGINT"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), _on_signal)

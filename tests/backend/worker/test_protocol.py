@@ -24,7 +24,7 @@ from latentdreamer.worker.protocol import (
 DOC = Path(__file__).resolve().parents[3] / "docs" / "protocol.md"
 CLIENT = Path(__file__).resolve().parents[3] / "latentdreamer_addon" / "client" / "backend_client.py"
 CLIENT_CODES = {"worker_died", "bad_event"}
-OPTIONAL_FIELDS = {"device": {"error"}, "error": {"exit_code"}}
+OPTIONAL_FIELDS = {"device": {"error"}, "error": {"exit_code"}, "views": {"condition", "colour_grid", "normal_grid"}}
 
 
 def documented() -> list[dict]:

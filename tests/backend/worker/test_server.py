@@ -183,10 +183,16 @@ def test_a_failing_pipeline_is_an_error_not_a_dead_worker(start_worker, grid):
     assert "Traceback" in "".join(w.stderr)
 
 
-def test_without_the_pipeline_a_job_is_not_available(start_worker, tmp_path, grid):
-    w = start_worker(pipeline=None)
+def test_single_image_without_prior_weights_says_how_to_get_them(start_worker, tmp_path, grid):
+    empty = tmp_path / "no-models"
+    empty.mkdir()
+    w = start_worker("--models-dir", str(empty), pipeline=None, env={"HF_HUB_CACHE": str(empty)})
+    assert "image" in w.hello["capabilities"]["inputs"]
+    assert {name: info["present"] for name, info in w.hello["weights"].items()} == {
+        "zero123plus": False, "normal-controlnet": False}
     event = w.request({"type": "generate", "id": "i", "image": grid})
-    assert (event["code"], event["id"]) == ("not_available", "i") and "views" in event["hint"]
+    assert (event["type"], event["code"], event["id"]) == ("error", "weights_missing", "i")
+    assert "zero123plus" in event["message"] and "latentdreamer weights download" in event["hint"]
 
 
 def test_shutdown_cancels_jobs_then_says_bye_and_removes_its_folder(start_worker, grid):
