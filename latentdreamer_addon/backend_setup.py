@@ -13,6 +13,7 @@ No bpy here: the preferences panel and the tests drive it the same way.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shlex
 import shutil
@@ -36,7 +37,11 @@ LOG_NAME = "backend-install.log"
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """What the user downloads, shown with its size and licence before they agree."""
+    """What the user downloads, shown with its size and licence before they agree.
+
+    Once the backend is installed, `model_status()` asks it (the source of truth); this
+    list is what the preferences show before that.
+    """
 
     name: str
     source: str
@@ -45,11 +50,10 @@ class ModelInfo:
 
 
 MODELS: tuple[ModelInfo, ...] = (
-    ModelInfo("Zero123++ v1.2 (multi-view diffusion)", "sudo-ai/zero123plus-v1.2", "about 6.5 GB",
-              "CC-BY-NC 4.0: non-commercial use of the model; outputs are yours"),
+    ModelInfo("Zero123++ v1.2 (six views from one image)", "sudo-ai/zero123plus-v1.2", "about 7.7 GB",
+              "CC-BY-NC 4.0: non-commercial use of the weights; outputs are yours"),
     ModelInfo("Zero123++ normal ControlNet", "sudo-ai/controlnet-zp12-normal-gen-v1", "about 1.5 GB",
               "CC-BY-NC 4.0 (as Zero123++)"),
-    ModelInfo("U2-Net background removal (rembg)", "danielgatis/rembg u2net", "about 170 MB", "Apache-2.0"),
 )
 
 
@@ -95,8 +99,8 @@ def worker_command(python: str, extra_args: str = "") -> list[str]:
 
 
 def worker_env(models_dir: Path | None) -> dict[str, str] | None:
-    """Variables the worker needs on top of Blender's environment (where the weights are)."""
-    return {"LATENTDREAMER_WEIGHTS": str(models_dir)} if models_dir is not None else None
+    """Variables the worker needs on top of Blender's environment (where the prior weights are)."""
+    return {"LATENTDREAMER_MODELS": str(models_dir)} if models_dir is not None else None
 
 
 @dataclass(frozen=True)
@@ -137,8 +141,30 @@ def install_plan(
 
 
 def download_plan(python: str, models_dir: Path) -> list[Step]:
-    """Fetch the model weights through the backend (it checks sizes and checksums)."""
-    return [Step("Download model weights", [python, "-m", "latentdreamer", "download", "--dest", str(models_dir)])]
+    """Fetch the prior weights through the backend (safetensors only, checksums verified)."""
+    return [Step("Download model weights",
+                 [python, "-m", "latentdreamer", "weights", "download", "--all", "--models-dir", str(models_dir)])]
+
+
+def model_status(python: str, models_dir: Path | None, timeout: float = 60.0) -> list[dict]:
+    """The backend's own report on each model: name, licence, approx_download_gb, present, ...
+
+    Cheap (the backend answers without importing torch); raises RuntimeError with the
+    backend's message when it cannot answer.
+    """
+    argv = [python, "-m", "latentdreamer", "weights", "status", "--json"]
+    if models_dir is not None:
+        argv += ["--models-dir", str(models_dir)]
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise RuntimeError(f"cannot ask the backend about its models: {exc}") from None
+    if out.returncode != 0:
+        raise RuntimeError(f"the backend could not report its models: {out.stderr.strip()[-500:]}")
+    try:
+        return json.loads(out.stdout)
+    except ValueError:
+        raise RuntimeError(f"the backend's model report is not JSON: {out.stdout[:200]}") from None
 
 
 @dataclass

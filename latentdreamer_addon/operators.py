@@ -230,6 +230,23 @@ class LATENTDREAMER_OT_download_models(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class LATENTDREAMER_OT_check_models(bpy.types.Operator):
+    """Ask the installed backend which model weights are present (no download)"""
+
+    bl_idname = "latentdreamer.check_models"
+    bl_label = "Check Models"
+
+    def execute(self, context):
+        try:
+            rows = preferences.refresh_model_status(context)
+        except RuntimeError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        missing = [r["name"] for r in rows if not r.get("present")]
+        self.report({"INFO"}, f"missing: {', '.join(missing)}" if missing else "all models present")
+        return {"FINISHED"}
+
+
 class LATENTDREAMER_OT_cancel_setup(bpy.types.Operator):
     """Stop the running install or download; it can be retried later"""
 
@@ -248,6 +265,7 @@ CLASSES = (
     LATENTDREAMER_OT_release_backend,
     LATENTDREAMER_OT_install_backend,
     LATENTDREAMER_OT_download_models,
+    LATENTDREAMER_OT_check_models,
     LATENTDREAMER_OT_cancel_setup,
 )
 

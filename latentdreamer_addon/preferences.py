@@ -15,6 +15,7 @@ from bpy.props import StringProperty
 from . import backend_setup
 
 _runner: backend_setup.StepRunner | None = None
+_model_rows: list[dict] | None = None  # the backend's last `weights status` answer
 _POLL_S = 0.25
 
 
@@ -94,6 +95,16 @@ def _sync_runner() -> float | None:
     return _POLL_S if snap.state == "running" else None
 
 
+def refresh_model_status(context=None) -> list[dict]:
+    """Ask the installed backend which models are present (operator "Check Models")."""
+    global _model_rows
+    py = worker_python(context)
+    if not py:
+        raise RuntimeError("install the backend first")
+    _model_rows = backend_setup.model_status(py, models_dir(context))
+    return _model_rows
+
+
 def runner_tail() -> list[str]:
     return _runner.snapshot().tail if _runner else []
 
@@ -157,11 +168,21 @@ class LatentDreamerPreferences(bpy.types.AddonPreferences):
         box = layout.box()
         box.label(text="Models (downloaded only when you click Download Models)")
         box.prop(self, "models_dir")
-        for model in backend_setup.MODELS:
-            row = box.row()
-            row.label(text=model.name)
-            row.label(text=model.size)
-            row.label(text=model.licence)
+        row = box.row()
+        row.enabled = not runner_busy()
+        row.operator("latentdreamer.check_models", icon="FILE_REFRESH")
+        if _model_rows is not None:
+            for model in _model_rows:
+                row = box.row()
+                row.label(text=model["name"], icon="CHECKMARK" if model.get("present") else "ERROR")
+                row.label(text=f"about {model.get('approx_download_gb', '?')} GB")
+                row.label(text=str(model.get("licence", "")))
+        else:
+            for model in backend_setup.MODELS:
+                row = box.row()
+                row.label(text=model.name)
+                row.label(text=model.size)
+                row.label(text=model.licence)
         box.label(text="Zero123++ weights are CC-BY-NC 4.0: non-commercial use only.", icon="ERROR")
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
+
+import pytest
 from pathlib import Path
 
 from latentdreamer_addon import backend_setup
@@ -98,3 +100,21 @@ def test_runner_cancel_ends_the_running_command(tmp_path):
     snap = wait(runner, 20)
     assert snap.state == "cancelled"
     assert time.monotonic() - start < 20
+
+
+def test_model_status_comes_from_the_backend(tmp_path):
+    from addon_testing import backend_python
+
+    if backend_python() is None:
+        pytest.skip("no backend Python (.venv-backend)")
+    rows = backend_setup.model_status(backend_python(), tmp_path)
+    names = {r["name"] for r in rows}
+    assert {"zero123plus", "normal-controlnet"} <= names
+    assert all(r["present"] is False for r in rows)  # an empty folder holds nothing
+    zero123 = next(r for r in rows if r["name"] == "zero123plus")
+    assert "CC-BY-NC" in zero123["licence"] and zero123["approx_download_gb"] > 1
+    # The download the button starts is the backend's own command for every model, into that folder.
+    (step,) = backend_setup.download_plan(backend_python(), tmp_path)
+    assert step.argv[1:] == ["-m", "latentdreamer", "weights", "download", "--all", "--models-dir", str(tmp_path)]
+    with pytest.raises(RuntimeError, match="could not report"):
+        backend_setup.model_status(sys.executable, tmp_path)  # a Python without the backend

@@ -201,3 +201,14 @@ def test_worker_crash_becomes_a_report_and_the_next_job_restarts_it(fake_pipelin
     fake_pipeline("slow")  # new worker options: the session restarts the worker
     assert bpy.ops.latentdreamer.generate("INVOKE_DEFAULT") == {"FINISHED"}
     assert not status.error and bpy.data.objects.get(status.object_name) is not None
+
+
+def test_check_models_asks_the_configured_backend(addon, tmp_path):
+    from latentdreamer_addon import preferences
+
+    addon.models_dir = str(tmp_path / "models")
+    assert bpy.ops.latentdreamer.check_models() == {"FINISHED"}
+    assert {r["name"] for r in preferences._model_rows} >= {"zero123plus", "normal-controlnet"}
+    assert not any(r["present"] for r in preferences._model_rows)
+    # The worker is told the same folder.
+    assert operators.worker_session().env == {"LATENTDREAMER_MODELS": str(tmp_path / "models")}
