@@ -130,11 +130,12 @@ class VIEW3D_PT_latentdreamer_backend(LatentDreamerPanel, bpy.types.Panel):
             info = sess.info
             layout.label(text=f"Device: {info.get('device') or info.get('torch') or '?'}")
             weights = info.get("weights") or {}
-            files = weights.get("files") or []
-            layout.label(text=f"Weights: {len(files)} file(s)" if files else "Weights: none found",
-                         icon="CHECKMARK" if files else "ERROR")
-            if weights.get("dir"):
-                layout.label(text=str(weights["dir"]))
+            if not weights:
+                layout.label(text="Weights: the backend reports none", icon="ERROR")
+            for name, model in weights.items():
+                present = bool(model.get("present")) if isinstance(model, dict) else bool(model)
+                layout.label(text=f"{name}: {'present' if present else 'missing'}",
+                             icon="CHECKMARK" if present else "ERROR")
         py = preferences.worker_python(context)
         layout.label(text=f"Python: {py}" if py else "Backend not installed (see Preferences)")
         layout.operator("latentdreamer.release_backend", icon="X")
