@@ -157,6 +157,11 @@ def flexicubes(
         raise ValueError(f"sdf must be an (n, n, n) grid with n >= 2, got {tuple(sdf.shape)}")
     n = sdf.shape[0]
     r = n - 1
+    for name, raw, per_item, items in (
+        ("beta_raw", beta_raw, 12, r**3), ("alpha_raw", alpha_raw, 8, r**3), ("gamma_raw", gamma_raw, 1, r**3), ("deform_raw", deform_raw, 3, n**3)
+    ):
+        if raw is not None and (raw.numel() != per_item * items or (per_item > 1 and raw.shape[-1] != per_item)):
+            raise ValueError(f"{name} must hold {per_item} value(s) for each of {items} grid items, got shape {tuple(raw.shape)}")
     device, dtype = sdf.device, sdf.dtype
     t = _tables(device)
 
