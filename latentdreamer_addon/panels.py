@@ -6,6 +6,8 @@ all changes happen in operators and in `operators.poll_jobs` on the main thread.
 
 from __future__ import annotations
 
+import textwrap
+
 import bpy
 import bpy.utils.previews
 
@@ -20,6 +22,13 @@ def _thumbnail(path: str) -> int:
     if path not in _thumbnails:
         _thumbnails.load(path, path, "IMAGE")
     return _thumbnails[path].icon_id
+
+
+def _wrapped(layout, context, text: str, icon: str = "NONE") -> None:
+    """Labels do not wrap; long worker messages are split to the sidebar's width."""
+    chars = max(20, int(context.region.width / (7 * context.preferences.system.ui_scale)))
+    for i, line in enumerate(textwrap.wrap(text, chars) or [""]):
+        layout.label(text=line, icon=icon if i == 0 else "BLANK1")
 
 
 def _eta_text(seconds: float) -> str:
@@ -93,9 +102,9 @@ class VIEW3D_PT_latentdreamer(LatentDreamerPanel, bpy.types.Panel):
         if status.error:
             box = layout.box()
             box.alert = True
-            box.label(text=status.error, icon="ERROR")
+            _wrapped(box.column(align=True), context, status.error, "ERROR")
             if status.hint:
-                box.label(text=status.hint, icon="INFO")
+                _wrapped(box.column(align=True), context, status.hint, "INFO")
 
 
 class VIEW3D_PT_latentdreamer_mesh(LatentDreamerPanel, bpy.types.Panel):

@@ -20,6 +20,12 @@ from .mesh_import import ImportOptions, MeshArrays
 
 TERMINAL = ("result", "cancelled", "error")
 
+# Where the add-on has a button for it, the hint names the button, not a terminal command.
+ADDON_HINTS = {
+    "weights_missing": "open Preferences > Add-ons > LatentDreamer and click Download Models "
+                       "(needs online access; Zero123++ weights are CC-BY-NC 4.0), or bring your own six views",
+}
+
 
 @dataclass
 class Job:
@@ -95,7 +101,7 @@ class Job:
 
     def fail(self, code: str, message: str, hint: str = "") -> None:
         self.state = "error"
-        self.error_code, self.error, self.hint = code, message, hint
+        self.error_code, self.error, self.hint = code, message, ADDON_HINTS.get(code, hint)
 
     def _show(self, path: str, final: bool) -> None:
         try:

@@ -212,3 +212,18 @@ def test_check_models_asks_the_configured_backend(addon, tmp_path):
     assert not any(r["present"] for r in preferences._model_rows)
     # The worker is told the same folder.
     assert operators.worker_session().env == {"LATENTDREAMER_MODELS": str(tmp_path / "models")}
+
+
+def test_single_image_without_weights_points_to_the_download_button(addon, tmp_path):
+    addon.models_dir = str(tmp_path / "no-models")
+    choose(input_image(tmp_path))
+    hello = operators.worker_session().ensure_client().start()
+    if "image" not in hello["capabilities"].get("inputs", []):
+        pytest.skip("this worker does not take single images yet")
+    if any(m.get("present") for m in hello.get("weights", {}).values()):
+        pytest.skip("prior weights are installed here")
+    with pytest.raises(RuntimeError, match="is missing.*Download Models"):
+        bpy.ops.latentdreamer.generate("INVOKE_DEFAULT")
+    job = next(iter(session.current().jobs.values()))
+    assert job.error_code == "weights_missing"
+    assert "zero123plus" in job.error
