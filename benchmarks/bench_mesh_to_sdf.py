@@ -5,9 +5,11 @@ Baseline, same process: the sign by the direct sum of every triangle's solid ang
 grid sample (what the tree approximates), timed on a random subset of samples and
 extrapolated linearly to the whole grid (the cost is exactly points x triangles); the
 band distances, which both need, are not added to the baseline, so the ratio is a lower
-bound. Also printed: agreement of the inside test on the subset.
+bound. Also printed: agreement of the inside test on the subset, and (with --quality) the
+representation bound at this resolution: the DESIGN.md §7 scores of the FlexiCubes mesh of
+our SDF against the original mesh.
 
-Run: .venv-backend/bin/python benchmarks/bench_mesh_to_sdf.py [--resolution 64] [--subset 1000]
+Run: .venv-backend/bin/python benchmarks/bench_mesh_to_sdf.py [--resolution 64] [--subset 1000] [--quality]
 """
 
 from __future__ import annotations
@@ -18,12 +20,15 @@ import sys
 import time
 
 import numpy as np
+import torch
 
+from latentdreamer.geometry.flexicubes import flexicubes
 from latentdreamer.geometry.grid import grid_points
 from latentdreamer.geometry.mesh_to_sdf import mesh_to_sdf
 from latentdreamer.geometry.normalise import fit_in_sphere
 from latentdreamer.geometry.winding_number import exact_winding_numbers
 from latentdreamer.io.eval_meshes import default_eval_root, entry_name, eval_mesh_paths, load_eval_mesh
+from latentdreamer.metrics.geometry import evaluate_geometry
 
 
 def main() -> int:
@@ -31,6 +36,7 @@ def main() -> int:
     parser.add_argument("--resolution", type=int, default=64)
     parser.add_argument("--subset", type=int, default=1000, help="grid samples timed for the baseline")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quality", action="store_true", help="also score FlexiCubes(SDF) against the mesh")
     args = parser.parse_args()
     root = default_eval_root()
     if not root.is_dir():
@@ -40,7 +46,7 @@ def main() -> int:
     points = grid_points(n).reshape(-1, 3)
     rng = np.random.default_rng(0)
     print(f"{'mesh':<16} {'faces':>7} {'ours s':>8} {'brute-force s (extrap.)':>24} {'ratio':>8} {'sign agree':>10}")
-    ratios, ours_all = [], []
+    ratios, ours_all, quality = [], [], []
     for i, path in enumerate(eval_mesh_paths(root)):
         mesh = fit_in_sphere(load_eval_mesh(path))
         if i == 0:
@@ -59,7 +65,14 @@ def main() -> int:
         agree = np.mean((np.abs(w) > 0.5) == (sdf.reshape(-1)[subset] < 0))
         ratios.append(base / ours)
         ours_all.append(ours)
-        print(f"{entry_name(path):<16} {mesh.num_faces:>7} {ours:>8.2f} {base:>24.1f} {base / ours:>7.0f}x {agree:>10.4f}")
+        line = f"{entry_name(path):<16} {mesh.num_faces:>7} {ours:>8.2f} {base:>24.1f} {base / ours:>7.0f}x {agree:>10.4f}"
+        if args.quality:
+            scores = evaluate_geometry(flexicubes(torch.from_numpy(sdf)).to_mesh(), mesh)
+            quality.append(scores)
+            line += f"  IoU {scores.volume_iou:.3f} CD {scores.chamfer:.4f} F@0.02 {scores.f_score_002:.3f}"
+        print(line)
+    if quality:
+        print(f"mean round-trip volume IoU at {n}^3: {np.mean([q.volume_iou for q in quality]):.3f}")
     print(f"median: ours {statistics.median(ours_all):.2f} s per mesh at {n}^3, {statistics.median(ratios):.0f}x faster than brute force")
     return 0
 

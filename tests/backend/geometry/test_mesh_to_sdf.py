@@ -46,6 +46,21 @@ def test_badly_wound_multi_part_and_open_meshes_get_a_closed_inside():
     assert (sdf[inside_box] < 0).all() and (sdf[inside_ball] < 0).all() and (sdf[outside] > 0).all()
 
 
+def test_random_shape_survives_flexicubes_and_back():
+    # SDF -> FlexiCubes mesh -> mesh_to_sdf: the same inside, distances within half a voxel.
+    import torch
+
+    from latentdreamer.geometry.flexicubes import flexicubes
+    from latentdreamer.geometry.random_shapes import random_sdf
+
+    n = 32
+    sdf = random_sdf(1, n)
+    mesh = flexicubes(torch.from_numpy(sdf)).to_mesh()
+    back = mesh_to_sdf(mesh.vertices, mesh.faces, n)
+    np.testing.assert_array_equal(back < 0, sdf < 0)
+    assert np.abs(back - sdf).max() <= 0.5 * voxel_size(n) + 1e-5
+
+
 @pytest.mark.skipif(not EVAL_ROOT.is_dir(), reason=f"eval meshes not found at {EVAL_ROOT}")
 def test_every_eval_mesh_gives_a_closed_sdf_matching_its_winding_number_inside():
     from latentdreamer.io.eval_meshes import entry_name, eval_mesh_paths, load_eval_mesh
