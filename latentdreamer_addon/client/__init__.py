@@ -18,17 +18,21 @@ API
     Starts the worker and waits for its ``hello`` (raises ``WorkerStartError`` when it exits
     or stays silent, ``ProtocolMismatchError`` when it speaks another protocol version).
 ``generate(**params) -> str``, ``cancel(job_id) -> str``, ``ping() -> str``
-    Send a request (starting or restarting the worker when needed) and return its id.
-    ``params`` are the generate request's fields: ``image=``, ``views=``, ``normals=``,
-    ``settings=``, ``glb=``.
+    Send a request (starting or restarting the worker when needed, so they raise what
+    ``start()`` raises) and return its id. ``params`` are the generate request's fields:
+    ``image=``, ``views=``, ``normals=``, ``settings=``, ``glb=``; a value JSON cannot
+    carry raises ``TypeError`` here, everything else is checked by the worker.
 ``poll() -> list[dict]``
-    Every event received so far, without blocking: call it from a Blender timer.
+    Every event received so far, without blocking: call it from a Blender timer. A
+    ``hello`` arrives after every (re)start. Read events from one thread only.
 ``iter_events(request_id=None, timeout=None)``
     Blocking iterator for scripts; with ``request_id`` it yields that request's events (and
     worker-wide ones, id None) and stops after its terminal event; other events wait for
     ``poll()``. Raises ``TimeoutError`` when no event comes for ``timeout`` seconds.
-``close(timeout=10.0)``
-    Asks the worker to shut down, waits, then terminates/kills it; joins the reader threads.
+``close(timeout=15.0)``
+    Asks the worker to shut down (its jobs end ``cancelled``), waits, then terminates/kills
+    it; joins the reader threads (Blender hangs at exit on leftover threads). Idempotent;
+    a later request starts a new worker.
 ``hello``, ``device`` (the latest ``hello``/``device`` events), ``pid``, ``running``,
 ``stderr_tail()`` (the worker's last log lines).
 

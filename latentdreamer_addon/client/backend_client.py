@@ -154,7 +154,7 @@ class BackendClient:
         self.hello = hello
         return hello
 
-    def close(self, timeout: float = 10.0) -> None:
+    def close(self, timeout: float = 15.0) -> None:
         """Shut the worker down (politely, then by force) and join the reader threads."""
         with self._lock:
             worker = self._worker

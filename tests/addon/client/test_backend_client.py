@@ -147,6 +147,37 @@ def test_close_mid_job_cancels_it_and_cleans_up(make_client, grid):
     assert not pid_alive(pid) and not jobs_dir.exists() and not client_threads()
 
 
+def test_a_wrapper_command_like_ssh_works_and_leaves_no_orphan(make_client, grid):
+    # An intermediate process between client and worker, as `ssh host latentdreamer worker` is.
+    inner = " ".join(f"'{part}'" for part in worker_command())
+    client = make_client(["sh", "-c", f"{inner}; exit $?"], env=worker_env())
+    hello = client.start()
+    assert hello["pid"] != client.pid  # the worker is the shell's child
+    job = client.generate(**views(grid))
+    assert list(client.iter_events(job, timeout=20))[-1]["type"] == "result"
+    client.close()
+    assert not pid_alive(hello["pid"]) and not pid_alive(client.pid)
+
+
+def test_when_blender_dies_mid_job_the_worker_exits_too(grid):
+    # A client process that starts a job and then dies without closing anything.
+    script = (
+        "import os, sys; sys.path.insert(0, sys.argv[1]);"
+        "from latentdreamer_addon.client import BackendClient;"
+        f"c = BackendClient({worker_command()!r}, env={worker_env(0.2)!r});"
+        f"print(c.start()['pid'], flush=True); c.generate(views={{'grid': {grid!r}}});"
+        "next(e for e in c.iter_events(timeout=20) if e['type'] == 'progress');"
+        "os._exit(1)"
+    )
+    out = subprocess.run([sys.executable, "-c", script, str(REPO)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1, out.stderr  # it died mid-job, as planned
+    worker_pid = int(out.stdout.split()[0])
+    deadline = time.monotonic() + 10
+    while pid_alive(worker_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not pid_alive(worker_pid), "the worker outlived its client"
+
+
 def test_protocol_mismatch_is_refused_with_a_clear_message(make_client):
     hello = json.dumps({"type": "hello", "id": None, "protocol": 999, "backend_version": "9.0"})
     fake = [sys.executable, "-c", f"import sys, time; print({hello!r}, flush=True); time.sleep(60)"]
