@@ -1,0 +1,95 @@
+"""Coarse stage: fit the shape field (SAE latent, or SDF grid) to the six views.
+
+SDF = field -> FlexiCubes (training split, default weights) -> render masks and normals in
+the prior cameras -> mask loss (weight decaying from high to low: silhouette first, then let
+the normals carve) + normal loss + FlexiCubes regularisers + the field's own prior.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from latentdreamer.geometry.flexicubes import FlexiCubesMesh, deviation_loss, flexicubes, sdf_sign_loss
+from latentdreamer.geometry.mesh import Mesh
+from latentdreamer.optimise.losses import image_terms, mask_weight
+from latentdreamer.optimise.stage_loop import StageReport, run_stage
+from latentdreamer.optimise.targets import ViewTargets
+from latentdreamer.pipeline.presets import Preset
+from latentdreamer.pipeline.progress import JobProgress
+from latentdreamer.render.cameras import Cameras
+from latentdreamer.render.views import render_views
+
+STAGE = "coarse"
+
+
+@dataclass
+class GeometryStep:
+    """What one geometry step built, kept for best-mesh bookkeeping and previews."""
+
+    mesh: FlexiCubesMesh | None = None
+
+    def as_mesh(self) -> Mesh | None:
+        return None if self.mesh is None else self.mesh.to_mesh()
+
+
+def geometry_objective(
+    extracted: FlexiCubesMesh,
+    targets: ViewTargets,
+    cameras: Cameras,
+    preset: Preset,
+    w_mask: float,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """The loss shared by the coarse and refine stages (without stage-specific terms)."""
+    rendered = render_views(extracted.vertices, extracted.faces, cameras, targets.resolution)
+    l_mask, l_normal = image_terms(rendered, targets)
+    l_dev, l_sign = deviation_loss(extracted), sdf_sign_loss(extracted)
+    loss = w_mask * l_mask + preset.normal_weight * l_normal + preset.deviation_weight * l_dev + preset.sign_weight * l_sign
+    terms = {k: float(v.detach()) for k, v in {"mask": l_mask, "normal": l_normal, "deviation": l_dev, "sign": l_sign}.items()}
+    return loss, terms
+
+
+def optimise_coarse(
+    field,
+    targets: ViewTargets,
+    cameras: Cameras,
+    preset: Preset,
+    progress: JobProgress,
+    fallback_sdf: torch.Tensor,
+    stage: str = STAGE,
+) -> tuple[torch.Tensor, StageReport]:
+    """Returns the fitted SDF grid (detached) and the stage report.
+
+    `fallback_sdf` (the visual hull) pulls the field back when it has no surface at all, which
+    happens with untrained or badly initialised decoders: no surface, no image gradient.
+    """
+    budget = preset.coarse
+    state = GeometryStep()
+    best = [float("inf")]
+
+    def step_fn(step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        sdf = field.sdf()
+        extracted = flexicubes(sdf, training=True)
+        if extracted.faces.shape[0] == 0:
+            state.mesh = None
+            loss = (sdf - fallback_sdf).abs().mean() + field.regulariser(sdf)
+            return loss, {"empty": 1.0}
+        state.mesh = extracted
+        w = mask_weight(step, budget.max_steps, preset.mask_weight_start, preset.mask_weight_end, preset.mask_decay_fraction)
+        loss, terms = geometry_objective(extracted, targets, cameras, preset, w)
+        reg = field.regulariser(sdf)
+        terms["field"] = float(reg.detach())
+        return loss + reg, terms
+
+    def on_step(step: int, loss: float) -> None:
+        if state.mesh is not None and loss < best[0]:
+            best[0] = loss
+            progress.keep(state.as_mesh())
+        if state.mesh is not None:
+            progress.maybe_preview(stage, step, state.as_mesh)
+
+    report = run_stage(stage, field.parameters(), budget, step_fn, progress, on_step)
+    with torch.no_grad():
+        sdf = field.sdf().detach()
+    return sdf, report

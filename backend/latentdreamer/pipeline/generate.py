@@ -1,0 +1,150 @@
+"""Six views in, a coloured mesh out: the pipeline's entry point (DESIGN.md §2 items 4-7).
+
+init (LIN latent, zero latent, or the visual hull without an SAE) -> coarse (fit the shape
+field) -> refine (frozen SDF, FlexiCubes weights + deformation) -> Loop subdivision once ->
+texture (colour grid, view-aware loss) -> vertex colours. Every stage reports through the one
+progress callback and checks cancellation between steps; a cancellation carries the best
+mesh so far. The worker, the CLI, the demo and the evaluation all call `generate_from_views`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from latentdreamer.device import resolve_device
+from latentdreamer.geometry.mesh import Mesh
+from latentdreamer.geometry.subdivision import loop_subdivision
+from latentdreamer.optimise.coarse import optimise_coarse
+from latentdreamer.optimise.refine import optimise_refine
+from latentdreamer.optimise.shape_field import GridField, LatentField
+from latentdreamer.optimise.targets import ViewTargets, view_targets
+from latentdreamer.optimise.texture import optimise_texture
+from latentdreamer.optimise.visual_hull import visual_hull_sdf
+from latentdreamer.pipeline.api import Callbacks, GenerateSettings, GenerationResult, ViewSet
+from latentdreamer.pipeline.presets import Preset, get_preset
+from latentdreamer.pipeline.progress import JobProgress
+from latentdreamer.pipeline.shape_prior import ShapePrior, load_shape_prior
+from latentdreamer.render.cameras import prior_cameras
+
+STAGE_SHARES = {"init": 0.03, "coarse": 0.5, "refine": 0.27, "subdivide": 0.02, "texture": 0.18}
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    """Switches for ablations and tests; users only choose GenerateSettings."""
+
+    init: str = "auto"
+    """"auto" (LIN when installed, else the zero latent), "lin", "zero", or "hull" (the SAE
+    encoding of the visual hull)."""
+    freeze_sdf: bool = True
+    view_aware: bool = True
+    use_sae: bool = True
+    preset: Preset | None = None
+    """Overrides settings.preset (benchmarks that sweep a parameter)."""
+
+
+def _initial_latent(prior: ShapePrior, init: str, targets: ViewTargets, hull: torch.Tensor) -> tuple[torch.Tensor, str]:
+    sae = prior.sae
+    shape = (1, sae.config.latent_channels, *(sae.config.latent_size,) * 3)
+    device = targets.mask.device
+    if init in ("auto", "lin") and prior.lin is not None and targets.normals is not None:
+        with torch.no_grad():
+            return prior.lin(targets.normals[None], targets.mask[None]).reshape(shape), "lin"
+    if init == "lin":
+        raise ValueError("init='lin' needs installed LIN weights and normal maps")
+    if init == "hull":
+        r = sae.config.resolution
+        with torch.no_grad():
+            mean, _ = sae.encode(torch.nn.functional.interpolate(hull[None, None], size=(r, r, r), mode="trilinear", align_corners=True))
+        return mean, "hull"
+    return torch.zeros(shape, device=device), "zero"
+
+
+def generate_from_views(
+    views: ViewSet,
+    settings: GenerateSettings,
+    callbacks: Callbacks | None = None,
+    options: PipelineOptions | None = None,
+    prior: ShapePrior | None = None,
+) -> GenerationResult:
+    callbacks = callbacks or Callbacks()
+    options = options or PipelineOptions()
+    preset = options.preset or get_preset(settings.preset)
+    device = resolve_device(settings.device)
+    torch.manual_seed(settings.seed)
+    progress = JobProgress(callbacks, STAGE_SHARES, settings.preview_every)
+    timings: dict[str, float] = {}
+    stats: dict[str, float | int | str] = {"preset": preset.name, "device": str(device)}
+    cameras = prior_cameras().to(device)
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = now - clock
+        clock = now
+
+    # a. initialisation
+    progress.check_cancel("init")
+    targets = view_targets(views, preset.render_resolution, device)
+    stats["mode"] = "normals" if targets.normals is not None else "masks-only"
+    hull = visual_hull_sdf(targets.mask, cameras, preset.sdf_resolution)
+    prior = prior or load_shape_prior(device, use_sae=options.use_sae)
+    stats["shape_prior"] = prior.source
+    if prior.sae is not None:
+        z0, stats["init"] = _initial_latent(prior, options.init, targets, hull)
+        field = LatentField(prior.sae, z0, preset.sdf_resolution)
+    else:
+        field, stats["init"] = GridField(hull, preset.smooth_weight), "visual-hull"
+    progress.finish("init", str(stats["init"]))
+    lap("init")
+
+    # b. coarse
+    sdf, coarse = optimise_coarse(field, targets, cameras, preset, progress, hull)
+    lap("coarse")
+    # c. refine
+    extracted, refine = optimise_refine(sdf, targets, cameras, preset, progress, field, options.freeze_sdf)
+    vertices, faces = extracted.vertices.detach(), extracted.faces
+    if faces.shape[0] == 0:
+        raise RuntimeError("the optimised shape has no surface; check that the six masks show the object")
+    progress.keep(Mesh(vertices.cpu().numpy(), faces.cpu().numpy()))
+    lap("refine")
+    # d. Loop subdivision, once
+    progress.check_cancel("subdivide")
+    sub = loop_subdivision(faces, vertices.shape[0])
+    vertices, faces = sub(vertices), sub.faces.to(device)
+    progress.keep(Mesh(vertices.cpu().numpy(), faces.cpu().numpy()))
+    progress.finish("subdivide")
+    lap("subdivide")
+    # e. texture
+    colors = None
+    if settings.texture:
+        tex_targets = view_targets(views, preset.texture_resolution, device)
+        rgb, texture = optimise_texture(vertices, faces, tex_targets, cameras, preset, progress, options.view_aware)
+        colors = np.concatenate([rgb.cpu().numpy(), np.ones((len(rgb), 1), np.float32)], axis=1)
+        stats.update(iterations_texture=texture.steps, loss_texture=texture.final_loss)
+    else:
+        progress.finish("texture", "skipped")
+    lap("texture")
+
+    mesh = Mesh(vertices.cpu().numpy().astype(np.float32), faces.cpu().numpy().astype(np.int64), colors)
+    stats.update(
+        vertices=mesh.num_vertices,
+        triangles=mesh.num_faces,
+        iterations_coarse=coarse.steps,
+        iterations_refine=refine.steps,
+        loss_coarse=coarse.final_loss,
+        loss_refine=refine.final_loss,
+        converged_coarse=int(coarse.converged),
+        converged_refine=int(refine.converged),
+    )
+    for name, value in {**coarse.terms}.items():
+        stats[f"coarse_{name}"] = value
+    for name, value in {**refine.terms}.items():
+        stats[f"refine_{name}"] = value
+    timings["total"] = sum(timings.values())
+    return GenerationResult(mesh=mesh, stats=stats, timings=timings)

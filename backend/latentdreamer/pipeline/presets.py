@@ -1,0 +1,114 @@
+"""What each quality preset spends: resolutions, iteration budgets, convergence tests, rates.
+
+Render resolutions are small on purpose. Silhouette gradients come only from the antialias
+step, and they fade once FlexiCubes triangles shrink to about a pixel (measured by the render
+engineer: the analytic/finite-difference ratio of d(area)/d(scale) drops from ~1.2 at 320
+faces to ~0.2 at 5120 faces on a 128^2 sphere). A grid cell of 1.1/(n-1) m seen from the prior
+cameras (1 m across the image) spans res*1.1/(n-1) pixels; training-mode FlexiCubes splits
+each quad into four triangles, so we keep a cell at >= 3 pixels: res >= 3*(n-1)/1.1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from latentdreamer.pipeline.api import PRESETS
+
+
+@dataclass(frozen=True)
+class StageBudget:
+    """Adam on one stage: stop at `max_steps` or when the loss stops improving.
+
+    Converged when the mean loss over the last `window` steps is within `rel_tol` (relative)
+    of the mean over the `window` steps before (and at least `min_steps` were taken).
+    """
+
+    max_steps: int
+    lr: float
+    min_steps: int = 0
+    window: int = 10
+    rel_tol: float = 2e-3
+
+    def __post_init__(self) -> None:
+        if self.max_steps < 0 or self.min_steps < 0 or self.min_steps > self.max_steps:
+            raise ValueError(f"bad step counts: max {self.max_steps}, min {self.min_steps}")
+        if self.lr <= 0 or self.window < 1 or self.rel_tol < 0:
+            raise ValueError("lr must be > 0, window >= 1, rel_tol >= 0")
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    render_resolution: int
+    """Pixels per side of each of the six views during the geometry stages."""
+    sdf_resolution: int
+    """Samples per axis of the SDF grid decoded from the SAE (FlexiCubes has n-1 cubes)."""
+    texture_resolution: int
+    """Pixels per side of the six views in the texture stage (colour detail wants more)."""
+    texture_grid: int
+    """G: the colour grid is 3 x G^3."""
+    coarse: StageBudget
+    refine: StageBudget
+    texture: StageBudget
+    mask_weight_start: float = 10.0
+    mask_weight_end: float = 1.0
+    mask_decay_fraction: float = 0.5
+    """The mask weight falls geometrically from start to end over this share of coarse steps."""
+    normal_weight: float = 1.0
+    deviation_weight: float = 0.5
+    sign_weight: float = 0.01
+    weight_l2: float = 1e-3
+    smooth_weight: float = 1.0
+    """Laplacian smoothness of a directly optimised SDF grid (no-SAE fallback only)."""
+    view_power: float = 2.0
+    """k in the view-aware texture weight max(0, cos theta)^k."""
+
+    def __post_init__(self) -> None:
+        if self.name not in PRESETS:
+            raise ValueError(f"unknown preset {self.name!r}")
+        if self.sdf_resolution < 8 or self.render_resolution < 16 or self.texture_resolution < 16:
+            raise ValueError("resolutions too small to hold a shape")
+        if self.texture_grid < 2:
+            raise ValueError("texture grid needs at least 2 samples per axis")
+        if not self.mask_weight_start >= self.mask_weight_end > 0:
+            raise ValueError("mask weight must decay from start to a positive end")
+
+    @property
+    def pixels_per_cell(self) -> float:
+        """How many pixels a grid cell spans in the prior views (see module docstring)."""
+        return self.render_resolution * 1.1 / (self.sdf_resolution - 1)
+
+
+PRESET_TABLE: dict[str, Preset] = {
+    "tiny": Preset(
+        "tiny", render_resolution=64, sdf_resolution=20, texture_resolution=64, texture_grid=16,
+        coarse=StageBudget(12, 0.05, min_steps=4, window=3, rel_tol=1e-3),
+        refine=StageBudget(4, 0.05, window=2),
+        texture=StageBudget(15, 0.1, min_steps=5, window=3, rel_tol=1e-3),
+    ),
+    "draft": Preset(
+        "draft", render_resolution=96, sdf_resolution=32, texture_resolution=128, texture_grid=32,
+        coarse=StageBudget(40, 0.03, min_steps=10, window=6),
+        refine=StageBudget(15, 0.03, window=5),
+        texture=StageBudget(40, 0.08, min_steps=10, window=5),
+    ),
+    "standard": Preset(
+        "standard", render_resolution=128, sdf_resolution=40, texture_resolution=160, texture_grid=48,
+        coarse=StageBudget(80, 0.03, min_steps=20, window=10),
+        refine=StageBudget(30, 0.02, window=8),
+        texture=StageBudget(60, 0.06, min_steps=15, window=8),
+    ),
+    "high": Preset(
+        "high", render_resolution=192, sdf_resolution=64, texture_resolution=256, texture_grid=64,
+        coarse=StageBudget(300, 0.02, min_steps=50, window=20, rel_tol=1e-3),
+        refine=StageBudget(120, 0.01, window=15, rel_tol=1e-3),
+        texture=StageBudget(150, 0.05, min_steps=30, window=15, rel_tol=1e-3),
+    ),
+}
+
+
+def get_preset(name: str) -> Preset:
+    try:
+        return PRESET_TABLE[name]
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None
