@@ -227,6 +227,18 @@ def test_worker_exits_mid_job_when_its_client_goes(start_worker, grid, how):
     assert not jobs_dir.exists()
 
 
+def test_nothing_is_left_in_the_temp_folder_after_shutdown(start_worker, tmp_path, grid):
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    w = start_worker(env={"TMPDIR": str(private_tmp)})
+    assert Path(w.hello["jobs_dir"]).parent == private_tmp
+    assert w.request(gen("g", grid, glb=True))["type"] == "result"
+    w.send({"type": "shutdown", "id": "s"})
+    w.until("s")
+    assert w.wait() == 0
+    assert list(private_tmp.iterdir()) == []
+
+
 def test_a_job_stuck_in_native_code_does_not_keep_the_worker_alive(start_worker, grid):
     w = start_worker("--grace", "0.5", env={"FAKE_STEP_S": "30"})
     w.send(gen("a", grid))
