@@ -10,6 +10,7 @@ loaded) until "Release backend" or the add-on is disabled.
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,7 +82,8 @@ class Job:
             if self.live_preview and event.get("path"):
                 self._show(event["path"], final=False)
         elif kind == "result":
-            self._show(event["path"], final=True)
+            if not self._show(event["path"], final=True):
+                return
             self.stats = dict(event.get("stats") or {})
             self.timings = dict(event.get("timings") or {})
             self.fraction = 1.0
@@ -90,7 +92,8 @@ class Job:
         elif kind == "cancelled":
             # Keep the best mesh so far: the worker's, else the last preview already shown.
             if event.get("path"):
-                self._show(event["path"], final=True)
+                if not self._show(event["path"], final=True):
+                    return
             elif self.object is not None:
                 mesh_import.finish_mesh(self.object, self.options)
                 mesh_import.undo_push(f"LatentDreamer: {self.name} (cancelled)")
@@ -103,7 +106,8 @@ class Job:
         self.state = "error"
         self.error_code, self.error, self.hint = code, message, ADDON_HINTS.get(code, hint)
 
-    def _show(self, path: str, final: bool) -> None:
+    def _show(self, path: str, final: bool) -> bool:
+        """Import a preview or final mesh; False (and the job failed) when the file is unusable."""
         try:
             arrays = MeshArrays.load(path)
             obj = self.object
@@ -115,12 +119,16 @@ class Job:
                 mesh_import.replace_mesh(obj, arrays, self.options.target_size)
                 if final:
                     mesh_import.finish_mesh(obj, self.options)
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+            if not final:  # the job goes on in the worker; a later preview or the result may be fine
+                self.message = f"preview skipped ({exc})"
+                return False
             self.fail("bad_result", f"could not import the mesh {path}: {exc}",
                       "the worker wrote a file Blender cannot read; see the worker log")
-            return
+            return False
         if final:
             mesh_import.undo_push(f"LatentDreamer: {self.name}")
+        return True
 
     def report_text(self) -> str:
         """The error as one line for `Operator.report` (message, then the worker's hint)."""
