@@ -215,12 +215,12 @@ def flexicubes(
     edge_sdf = s[:, own].T
 
     # Quads: one per sign-changing edge with four cubes around it, emitted by its owner.
-    axis = t.edge_axis[e]
-    perpendicular = (coords_m <= r - 2) | (torch.arange(3, device=device) == axis[:, None])
-    q = (t.quad_owner[e] & perpendicular.all(1)).nonzero().squeeze(1)
-    quad_axis = axis[q]
+    q = t.quad_owner[e].nonzero().squeeze(1)
+    quad_axis = t.edge_axis[e[q]]
+    interior = ((coords_m[q] <= r - 2) | (torch.arange(3, device=device) == quad_axis[:, None])).all(1)
+    q, quad_axis = q[interior], quad_axis[interior]
     cube_stride = torch.tensor([r * r, r, 1], device=device)
-    quad_cube_ids = cubes[m[q]][:, None] + (t.quad_cubes[quad_axis] * cube_stride).sum(2)
+    quad_cube_ids = cube_m[q][:, None] + (t.quad_cubes[quad_axis] * cube_stride).sum(2)
     slots = quad_cube_ids if _dense else torch.searchsorted(cubes, quad_cube_ids)
     local_edges = t.quad_edges[quad_axis]
     quads = first_vertex[slots] + t.edge_group[cases[slots], local_edges]
