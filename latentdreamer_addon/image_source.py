@@ -2,10 +2,8 @@
 
 The worker is another process, so it needs a path. Besides one image, a user may bring the
 six views themselves (a 3x2 grid image, DESIGN.md §4, and optionally its normal maps), which
-skips the multi-view prior. An image datablock that is packed,
-generated or edited in memory has no usable file; it is written to a PNG in Blender's
-temporary folder first (a copy is saved so the user's datablock keeps its own path and
-format).
+skips the multi-view prior. An image datablock that is packed, generated or painted in
+memory is written as a copy to Blender's temporary folder first.
 """
 
 from __future__ import annotations
@@ -14,6 +12,10 @@ import os
 from pathlib import Path
 
 import bpy
+
+
+# Formats the worker (Pillow) reads, with the file suffix for each.
+READABLE_FORMATS = {"PNG": ".png", "JPEG": ".jpg", "BMP": ".bmp", "TIFF": ".tif", "WEBP": ".webp"}
 
 
 class ImageSourceError(ValueError):
@@ -38,16 +40,14 @@ def image_to_file(image: bpy.types.Image) -> Path:
             return path
     if image.size[0] == 0 or image.size[1] == 0:
         raise ImageSourceError(f"image '{image.name}' has no pixels")
+    suffix = READABLE_FORMATS.get(image.file_format)
+    if suffix is None:
+        raise ImageSourceError(f"image '{image.name}' is {image.file_format}; save it as PNG or JPEG first")
     out = Path(bpy.app.tempdir or os.path.join(os.path.expanduser("~"), ".cache")) / "latentdreamer"
     out.mkdir(parents=True, exist_ok=True)
-    target = out / (bpy.path.clean_name(image.name) + ".png")
-    copy = image.copy()
-    try:
-        copy.filepath_raw = str(target)
-        copy.file_format = "PNG"
-        copy.save()
-    finally:
-        bpy.data.images.remove(copy)
+    target = out / (bpy.path.clean_name(image.name) + suffix)
+    # A copy: the user's datablock keeps its own path, source and "unsaved changes" state.
+    image.save(filepath=str(target), save_copy=True)
     return target
 
 
