@@ -241,10 +241,17 @@ def _local_box(b: Block) -> np.ndarray:
 
 
 _CIRCLE = np.linspace(0.0, 2.0 * np.pi, 96, endpoint=False)
-_golden = np.pi * (3.0 - np.sqrt(5.0))
-_z = np.linspace(1.0 - 1.0 / 1200, -1.0 + 1.0 / 1200, 1200)
-_SPHERE = np.stack([np.sqrt(1 - _z**2) * np.cos(_golden * np.arange(1200)), np.sqrt(1 - _z**2) * np.sin(_golden * np.arange(1200)), _z], axis=1)
-"""Near-uniform unit directions (Fibonacci lattice, spacing ~0.1 rad: extent error < 0.15 %)."""
+
+
+def _fibonacci_sphere(count: int) -> np.ndarray:
+    """Near-uniform unit directions; at 1200 the spacing is ~0.1 rad, an extent error < 0.15 %."""
+    z = np.linspace(1.0 - 1.0 / count, -1.0 + 1.0 / count, count)
+    angle = np.pi * (3.0 - np.sqrt(5.0)) * np.arange(count)
+    rho = np.sqrt(1.0 - z * z)
+    return np.stack([rho * np.cos(angle), rho * np.sin(angle), z], axis=1)
+
+
+_SPHERE = _fibonacci_sphere(1200)
 
 
 def _extreme_points(b: Block) -> np.ndarray:
@@ -265,9 +272,9 @@ def _extreme_points(b: Block) -> np.ndarray:
         return np.concatenate([_SPHERE * r + [0, 0, a[2]], _SPHERE * r - [0, 0, a[2]]])
     if b.kind == "torus":
         major, minor = _torus_radii(a)
-        tube = _CIRCLE[::3]
-        rho = major + minor * np.cos(tube)
-        return np.concatenate([np.stack([r * np.cos(_CIRCLE), r * np.sin(_CIRCLE), np.full_like(_CIRCLE, minor * np.sin(t))], 1) for r, t in zip(rho, tube)])
+        ring_angle, tube_angle = (g.ravel() for g in np.meshgrid(_CIRCLE, _CIRCLE[::3]))
+        rho = major + minor * np.cos(tube_angle)
+        return np.stack([rho * np.cos(ring_angle), rho * np.sin(ring_angle), minor * np.sin(tube_angle)], axis=1)
     raise ValueError(f"unknown block kind {b.kind!r}")
 
 
