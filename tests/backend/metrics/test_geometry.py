@@ -13,7 +13,7 @@ from latentdreamer.metrics.geometry import (
 
 
 def _sphere(radius=0.4, centre=(0.0, 0.0, 0.0)) -> Mesh:
-    s = trimesh.creation.icosphere(subdivisions=5, radius=radius)
+    s = trimesh.creation.icosphere(subdivisions=4, radius=radius)
     return Mesh(s.vertices + np.asarray(centre), s.faces)
 
 
