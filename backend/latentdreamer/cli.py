@@ -14,6 +14,7 @@ import sys
 from latentdreamer import __version__
 
 COMMANDS: dict[str, tuple[str, str]] = {
+    "eval": ("latentdreamer.eval.command", "evaluate a trained model (sae, ...) and write JSON, markdown and contact sheets"),
     "train": ("latentdreamer.train.command", "train a model (sae, ...) from a JSON config, with exact resume"),
     "demo": ("latentdreamer.demo", "run the most complete job the backend can do on a shape it makes itself"),
     "generate": ("latentdreamer.generate_command", "one image -> six Zero123++ views -> textured mesh (GLB/PLY/OBJ)"),

@@ -1,0 +1,42 @@
+"""Arguments of `latentdreamer eval sae`; torch is imported only when the command runs."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--weights", default=None, help="SAE .safetensors (default: the shipped weights)")
+    parser.add_argument("--checkpoint", default=None, help="evaluate a training run directory's checkpoint instead")
+    parser.add_argument("--shapes", type=int, default=200, help="unseen random shapes to round-trip")
+    parser.add_argument("--meshes", type=Path, default=None, help="folder of evaluation meshes (default: <repo>/../shared/eval/meshes)")
+    parser.add_argument("--no-meshes", action="store_true", help="random shapes only")
+    parser.add_argument("--resolution", type=int, default=None, help="decode resolution (default: the model's)")
+    parser.add_argument("--points", type=int, default=100_000, help="surface points per mesh for Chamfer/F-score")
+    parser.add_argument("--out", type=Path, default=Path("out/eval"), help="where sae_eval.{json,md} and the contact sheets go")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    import torch
+
+    from latentdreamer.eval.sae import evaluate
+    from latentdreamer.models.latent_ops import DEFAULT_SAE_WEIGHTS, load_sae, load_sae_checkpoint
+    from latentdreamer.models.weights import sha256_file
+
+    torch.set_num_threads(args.threads)
+    if args.checkpoint:
+        model, source = load_sae_checkpoint(args.checkpoint), str(Path(args.checkpoint) / "checkpoint.safetensors")
+    else:
+        source = str(args.weights or DEFAULT_SAE_WEIGHTS)
+        model = load_sae(source)
+    report = evaluate(
+        model, source, sha256_file(source), args.out, args.shapes, args.meshes, not args.no_meshes, args.resolution, args.points
+    )
+    summary = {k: report[k]["mean"] for k in ("random", "meshes") if k in report}
+    print(json.dumps(summary, indent=1))
+    print(f"wrote {args.out / 'sae_eval.md'}")
+    return 0
