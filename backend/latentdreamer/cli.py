@@ -17,7 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("latentdreamer.eval.command", "evaluate a trained model (sae, ...) and write JSON, markdown and contact sheets"),
     "train": ("latentdreamer.train.command", "train a model (sae, ...) from a JSON config, with exact resume"),
     "demo": ("latentdreamer.demo", "run the most complete job the backend can do on a shape it makes itself"),
-    "generate": ("latentdreamer.generate_command", "one image -> six Zero123++ views -> textured mesh (GLB/PLY/OBJ)"),
+    "generate": ("latentdreamer.generate_command", "image, six views or a mesh -> textured mesh (GLB/PLY/OBJ)"),
     "weights": ("latentdreamer.priors.weights_command", "see, download and verify the prior weights (Zero123++, normal ControlNet)"),
     "worker": ("latentdreamer.worker.server", "serve the Blender add-on: JSON-lines requests on stdin, events on stdout"),
 }

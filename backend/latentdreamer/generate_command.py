@@ -1,23 +1,33 @@
-"""`latentdreamer generate IMAGE -o out.glb`: one image -> Zero123++ views -> mesh.
+"""`latentdreamer generate`: one command for every input, one textured mesh out.
+
+    generate IMAGE -o out.glb                      one image -> Zero123++ views -> mesh
+    generate --views GRID [--normals GRID] -o ...  the user's own six views (grid or --view-files)
+    generate --from-mesh MESH -o ...               a mesh rendered into the six views (the oracle)
 
 Weights and the image are checked before any model loads, so a missing download or a bad
-file fails in about a second with the exact command that fixes it. The generated views are
-saved beside the result (`<output>_views/`) whatever happens later.
+file fails in about a second with the exact command that fixes it. Generated (or oracle)
+views are saved beside the result (`<output>_views/`) whatever happens later.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import sys
+from dataclasses import replace
 from pathlib import Path
-
-GENERATE = ("latentdreamer.pipeline.generate", "generate_from_views")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("image", help="the input image (PNG with transparency works best; JPEG, WebP, TIFF ...)")
+    parser.add_argument("image", nargs="?", default=None,
+                        help="the input image (PNG with transparency works best; JPEG, WebP, TIFF ...)")
+    source = parser.add_argument_group("bring your own views instead of an image")
+    source.add_argument("--views", metavar="GRID", default=None, help="six views as one 2x3 grid image (Zero123++ layout)")
+    source.add_argument("--view-files", metavar="F", nargs=6, default=None, help="six view images, azimuth 30, 90, ... 330")
+    source.add_argument("--normals", metavar="GRID", default=None, help="six normal maps as one grid (else masks-only)")
+    source.add_argument("--normal-files", metavar="F", nargs=6, default=None, help="six normal-map images")
+    source.add_argument("--from-mesh", metavar="MESH", default=None,
+                        help="render this mesh (GLB/OBJ/PLY, textures or vertex colours) into the six views first")
+    source.add_argument("--no-normals", action="store_true", help="with --from-mesh: masks-only mode (no normal maps)")
     parser.add_argument("-o", "--output", required=True, help="mesh file to write (.glb, .ply or .obj)")
     parser.add_argument("--views-dir", default=None, help="where to save the generated views (default: <output>_views)")
     parser.add_argument("--views-only", action="store_true", help="stop after making and saving the six views")
@@ -25,57 +35,105 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="standard", help="tiny, draft, standard or high")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-texture", action="store_true", help="geometry only (no colour stage)")
     parser.add_argument("--steps", type=int, default=None, help="denoising steps (default by preset: 2/15/28/75)")
     parser.add_argument("--guidance", type=float, default=4.0, help="classifier-free guidance scale (Zero123++ default 4)")
     parser.add_argument("--segmentation", default="auto", help="background removal: auto, rembg, alpha or plain")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def _print_progress(progress) -> None:
-    eta = f", {progress.eta_s:.0f} s left" if progress.eta_s is not None else ""
-    print(f"\r{progress.stage}: {progress.step}/{progress.total} ({progress.fraction:.0%}{eta})   ", end="", file=sys.stderr, flush=True)
+def _check_sources(args: argparse.Namespace) -> str:
+    """Which input path: 'image', 'views' or 'mesh'; exactly one must be given."""
+    given = {
+        "image": args.image is not None,
+        "views": bool(args.views or args.view_files),
+        "mesh": args.from_mesh is not None,
+    }
+    chosen = [k for k, v in given.items() if v]
+    if len(chosen) != 1:
+        raise ValueError("give exactly one input: an IMAGE, --views/--view-files, or --from-mesh")
+    if (args.normals or args.normal_files) and chosen[0] != "views":
+        raise ValueError("--normals/--normal-files go with --views/--view-files")
+    if args.no_normals and chosen[0] != "mesh":
+        raise ValueError("--no-normals goes with --from-mesh")
+    if args.segmentation not in ("auto", "rembg", "alpha", "plain"):
+        raise ValueError(f"unknown segmentation {args.segmentation!r}; choose auto, rembg, alpha or plain")
+    return chosen[0]
+
+
+def _image_views(args, settings, callbacks, views_dir: Path):
+    from latentdreamer.priors.provider import Zero123PlusProvider
+    from latentdreamer.priors.single_image import prepare_views
+
+    provider = Zero123PlusProvider(models_dir=args.models_dir, steps=args.steps, guidance=args.guidance,
+                                   segmentation=args.segmentation, span=(0.0, 0.3))
+    views, paths = prepare_views(args.image, settings, callbacks, views_dir=views_dir, provider=provider)
+    for note in paths.get("notes", []):
+        print(f"note: {note}", file=sys.stderr)
+    return views
+
+
+def _mesh_views(args, views_dir: Path):
+    from latentdreamer.pipeline.oracle_views import load_oracle_mesh, oracle_views
+    from latentdreamer.worker.results import save_views
+
+    _, views = oracle_views(load_oracle_mesh(args.from_mesh), with_normals=not args.no_normals)
+    views_dir.mkdir(parents=True, exist_ok=True)
+    save_views(views_dir, views)
+    return views
+
+
+def _pipeline_span(callbacks, start: float):
+    """The mesh pipeline reports 0..1; after the prior it fills the rest of one bar."""
+    if start == 0.0:
+        return callbacks
+    return replace(callbacks, on_progress=lambda p: callbacks.on_progress(replace(p, fraction=start + (1 - start) * p.fraction)))
 
 
 def run(args: argparse.Namespace) -> int:
     from latentdreamer.errors import UserFacingError
     from latentdreamer.pipeline.api import Callbacks, Cancelled, GenerateSettings
-    from latentdreamer.priors.provider import Zero123PlusProvider
-    from latentdreamer.priors.single_image import prepare_views
+    from latentdreamer.pipeline.cli_progress import ProgressBar, summary
 
     output = Path(args.output)
     views_dir = Path(args.views_dir) if args.views_dir else output.with_name(output.stem + "_views")
     try:
-        settings = GenerateSettings(preset=args.preset, device=args.device, seed=args.seed)
-        if args.segmentation not in ("auto", "rembg", "alpha", "plain"):
-            raise ValueError(f"unknown segmentation {args.segmentation!r}; choose auto, rembg, alpha or plain")
+        source = _check_sources(args)
+        settings = GenerateSettings(preset=args.preset, device=args.device, seed=args.seed, texture=not args.no_texture)
+        if output.suffix.lower() not in (".glb", ".ply", ".obj"):
+            raise ValueError(f"output {output} must end in .glb, .ply or .obj")
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    callbacks = Callbacks(on_progress=_print_progress)
-    provider = Zero123PlusProvider(models_dir=args.models_dir, steps=args.steps, guidance=args.guidance,
-                                   segmentation=args.segmentation, span=(0.0, 0.3))
+    bar = ProgressBar(enabled=not args.quiet)
+    callbacks = Callbacks(on_progress=bar)
     try:
-        views, paths = prepare_views(args.image, settings, callbacks, views_dir=views_dir, provider=provider)
-        print(file=sys.stderr)
-        for note in paths.get("notes", []):
-            print(f"note: {note}", file=sys.stderr)
-        print(f"views saved in {views_dir}", file=sys.stderr)
-        if args.views_only:
-            return 0
-        module = importlib.util.find_spec(GENERATE[0])
-        if module is None:
-            print(f"error: this backend has no mesh pipeline yet ({'.'.join(GENERATE)}); the views are in {views_dir}",
-                  file=sys.stderr)
-            return 3
-        generate = getattr(importlib.import_module(GENERATE[0]), GENERATE[1])
-        result = generate(views, settings, callbacks)
-        from latentdreamer.io.mesh_io import save_mesh
+        if source == "image":
+            views = _image_views(args, settings, callbacks, views_dir)
+            print(f"\nviews saved in {views_dir}", file=sys.stderr)
+        elif source == "mesh":
+            views = _mesh_views(args, views_dir)
+        else:
+            from latentdreamer.pipeline.inputs import load_views
 
-        print(file=sys.stderr)
-        print(save_mesh(result.mesh, output))
+            views = load_views(grid=args.views, files=args.view_files, normals_grid=args.normals, normal_files=args.normal_files)
+        if args.views_only:
+            bar.close()
+            return 0
+        from latentdreamer.io.mesh_io import save_mesh
+        from latentdreamer.pipeline.generate import generate_from_views
+
+        result = generate_from_views(views, settings, _pipeline_span(callbacks, 0.3 if source == "image" else 0.0))
+        bar.close()
+        path = save_mesh(result.mesh, output)
+        print(summary(result), file=sys.stderr)
+        print(path)
         return 0
     except UserFacingError as exc:
+        bar.close()
         print(f"\nerror: {exc.message}\n  hint: {exc.hint}", file=sys.stderr)
         return 2
     except Cancelled as exc:
+        bar.close()
         print(f"\ncancelled during {exc.stage}", file=sys.stderr)
         return 130

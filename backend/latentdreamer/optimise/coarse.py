@@ -14,6 +14,7 @@ import torch
 from latentdreamer.geometry.flexicubes import FlexiCubesMesh, deviation_loss, flexicubes, sdf_sign_loss
 from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.optimise.losses import image_terms, mask_weight
+from latentdreamer.optimise.shape_field import GridField
 from latentdreamer.optimise.stage_loop import StageReport, run_stage
 from latentdreamer.optimise.targets import ViewTargets
 from latentdreamer.pipeline.presets import Preset
@@ -89,7 +90,8 @@ def optimise_coarse(
         if state.mesh is not None:
             progress.maybe_preview(stage, step, state.as_mesh)
 
-    report = run_stage(stage, field.parameters(), budget, step_fn, progress, on_step)
+    lr = preset.grid_lr if isinstance(field, GridField) else budget.lr
+    report = run_stage(stage, field.parameters(), budget, step_fn, progress, on_step, lr)
     with torch.no_grad():
         sdf = field.sdf().detach()
     return sdf, report

@@ -47,14 +47,16 @@ def run_stage(
     step_fn: StepFn,
     progress: JobProgress,
     on_step: Callable[[int, float], None] | None = None,
+    lr: float | None = None,
 ) -> StageReport:
-    """`on_step(step, loss)` runs after each optimiser step (best-mesh bookkeeping, previews)."""
+    """`on_step(step, loss)` runs after each optimiser step (best-mesh bookkeeping, previews);
+    `lr` overrides the budget's rate."""
     params = list(params)
     report = StageReport()
     if budget.max_steps == 0 or not params:
         progress.finish(stage)
         return report
-    optimiser = torch.optim.Adam(params, lr=budget.lr)
+    optimiser = torch.optim.Adam(params, lr=lr or budget.lr)
     for step in range(budget.max_steps):
         progress.check_cancel(stage)
         optimiser.zero_grad(set_to_none=True)

@@ -58,8 +58,11 @@ class Preset:
     deviation_weight: float = 0.5
     sign_weight: float = 0.01
     weight_l2: float = 1e-3
-    smooth_weight: float = 1.0
+    smooth_weight: float = 0.01
     """Laplacian smoothness of a directly optimised SDF grid (no-SAE fallback only)."""
+    grid_lr: float = 0.002
+    """Adam step for directly optimised SDF values, in metres (a tenth of a 32^3 cell); the
+    coarse budget's `lr` is for the SAE latent."""
     view_power: float = 2.0
     """k in the view-aware texture weight max(0, cos theta)^k."""
 
