@@ -160,11 +160,11 @@ def test_gamma_picks_the_quad_diagonal():
 
 
 def test_dense_evaluation_gives_the_same_mesh():
-    sdf = sphere_sdf(24) + 0.02 * torch.sin(40 * torch.from_numpy(grid_points(25))).sum(-1)
+    sdf = sphere_sdf(16) + 0.02 * torch.sin(40 * torch.from_numpy(grid_points(17))).sum(-1)
     gen = torch.Generator().manual_seed(3)
     weights = dict(
-        beta_raw=torch.randn(24**3, 12, generator=gen), alpha_raw=torch.randn(24**3, 8, generator=gen),
-        gamma_raw=torch.randn(24**3, generator=gen), deform_raw=torch.randn(25, 25, 25, 3, generator=gen),
+        beta_raw=torch.randn(16**3, 12, generator=gen), alpha_raw=torch.randn(16**3, 8, generator=gen),
+        gamma_raw=torch.randn(16**3, generator=gen), deform_raw=torch.randn(17, 17, 17, 3, generator=gen),
     )
     for training in (False, True):
         sparse = flexicubes(sdf, training=training, **weights)
@@ -242,7 +242,7 @@ def random_shape(seed: int, n: int) -> torch.Tensor:
 
 @pytest.mark.parametrize("seed", range(4))
 def test_random_shapes_are_watertight(seed):
-    sdf = random_shape(seed, 49)
+    sdf = random_shape(seed, 41)
     for training in (False, True):
         mesh = flexicubes(sdf, training=training)
         assert_closed_and_oriented(mesh.faces.numpy(), (seed, training))
