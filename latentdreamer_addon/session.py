@@ -21,6 +21,9 @@ from .mesh_import import ImportOptions, MeshArrays
 
 TERMINAL = ("result", "cancelled", "error")
 
+# The worker's stats worth a line in the panel, with their labels.
+SUMMARY_STATS = {"num_vertices": "vertices", "num_faces": "faces", "preset": "preset", "device": "device"}
+
 # Where the add-on has a button for it, the hint names the button, not a terminal command.
 ADDON_HINTS = {
     "weights_missing": "open Preferences > Add-ons > LatentDreamer and click Download Models "
@@ -52,6 +55,7 @@ class Job:
     hint: str = ""
     stats: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    result_path: str = ""  # the worker's npz (lives until the worker prunes its job folder)
     cancel_requested: bool = False
 
     @property
@@ -84,6 +88,7 @@ class Job:
         elif kind == "result":
             if not self._show(event["path"], final=True):
                 return
+            self.result_path = str(event["path"])
             self.stats = dict(event.get("stats") or {})
             self.timings = dict(event.get("timings") or {})
             self.fraction = 1.0
@@ -135,9 +140,15 @@ class Job:
         return f"{self.error} — {self.hint}" if self.hint else self.error
 
     def stats_text(self) -> str:
-        parts = [f"{k}: {v}" for k, v in self.stats.items() if not isinstance(v, (dict, list))]
-        if self.timings:
-            parts.append(f"time: {sum(float(t) for t in self.timings.values()):.1f} s")
+        """A short summary for the panel; the worker's full stats stay in `stats`."""
+        keys = [k for k in SUMMARY_STATS if k in self.stats] or [
+            k for k, v in self.stats.items() if not isinstance(v, (dict, list))]
+        parts = [f"{SUMMARY_STATS.get(k, k)}: {self.stats[k]}" for k in keys]
+        total = self.timings.get("total_s", self.timings.get("total"))
+        if total is None and self.timings:
+            total = sum(float(t) for t in self.timings.values())
+        if total is not None:
+            parts.append(f"time: {float(total):.1f} s")
         return ", ".join(parts)
 
 

@@ -36,10 +36,12 @@ def test_previews_then_result_is_one_undo_step(tmp_path, clean_file):
                 "num_vertices": 42, "num_faces": 80})
     assert len(bpy.data.objects) == 1 and len(job.object.data.polygons) == 80  # updated in place
     job.handle({"type": "result", "id": "g1", "path": npz(tmp_path, "r", 4), "glb": None,
-                "stats": {"faces": 1280}, "timings": {"coarse": 1.5, "texture": 2.0}})
+                "stats": {"num_faces": 1280, "preset": "tiny", "loss_coarse": 0.1},
+                "timings": {"coarse": 1.5, "texture": 2.0, "total_s": 3.6}})
     assert job.state == "done" and job.fraction == 1.0
     assert len(job.object.data.polygons) <= 200  # the face budget applied to the final mesh only
-    assert "faces: 1280" in job.stats_text() and "time: 3.5 s" in job.stats_text()
+    assert job.stats_text() == "faces: 1280, preset: tiny, time: 3.6 s"
+    assert job.result_path.endswith("r.npz")
     bpy.ops.ed.undo()
     assert "statue" not in bpy.data.objects  # one Ctrl+Z removes the whole import
     bpy.ops.ed.redo()
