@@ -107,6 +107,16 @@ def test_tiny_generation_to_completion(real_worker):
     assert r.std() / r.mean() < 0.2  # a sphere came back, not a random blob
     assert obj.data.color_attributes.active_color is not None
     assert status.stats
+    # Sculpt-ready as imported: closed, manifold, consistently wound, normals outward.
+    import bmesh
+
+    bm = bmesh.new()
+    bm.from_mesh(obj.data)
+    try:
+        assert all(e.is_manifold and e.is_contiguous for e in bm.edges)
+        assert bm.calc_volume(signed=True) > 0
+    finally:
+        bm.free()
 
 
 def test_tiny_generation_cancelled_midway_keeps_a_mesh(real_worker):
