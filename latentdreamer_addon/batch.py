@@ -3,6 +3,8 @@
     from bl_ext.user_default.latentdreamer import batch      # installed extension
     objs = batch.generate_images(["/renders/chair.png", "/renders/lamp.png"], preset="draft")
     objs = batch.generate_images("/renders/", save_blend_dir="/out/")   # a folder, one .blend each
+    objs = batch.generate_images([{"views": {"grid": "/v/mug.png"}, "normals": {"grid": "/v/mug_n.png"}}])
+                                                                    # your own six views (no diffusion)
 
 Jobs run one after another on the same warm worker the panel uses, each result into its own
 object (side by side along X), with progress printed. The loop pumps the same `Session` the
@@ -33,12 +35,15 @@ class BatchError(RuntimeError):
         self.failures = failures
 
 
-def image_paths(images: str | Path | Iterable[str | Path]) -> list[Path]:
-    """A folder (its images, sorted by name), one path, or a list of paths."""
+def image_paths(images: str | Path | Iterable[str | Path | dict]) -> list[Path | dict]:
+    """A folder (its images, sorted by name), one path, or a list of paths and input dicts."""
     if isinstance(images, (str, Path)):
         images = [images]
-    out: list[Path] = []
+    out: list[Path | dict] = []
     for item in images:
+        if isinstance(item, dict):
+            out.append(item)
+            continue
         path = Path(item).expanduser()
         if path.is_dir():
             out += sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
@@ -60,8 +65,18 @@ def _default_python() -> str:
     return py
 
 
+def _request(item: Path | dict) -> tuple[dict, str]:
+    """(the generate request's inputs, the object's name) for one batch item."""
+    if isinstance(item, Path):
+        return {"image": str(item)}, item.stem
+    inputs = {k: v for k, v in item.items() if k in ("image", "views", "normals")}
+    first = inputs.get("image") or next(iter((inputs.get("views") or {}).values()), "views")
+    name = item.get("name") or Path(first if isinstance(first, str) else first[0]).stem
+    return inputs, name
+
+
 def generate_images(
-    images: str | Path | Iterable[str | Path],
+    images: str | Path | Iterable[str | Path | dict],
     *,
     preset: str = "standard",
     device: str = "auto",
@@ -79,6 +94,9 @@ def generate_images(
 ) -> list[bpy.types.Object]:
     """Generate one object per image and return them; blocks until all are done.
 
+    An item may also be a dict of request inputs, e.g. {"views": {"grid": path}, "normals":
+    {"grid": path}, "name": "mug"} for your own six views (docs/protocol.md).
+
     Failures raise `BatchError` at the end (after the other images ran), unless
     `skip_errors`. `save_blend_dir` also writes each object to `<dir>/<name>.blend`.
     """
@@ -90,10 +108,12 @@ def generate_images(
     options = ImportOptions(target_size=target_size, face_budget=face_budget, remesh_voxel_size=remesh_voxel_size)
     settings = {"preset": preset, "device": device, "seed": seed, "texture": texture}
     objects, failures = [], []
-    for i, path in enumerate(paths):
+    for i, item in enumerate(paths):
+        inputs, name = _request(item)
+        path = item if isinstance(item, Path) else name
         print(f"[LatentDreamer] {i + 1}/{len(paths)} {path}", flush=True)
         try:
-            job = sess.start({"image": str(path)}, path.stem, settings, location=(i * spacing, 0.0, 0.0),
+            job = sess.start(inputs, name, settings, location=(i * spacing, 0.0, 0.0),
                              options=options, live_preview=False)
         except RuntimeError as exc:  # the worker could not start
             failures.append((str(path), str(exc)))

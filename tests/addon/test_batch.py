@@ -53,3 +53,10 @@ def test_a_failing_image_is_reported_after_the_others_ran(fake_worker, tmp_path)
     assert path == str(bad) and "not an image" in message
     objs = batch.generate_images([bad, good], preset="tiny", skip_errors=True, **fake_worker)
     assert len(objs) == 1
+
+
+def test_own_six_views_as_batch_items(fake_worker, tmp_path):
+    grid = input_image(tmp_path)  # the stand-in pipeline does not read the pixels
+    objs = batch.generate_images([{"views": {"grid": str(grid)}, "name": "mug"}, {"views": {"grid": str(grid)}}],
+                                 preset="tiny", **fake_worker)
+    assert [o.name for o in objs] == ["mug", "chair"]
