@@ -84,8 +84,8 @@ class Preset:
 
 PRESET_TABLE: dict[str, Preset] = {
     "tiny": Preset(
-        "tiny", render_resolution=64, sdf_resolution=20, texture_resolution=64, texture_grid=16,
-        coarse=StageBudget(12, 0.05, min_steps=4, window=3, rel_tol=1e-3),
+        "tiny", render_resolution=48, sdf_resolution=16, texture_resolution=64, texture_grid=16,
+        coarse=StageBudget(10, 0.05, min_steps=4, window=3, rel_tol=1e-3),
         refine=StageBudget(4, 0.05, window=2),
         texture=StageBudget(15, 0.1, min_steps=5, window=3, rel_tol=1e-3),
     ),

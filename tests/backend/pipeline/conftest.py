@@ -1,0 +1,35 @@
+"""One tiny-preset run of the whole pipeline on a coloured random object, shared by the tests
+that inspect its result (each end-to-end run costs seconds on a CPU)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from latentdreamer.pipeline.api import Callbacks, GenerateSettings
+from latentdreamer.pipeline.example_object import example_object
+from latentdreamer.pipeline.generate import generate_from_views
+from latentdreamer.pipeline.oracle_views import oracle_views
+
+VIEW_SIZE = 96
+"""Oracle views are 320 px in production; the tiny preset renders at 48-64 px anyway."""
+
+
+@pytest.fixture(scope="session")
+def oracle():
+    torch.set_num_threads(2)
+    truth, views = oracle_views(example_object(seed=7, resolution=40), resolution=VIEW_SIZE)
+    return truth, views
+
+
+@pytest.fixture(scope="session")
+def tiny_run(oracle):
+    _, views = oracle
+    events = []
+    previews = []
+    result = generate_from_views(
+        views,
+        GenerateSettings(preset="tiny", device="cpu", preview_every=3),
+        Callbacks(on_progress=events.append, on_preview=lambda mesh, stage: previews.append((mesh, stage))),
+    )
+    return result, events, previews

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from latentdreamer.pipeline.api import PRESETS
+from latentdreamer.pipeline.presets import PRESET_TABLE, StageBudget, get_preset
+
+
+def test_every_preset_exists_and_costs_grow():
+    assert tuple(PRESET_TABLE) == PRESETS
+    presets = [get_preset(name) for name in PRESETS]
+    for a, b in zip(presets, presets[1:]):
+        assert a.sdf_resolution <= b.sdf_resolution and a.render_resolution <= b.render_resolution
+        assert a.coarse.max_steps <= b.coarse.max_steps and a.texture_grid <= b.texture_grid
+
+
+def test_grid_cells_span_several_pixels():
+    """Silhouette gradients fade when triangles shrink to a pixel (see presets.py)."""
+    for name in PRESETS:
+        assert get_preset(name).pixels_per_cell >= 3.0, name
+
+
+def test_bad_values_are_refused():
+    with pytest.raises(ValueError):
+        get_preset("huge")
+    with pytest.raises(ValueError):
+        StageBudget(max_steps=5, lr=0.1, min_steps=6)
+    with pytest.raises(ValueError):
+        StageBudget(max_steps=5, lr=0.0)
+    with pytest.raises(ValueError):
+        dataclasses.replace(get_preset("tiny"), mask_weight_start=0.5, mask_weight_end=1.0)
