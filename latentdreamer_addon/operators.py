@@ -92,7 +92,8 @@ class LATENTDREAMER_OT_generate(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        return not context.window_manager.latentdreamer.running
+        sess = session.current()
+        return sess is None or not sess.running()
 
     def _start(self, context):
         try:
@@ -116,10 +117,16 @@ class LATENTDREAMER_OT_generate(bpy.types.Operator):
     def modal(self, context, event):
         job = self._job
         sess = session.current()
-        if event.type == "ESC" and event.value == "PRESS" and sess is not None:
-            sess.cancel(job)
-        elif event.type == "TIMER":
-            poll_jobs(context)
+        try:
+            if event.type == "ESC" and event.value == "PRESS" and sess is not None:
+                sess.cancel(job)
+            elif event.type == "TIMER":
+                poll_jobs(context)
+        except Exception as exc:  # a bug of ours must end as a report, not a stuck modal loop
+            if sess is not None:
+                sess.cancel(job)
+            job.fail("internal", f"LatentDreamer failed: {exc!r}", "see the system console; please report this")
+            session.copy_to_status(job, context.window_manager.latentdreamer)
         if not job.finished:
             return {"PASS_THROUGH"}
         context.window_manager.event_timer_remove(self._timer)
@@ -270,12 +277,27 @@ CLASSES = (
 )
 
 
+@bpy.app.handlers.persistent
+def _on_load_pre(*_args) -> None:
+    """Opening another file ends the modal operator; stop its jobs so no mesh lands in the new file."""
+    sess = session.current()
+    if sess is None:
+        return
+    for job in sess.running():
+        sess.cancel(job)
+        job.state, job.message = "cancelled", "Cancelled: another file was opened"
+    sess.forget_finished()
+
+
 def register() -> None:
     for cls in CLASSES:
         bpy.utils.register_class(cls)
+    bpy.app.handlers.load_pre.append(_on_load_pre)
 
 
 def unregister() -> None:
+    if _on_load_pre in bpy.app.handlers.load_pre:
+        bpy.app.handlers.load_pre.remove(_on_load_pre)
     session.release()
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)

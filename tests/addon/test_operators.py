@@ -166,7 +166,7 @@ def test_generation_event_flow_imports_views_previews_and_result(fake_pipeline, 
     assert len(obj.data.vertices) == 4 and len(obj.data.polygons) == 4
     assert obj.data.color_attributes.active_color is not None
     assert tuple(obj.location) == pytest.approx((0.0, 0.0, 1.0))
-    assert "fake" in status.stats
+    assert status.stats.startswith("vertices: 4, faces: 4, preset: tiny")
     assert len([o for o in bpy.data.objects if o.type == "MESH"]) == 1
 
 
@@ -227,3 +227,19 @@ def test_single_image_without_weights_points_to_the_download_button(addon, tmp_p
     job = next(iter(session.current().jobs.values()))
     assert job.error_code == "weights_missing"
     assert "zero123plus" in job.error
+
+
+def test_opening_another_file_stops_the_job(fake_pipeline, tmp_path):
+    fake_pipeline("slow", 0.05)  # the whole job takes < 1 s: without the handler its mesh would land below
+    start(input_image(tmp_path))
+    while not bpy.context.window_manager.latentdreamer.stage:
+        operators.poll_jobs()
+        time.sleep(0.02)
+    bpy.ops.wm.read_homefile(use_empty=True)  # a file load (preferences kept): load_pre runs
+    assert not session.current().running()
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:  # the worker's late events must not land in the new file
+        operators.poll_jobs()
+        time.sleep(0.05)
+    assert not [o for o in bpy.data.objects if o.type == "MESH"]
+    assert bpy.ops.latentdreamer.generate.poll()
