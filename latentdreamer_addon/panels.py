@@ -77,10 +77,7 @@ class VIEW3D_PT_latentdreamer(LatentDreamerPanel, bpy.types.Panel):
             eta = _eta_text(status.eta)
             if eta:
                 text += f" — {eta}"
-            if hasattr(layout, "progress"):
-                layout.progress(factor=status.progress, type="BAR", text=text)
-            else:
-                layout.label(text=f"{text} ({status.progress:.0%})")
+            layout.progress(factor=status.progress, type="BAR", text=text)  # Blender 4.0+
             if status.message and status.message != status.stage:
                 layout.label(text=status.message)
             layout.operator("latentdreamer.cancel", icon="CANCEL")
