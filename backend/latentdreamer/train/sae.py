@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from latentdreamer.geometry.grid import voxel_size
-from latentdreamer.models.sae import SAE, SAEConfig, kl_divergence, sample_grid
+from latentdreamer.models.sae import SAE, SAEConfig, kl_divergence, sample_grid, sample_posterior
 from latentdreamer.train.checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint
 
 EVAL_SEED_BASE = 10**9
@@ -45,6 +45,13 @@ class SAETrainConfig:
     surface_weight: float = 4.0
     """Extra L1 weight on points near the surface: w = 1 + surface_weight * exp(-|sdf| / h)."""
     kl_weight: float = 1e-4
+    mask_weight: float = 0.0
+    """Render losses (train/sae_render.py); 0 skips them. See the ablation in the model card."""
+    normal_weight: float = 0.0
+    flexi_reg_weight: float = 0.0
+    render_resolution: int = 32
+    render_views: int = 2
+    render_image_size: int = 64
     lr: float = 1e-3
     warmup_steps: int = 200
     """Linear warm-up, then a constant rate: a run can be extended by --resume without the
@@ -158,7 +165,7 @@ class SAETrainer:
         self.shape_fn = shape_fn
         self.train_cfg = train_cfg
         if train_cfg.threads:
-            torch.set_num_threads(train_cfg.threads)
+            _set_threads(train_cfg.threads)
         self.meta: dict[str, Any] = {"runs": [], "wall_seconds": 0.0, "shapes_seen": 0}
         if checkpoint_exists(self.out):
             if not resume:
@@ -193,10 +200,20 @@ class SAETrainer:
         target = sample_grid(sdf.unsqueeze(1), points).squeeze(-1)
         for group in self.optimizer.param_groups:
             group["lr"] = self._lr(step)
-        pred, mean, logvar = self.model(sdf, points, generator=gen)
+        mean, logvar = self.model.encode(sdf)
+        z = sample_posterior(mean, logvar, gen)
+        features = self.model.trunk(z)
+        pred = self.model.decode_points(z, points, features)
         recon = reconstruction_loss(pred, target, mcfg.truncation, h, cfg.surface_weight)
         kl = kl_divergence(mean, logvar)
         loss = recon + cfg.kl_weight * kl
+        extra: dict[str, float] = {}
+        if cfg.mask_weight or cfg.normal_weight or cfg.flexi_reg_weight:
+            from latentdreamer.train.sae_render import render_losses
+
+            terms = render_losses(self.model, z, features, sdf, gen, cfg.render_resolution, cfg.render_views, cfg.render_image_size)
+            loss = loss + cfg.mask_weight * terms["mask"] + cfg.normal_weight * terms["normal"] + cfg.flexi_reg_weight * terms["flexi_reg"]
+            extra = {k: v.item() for k, v in terms.items()}
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         gnorm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
@@ -204,7 +221,7 @@ class SAETrainer:
         with torch.no_grad():
             sign_acc = ((pred < 0) == (target < 0)).float().mean()
         return {
-            "loss": loss.item(), "recon": recon.item(), "kl": kl.item(), "grad_norm": gnorm.item(), "sign_acc": sign_acc.item()
+            "loss": loss.item(), "recon": recon.item(), "kl": kl.item(), "grad_norm": gnorm.item(), "sign_acc": sign_acc.item(), **extra
         }
 
     def save(self) -> None:
@@ -260,6 +277,14 @@ class SAETrainer:
                 signal.signal(s, handler)
         last["run_seconds"] = time.perf_counter() - t_run
         return last
+
+
+def _set_threads(threads: int) -> None:
+    """torch's and numba's (the rasteriser's) thread pools both; see SAETrainConfig.threads."""
+    import numba
+
+    torch.set_num_threads(threads)
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
 
 
 def _main_thread() -> bool:

@@ -69,3 +69,30 @@ def test_kl_is_zero_at_the_prior_and_positive_elsewhere():
     zero = torch.zeros(1, 8, 8, 8, 8)
     assert kl_divergence(zero, zero).item() == 0.0
     assert kl_divergence(zero + 1.0, zero).item() == pytest.approx(0.5)
+
+
+def test_coarse_to_fine_decode_is_exact_near_the_surface():
+    from latentdreamer.models.sae import SPARSE_BAND_CELLS
+
+    from latentdreamer.models.sae import PointDecoder
+
+    class SphereHead(PointDecoder):
+        """A sphere of radius 0.3 plus a small latent-dependent ripple: a known surface."""
+
+        def forward(self, features, points):
+            return points.norm(dim=-1) - 0.3 + 0.01 * sample_grid(features, points).mean(-1)
+
+    torch.manual_seed(0)
+    model = SAE(SAEConfig(**TINY)).eval()
+    model.head = SphereHead(model.config)
+    z = torch.randn(1, 8, 8, 8, 8, requires_grad=True)
+    n = 48
+    sparse = model.decode_grid(z, n)
+    exact = model.decode_grid(z, n, exact=True).detach()
+    band = SPARSE_BAND_CELLS * 1.1 / ((n + 1) // 2 - 1)
+    near = sparse.detach().abs() < band
+    assert 0.05 < near.float().mean() < 0.5
+    assert torch.equal(sparse.detach() < 0, exact < 0)
+    torch.testing.assert_close(sparse.detach()[near], exact[near], atol=1e-6, rtol=0)
+    sparse.sum().backward()
+    assert z.grad.abs().sum() > 0
