@@ -180,8 +180,15 @@ class SAETrainer:
         if checkpoint_exists(self.out):
             self.meta = load_checkpoint(self.out, self.model, self.optimizer)
             self.step = int(self.meta["step"])
+        from latentdreamer.models.weights import hardware_description
+
         self.meta.setdefault("runs", []).append(
-            {"command": command or shlex.join(sys.argv), "start_step": self.step, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            {
+                "command": command or shlex.join(sys.argv),
+                "start_step": self.step,
+                "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "hardware": hardware_description(),
+            }
         )
         self._stop = False
 
