@@ -13,16 +13,14 @@ import subprocess
 import time
 from pathlib import Path
 
-import addon_utils
 import bpy
 import numpy as np
 import pytest
 
 from addon_testing import backend_python
 from latentdreamer_addon import operators, session
-from test_operators import run_until_finished
+from test_operators import addon, run_until_finished  # noqa: F401  (addon is a fixture)
 
-PACKAGE = "latentdreamer_addon"
 TILE = 320
 RADIUS = 0.35
 DISTANCE = 0.5 / math.tan(math.radians(15))
@@ -75,24 +73,17 @@ def test_sphere_grids_are_valid_pipeline_input(tmp_path, clean_file):
 
 
 @pytest.fixture
-def real_worker(clean_file, tmp_path):
-    addon_utils.enable(PACKAGE, default_set=True, handle_error=None)
-    prefs = bpy.context.preferences.addons[PACKAGE].preferences
-    prefs.backend_python = backend_python()
-    prefs.worker_args = "--log-file ''"
+def real_worker(addon, tmp_path):
+    """The add-on with the real worker (see test_operators.addon: teardown checks for leftovers)."""
     hello = operators.worker_session().ensure_client().start()
-    try:
-        if not hello["capabilities"].get("pipeline"):
-            pytest.skip("pending: the worker has no generation pipeline yet (hello.capabilities.pipeline is false)")
-        views, normals = sphere_grids(tmp_path)
-        settings = bpy.context.scene.latentdreamer
-        settings.image_source = "VIEWS"
-        settings.views_grid, settings.normals_grid = str(views), str(normals)
-        settings.preset = "tiny"
-        yield settings
-    finally:
-        session.release()
-        addon_utils.disable(PACKAGE, default_set=True, handle_error=None)
+    if not hello["capabilities"].get("pipeline"):
+        pytest.skip("pending: the worker has no generation pipeline yet (hello.capabilities.pipeline is false)")
+    views, normals = sphere_grids(tmp_path)
+    settings = bpy.context.scene.latentdreamer
+    settings.image_source = "VIEWS"
+    settings.views_grid, settings.normals_grid = str(views), str(normals)
+    settings.preset = "tiny"
+    return settings
 
 
 def test_tiny_generation_to_completion(real_worker):
