@@ -160,7 +160,10 @@ class SAETrainer:
         shape_fn: ShapeFn = default_shape_fn,
         resume: bool = False,
         command: str | None = None,
+        changes: dict[str, Any] | None = None,
     ) -> None:
+        """`changes`: train settings to change on resume even though they alter the trajectory
+        (e.g. a lower learning rate for a later session); recorded in the run's entry."""
         self.out = Path(out)
         self.shape_fn = shape_fn
         self.train_cfg = train_cfg
@@ -172,7 +175,7 @@ class SAETrainer:
                 raise FileExistsError(f"{self.out} already holds a checkpoint: pass --resume to continue it, or choose another --out")
             saved = json.loads((self.out / "checkpoint.json").read_text())
             model_cfg = SAEConfig.from_dict(saved["model"])
-            self.train_cfg = train_cfg = SAETrainConfig.from_dict({**saved["train"], **_overrides(train_cfg)})
+            self.train_cfg = train_cfg = SAETrainConfig.from_dict({**saved["train"], **_overrides(train_cfg), **(changes or {})})
         torch.manual_seed(train_cfg.seed)
         self.model = SAE(model_cfg)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=train_cfg.lr)
@@ -188,6 +191,7 @@ class SAETrainer:
                 "start_step": self.step,
                 "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "hardware": hardware_description(),
+                "changes": changes or {},
             }
         )
         self._stop = False

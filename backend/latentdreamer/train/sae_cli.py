@@ -10,6 +10,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="run directory: checkpoint, metrics.jsonl")
     parser.add_argument("--resume", action="store_true", help="continue the checkpoint in --out")
     parser.add_argument("--steps", type=int, default=None, help="train until this total step count (default: the config's)")
+    parser.add_argument(
+        "--change",
+        action="append",
+        default=[],
+        metavar="KEY=JSON",
+        help="on --resume, change a train setting that the checkpoint fixes (e.g. lr=3e-4); recorded in the checkpoint",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
 
 
@@ -25,7 +32,13 @@ def run(args: argparse.Namespace) -> int:
     if args.steps is not None:
         train_cfg = SAETrainConfig.from_dict({**asdict(train_cfg), "steps": args.steps})
     command = shlex.join(["latentdreamer", *sys.argv[1:]])
-    trainer = SAETrainer(model_cfg, train_cfg, args.out, resume=args.resume, command=command)
+    changes = {}
+    for item in args.change:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--change expects KEY=JSON, got {item!r}")
+        changes[key] = json.loads(value)
+    trainer = SAETrainer(model_cfg, train_cfg, args.out, resume=args.resume, command=command, changes=changes)
     last = trainer.train_until(trainer.train_cfg.steps, progress=not args.no_progress)
     print(json.dumps({"step": trainer.step, **last}), flush=True)
     return 0

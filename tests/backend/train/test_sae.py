@@ -67,6 +67,9 @@ def test_resume_is_exact(tmp_path: Path):
     meta = load_checkpoint(tmp_path / "b", second.model)
     assert meta["step"] == 4 and [r["start_step"] for r in meta["runs"]] == [0, 2]
 
+    third = SAETrainer(*_configs(), tmp_path / "b", resume=True, changes={"lr": 1e-4})
+    assert third.train_cfg.lr == 1e-4 and third.meta["runs"][-1]["changes"] == {"lr": 1e-4}
+
 
 def test_training_never_touches_evaluation_seeds():
     with pytest.raises(RuntimeError, match="evaluation seed"):
