@@ -1,0 +1,103 @@
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from latentdreamer.models.latent_ops import export_sae
+from latentdreamer.models.lin import DEFAULT_LIN_WEIGHTS, LIN, LINConfig, export_lin, load_lin
+from latentdreamer.models.sae import SAE, SAEConfig
+from latentdreamer.models.weights import WeightsError, read_card
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Two threads on the shared 2-core machines run many times slower than one."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+TINY = LINConfig(image_size=32, cnn_channels=(8, 16, 16), width=16, heads=2, encoder_layers=1, decoder_layers=1, groups=4)
+TINY_SAE = SAEConfig(resolution=32, encoder_channels=(8, 16), decoder_channels=(16, 8, 8), feature_channels=8, point_hidden=16, fourier_bands=3, groups=4)
+
+
+def _views(b: int = 2, size: int = 32, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(b, 6, size, size, 1, generator=g), torch.rand(b, 6, size, size, 3, generator=g)
+
+
+def test_output_has_the_sae_latent_shape_and_config_round_trips():
+    torch.manual_seed(0)
+    model = LIN(TINY)
+    z = model.predict(*_views())
+    assert z.shape == (2, *TINY_SAE.latent_shape) == (2, *TINY.latent_shape)
+    assert LINConfig.from_dict(json.loads(TINY.to_json())) == TINY
+    with pytest.raises(ValueError, match="unknown"):
+        LINConfig.from_dict({"nope": 1})
+    with pytest.raises(ValueError, match="views"):
+        model(torch.zeros(1, 5, 5, 32, 32))
+
+
+def test_each_query_fills_its_own_latent_block():
+    """Head bias = index of the output number; the block layout must put number
+    c*k^3 + a*k^2 + b*k + d of query (gi, gj, gk) at latent (c, gi*k+a, gj*k+b, gk*k+d)."""
+    model = LIN(TINY)
+    k, c = TINY.block, TINY.latent_channels
+    with torch.no_grad():
+        model.head.weight.zero_()
+        model.head.bias.copy_(torch.arange(c * k**3, dtype=torch.float32))
+    z = model.predict(*_views(1))[0]
+    for ch, x, y, w in [(0, 0, 0, 0), (3, 5, 2, 7), (7, 7, 7, 7), (1, 2, 3, 1)]:
+        assert z[ch, x, y, w] == ch * k**3 + (x % k) * k * k + (y % k) * k + (w % k)
+
+
+def test_prepare_views_masks_only_and_per_object_flags():
+    mask, normals = _views(3)
+    x = LIN.prepare_views(mask, None)
+    assert x.shape == (3, 6, 5, 32, 32)
+    assert x[:, :, :3].abs().max() == 0 and x[:, :, 4].max() == 0
+    torch.testing.assert_close(x[:, :, 3], mask[..., 0])
+    x = LIN.prepare_views(mask, normals, torch.tensor([True, False, True]))
+    torch.testing.assert_close(x[0, :, :3], (normals[0] * 2 - 1).permute(0, 3, 1, 2))
+    assert x[1, :, :3].abs().max() == 0 and x[1, :, 4].max() == 0 and x[2, :, 4].min() == 1
+    # Gradients reach the input: masks-only and with-normals give different latents.
+    model = LIN(TINY)
+    assert not torch.equal(model.predict(mask, None), model.predict(mask, normals))
+
+
+def _sae_file(path: Path, seed: int) -> Path:
+    torch.manual_seed(seed)
+    export_sae(SAE(TINY_SAE), path, {"steps": 0})
+    return path
+
+
+def test_pairing_is_checked_on_load(tmp_path: Path):
+    sae_a = _sae_file(tmp_path / "sae_a.safetensors", 0)
+    sae_b = _sae_file(tmp_path / "sae_b.safetensors", 1)
+    torch.manual_seed(0)
+    model = LIN(TINY)
+    export_lin(model, tmp_path / "lin.safetensors", read_card(sae_a)["sha256"], {"steps": 3})
+    loaded = load_lin(tmp_path / "lin.safetensors", sae_card=sae_a)
+    views = _views()
+    torch.testing.assert_close(loaded.predict(*views), model.eval().predict(*views))
+    assert load_lin(tmp_path / "lin.safetensors", sae_card=read_card(sae_a)).config == TINY
+    with pytest.raises(WeightsError, match="trained against the SAE with sha256"):
+        load_lin(tmp_path / "lin.safetensors", sae_card=sae_b)
+    with pytest.raises(WeightsError, match="not a LIN"):
+        load_lin(sae_a, sae_card=sae_a)
+
+
+def test_shipped_weights_load_with_the_shipped_sae():
+    """The shipped pair must match; if the SAE was re-exported, the LIN must be retrained."""
+    from latentdreamer.models.latent_ops import DEFAULT_SAE_WEIGHTS
+
+    if not DEFAULT_LIN_WEIGHTS.is_file():
+        pytest.skip(f"no shipped LIN weights at {DEFAULT_LIN_WEIGHTS} yet")
+    card = read_card(DEFAULT_LIN_WEIGHTS)
+    # Until the SAE ships, check the LIN against the SAE card it names.
+    sae_card = None if DEFAULT_SAE_WEIGHTS.is_file() else {"sha256": card["sae_sha256"]}
+    model = load_lin(sae_card=sae_card)
+    z = model.predict(*_views(1, model.config.image_size))
+    assert z.shape == (1, 8, 8, 8, 8) and torch.isfinite(z).all()
