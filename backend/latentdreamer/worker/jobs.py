@@ -217,15 +217,21 @@ class JobRunner:
                     self._cond.wait()
                 if self._stopping:
                     return
-                self._current = self._queue.popleft()
+                job = self._current = self._queue.popleft()
             try:
-                self._run(self._current)
-            finally:
-                self._on_step()
-                with self._cond:
-                    self._current = None
+                event = self._run(job)
+            except BaseException as exc:  # even SystemExit from a library: the job ends, the worker lives
+                log.exception("job %s failed", job.id)
+                event = _internal_error(job.id, exc)
+            self._on_step()
+            with self._cond:
+                # The terminal event goes out when the job is no longer current, so a `ping`
+                # answered after it never reports the job as running.
+                self._current = None
+                self._emit(event)
 
-    def _run(self, job: Job) -> None:
+    def _run(self, job: Job) -> dict[str, Any]:
+        """Runs one job; returns its terminal event."""
         started = time.monotonic()
         reporter = JobReporter(job, self._emit, self._progress_interval, self._on_step)
         try:
@@ -239,23 +245,30 @@ class JobRunner:
                 write_glb(glb, result.mesh)
             stats = {**result.stats, **counts, "preset": settings.preset, "requested_preset": job.settings.preset}
             timings = {**result.timings, "queued_s": started - job.submitted, "total_s": time.monotonic() - started}
-            self._emit(make_event("result", job.id, path=str(path), glb=str(glb) if glb else None,
-                                  stats=stats, timings=timings))
+            return make_event("result", job.id, path=str(path), glb=str(glb) if glb else None,
+                              stats=stats, timings=timings)
         except Cancelled as exc:
-            path = None
-            if exc.best is not None and job.folder is not None:
-                path = job.folder / "cancelled.npz"
-                write_mesh_npz(path, exc.best)
-            self._emit(make_event("cancelled", job.id, stage=exc.stage, path=str(path) if path else None))
+            return make_event("cancelled", job.id, stage=exc.stage, path=self._save_best(job, exc.best))
         except RequestError as exc:
             exc.request_id = job.id
-            self._emit(exc.event())
+            return exc.event()
         except USER_ERRORS as exc:  # bad inputs, missing weights: the user can fix these
-            self._emit(make_event("error", job.id, code=user_error_code(exc.code), message=exc.message, hint=exc.hint))
+            return make_event("error", job.id, code=user_error_code(exc.code), message=exc.message, hint=exc.hint)
         except Exception as exc:  # the job failed, the worker lives on
             log.exception("job %s failed", job.id)
-            self._emit(make_event("error", job.id, code="internal", message=f"{type(exc).__name__}: {exc}",
-                                  hint="this is a bug in the backend; the worker log has the traceback"))
+            return _internal_error(job.id, exc)
+
+    @staticmethod
+    def _save_best(job: Job, best) -> str | None:
+        if best is None or job.folder is None:
+            return None
+        path = job.folder / "cancelled.npz"
+        try:
+            write_mesh_npz(path, best)
+        except (OSError, ValueError) as exc:
+            log.warning("could not save the cancelled job's mesh: %s", exc)
+            return None
+        return str(path)
 
     def _execute_with_retry(self, job: Job, settings: GenerateSettings, reporter: JobReporter):
         try:
@@ -285,6 +298,11 @@ class JobRunner:
         raise RequestError("out_of_memory",
                            f"out of memory at preset {settings.preset!r} and again at {lower!r} ({second_error})",
                            _OOM_HINT)
+
+
+def _internal_error(job_id: str, exc: BaseException) -> dict[str, Any]:
+    return make_event("error", job_id, code="internal", message=f"{type(exc).__name__}: {exc}",
+                      hint="this is a bug in the backend; the worker log has the traceback")
 
 
 _OOM_HINT = "close other programs using the GPU, choose a smaller preset, or set device to cpu"

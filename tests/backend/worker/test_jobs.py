@@ -170,10 +170,12 @@ def test_every_job_gets_exactly_one_terminal_event_whatever_happens(runner_with)
                 release.wait(0.05)
             if job.id == "boom" and step == 3:
                 raise KeyError("x")
+            if job.id == "exit":
+                raise SystemExit(3)  # a library calling sys.exit() must not end the job thread
         return GenerationResult(triangle())
 
     runner, rec = runner_with(execute, progress_interval=10.0)
-    for job_id in ("slow", "queued-then-cancelled", "boom", "fine", "cancelled-at-stop"):
+    for job_id in ("slow", "queued-then-cancelled", "boom", "exit", "fine", "cancelled-at-stop"):
         submit(runner, job_id)
     assert runner.cancel("queued-then-cancelled") == "dequeued"
     while not rec.of("slow")[1:]:
@@ -182,8 +184,8 @@ def test_every_job_gets_exactly_one_terminal_event_whatever_happens(runner_with)
     assert rec.terminal("fine")["type"] == "result"
     assert runner.stop(5.0)
     kinds = {j: [e["type"] for e in rec.of(j) if e["type"] in TERMINAL_EVENTS]
-             for j in ("slow", "queued-then-cancelled", "boom", "fine", "cancelled-at-stop")}
-    assert kinds == {"slow": ["cancelled"], "queued-then-cancelled": ["cancelled"], "boom": ["error"],
+             for j in ("slow", "queued-then-cancelled", "boom", "exit", "fine", "cancelled-at-stop")}
+    assert kinds == {"slow": ["cancelled"], "queued-then-cancelled": ["cancelled"], "boom": ["error"], "exit": ["error"],
                      "fine": ["result"], "cancelled-at-stop": ["cancelled"]}
     # progress is thinned per stage but the stage's last step always goes out
     fine_steps = [e["step"] for e in rec.of("fine") if e["type"] == "progress"]
