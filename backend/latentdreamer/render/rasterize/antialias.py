@@ -16,17 +16,15 @@ from __future__ import annotations
 
 import torch
 
+from latentdreamer.render.rasterize.edges import OPPOSITE, edge_topology
 from latentdreamer.render.rasterize.pixels import ndc_centres
-
-_OPPOSITE = ((1, 2), (2, 0), (0, 1))
-"""Edge i of a triangle is the one opposite vertex i (the edge where barycentric i is 0)."""
 
 
 def _ndc_edge_planes(q: torch.Tensor) -> torch.Tensor:
     """(..., 3, 4) clip vertices -> (..., 3, 3) NDC edge planes (a, b, c), positive inside."""
     x, y = q[..., 0] / q[..., 3], q[..., 1] / q[..., 3]
     planes = []
-    for j, k in _OPPOSITE:
+    for j, k in OPPOSITE:
         xj, yj, xk, yk = x[..., j], y[..., j], x[..., k], y[..., k]
         planes.append(torch.stack([yj - yk, xk - xj, xj * yk - xk * yj], dim=-1))
     planes = torch.stack(planes, dim=-2)
@@ -36,17 +34,15 @@ def _ndc_edge_planes(q: torch.Tensor) -> torch.Tensor:
 
 def silhouette_edges(pos: torch.Tensor, tri: torch.Tensor) -> torch.Tensor:
     """(B, F, 3) bool: whether edge i of each triangle is a silhouette edge in each view."""
+    edge, count = edge_topology(tri)
     tri = tri.long()
-    ends = torch.stack([tri[:, [j for j, _ in _OPPOSITE]], tri[:, [k for _, k in _OPPOSITE]]], dim=-1)
-    key = ends.amin(-1) * pos.shape[1] + ends.amax(-1)
-    _, edge, count = torch.unique(key.reshape(-1), return_inverse=True, return_counts=True)
-    q = pos.detach()[:, tri]
-    x, y = q[..., 0] / q[..., 3], q[..., 1] / q[..., 3]
+    p = pos.detach()
+    x, y = (p[..., 0] / p[..., 3])[:, tri], (p[..., 1] / p[..., 3])[:, tri]  # (B, F, 3)
     area2 = (x[..., 1] - x[..., 0]) * (y[..., 2] - y[..., 0]) - (x[..., 2] - x[..., 0]) * (y[..., 1] - y[..., 0])
     facing = torch.sign(area2).to(pos.dtype).repeat_interleave(3, dim=1)  # (B, 3F)
-    total = facing.new_zeros(pos.shape[0], len(count)).index_add_(1, edge, facing)
+    total = facing.new_zeros(pos.shape[0], len(count)).index_add_(1, edge.reshape(-1), facing)
     silhouette = (count == 1) | (total.abs() != count.to(total))
-    return silhouette[:, edge].view(pos.shape[0], -1, 3)
+    return silhouette[:, edge.reshape(-1)].view(pos.shape[0], -1, 3)
 
 
 def antialias(color: torch.Tensor, rast: torch.Tensor, pos: torch.Tensor, tri: torch.Tensor) -> torch.Tensor:
@@ -56,23 +52,29 @@ def antialias(color: torch.Tensor, rast: torch.Tensor, pos: torch.Tensor, tri: t
     depth = rast[..., 2].detach()
     silhouette = silhouette_edges(pos, tri)
     has_silhouette = silhouette.any(-1)  # (B, F)
-    view_index = torch.arange(views, device=ids.device).view(-1, 1, 1)
-    flat_index = torch.arange(views * height * width, device=ids.device).view(views, height, width)
+    # Cheap dense screening: a pair matters only if a pixel on it sees a triangle with a silhouette edge.
+    flat_ids = ids.view(views, -1)
+    near_silhouette = (has_silhouette.gather(1, flat_ids.clamp(min=0)) & (flat_ids >= 0)).view_as(ids)
+    flat_ids, flat_depth = flat_ids.reshape(-1), depth.reshape(-1)
     owners, others, faces = [], [], []
     for dy, dx in ((0, 1), (1, 0)):
         id_a, id_b = ids[:, : height - dy, : width - dx], ids[:, dy:, dx:]
-        a_owns = (id_b < 0) | ((id_a >= 0) & (depth[:, : height - dy, : width - dx] <= depth[:, dy:, dx:]))
+        pair = (near_silhouette[:, : height - dy, : width - dx] | near_silhouette[:, dy:, dx:]) & (id_a != id_b)
+        b, y, x = torch.nonzero(pair, as_tuple=True)
+        pix_a = (b * height + y) * width + x
+        pix_b = pix_a + (dy * width + dx)
+        id_a, id_b = flat_ids[pix_a], flat_ids[pix_b]
+        a_owns = (id_b < 0) | ((id_a >= 0) & (flat_depth[pix_a] <= flat_depth[pix_b]))
         owner_id = torch.where(a_owns, id_a, id_b)
-        candidate = (id_a != id_b) & (owner_id >= 0)
-        candidate &= has_silhouette[view_index, owner_id.clamp(min=0)]
-        pix_a, pix_b = flat_index[:, : height - dy, : width - dx], flat_index[:, dy:, dx:]
-        owners.append(torch.where(a_owns, pix_a, pix_b)[candidate])
-        others.append(torch.where(a_owns, pix_b, pix_a)[candidate])
-        faces.append(owner_id[candidate])
+        keep = has_silhouette[b, owner_id]
+        owners.append(torch.where(a_owns, pix_a, pix_b)[keep])
+        others.append(torch.where(a_owns, pix_b, pix_a)[keep])
+        faces.append(owner_id[keep])
     owner, other, face = torch.cat(owners), torch.cat(others), torch.cat(faces)
     b = torch.div(owner, height * width, rounding_mode="floor")
 
-    planes = _ndc_edge_planes(pos[b.unsqueeze(1), tri[face].long()])  # (N, 3, 3)
+    corners = (b * pos.shape[1]).unsqueeze(1) + tri.long()[face]
+    planes = _ndc_edge_planes(pos.reshape(-1, 4).index_select(0, corners.reshape(-1)).view(-1, 3, 4))
 
     def centre(pixel: torch.Tensor) -> torch.Tensor:
         rem = pixel - b * height * width

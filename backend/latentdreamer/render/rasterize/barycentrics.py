@@ -18,22 +18,19 @@ def rast_from_ids(pos: torch.Tensor, tri: torch.Tensor, ids: torch.Tensor) -> to
     views, height, width = ids.shape
     flat = ids.reshape(-1)
     pixel = torch.nonzero(flat >= 0).squeeze(1)
-    face = flat[pixel]
+    face = flat.index_select(0, pixel)
     b = torch.div(pixel, height * width, rounding_mode="floor")
     rem = pixel - b * height * width
     py = ndc_centres(torch.div(rem, width, rounding_mode="floor"), height, pos.dtype)
     px = ndc_centres(rem % width, width, pos.dtype)
-    q = pos[b.unsqueeze(1), tri[face].long()]  # (N, 3, 4)
-    x, y, z, w = q.unbind(-1)
-
-    def edge(j: int, k: int) -> torch.Tensor:
-        return px * (y[:, j] * w[:, k] - w[:, j] * y[:, k]) + py * (w[:, j] * x[:, k] - x[:, j] * w[:, k]) + (
-            x[:, j] * y[:, k] - y[:, j] * x[:, k]
-        )
-
-    e = torch.stack([edge(1, 2), edge(2, 0), edge(0, 1)], dim=-1)
+    corners = (b * pos.shape[1]).unsqueeze(1) + tri.long().index_select(0, face)
+    q = pos.reshape(-1, 4).index_select(0, corners.reshape(-1)).view(-1, 3, 4)
+    xyw = q.index_select(-1, torch.tensor([0, 1, 3], device=q.device))
+    centre = torch.stack([px, py, torch.ones_like(px)], dim=-1).unsqueeze(1)
+    # Row i: q_j x q_k for the edge opposite vertex i, dotted with the pixel centre.
+    e = (torch.linalg.cross(xyw.roll(-1, dims=1), xyw.roll(-2, dims=1), dim=-1) * centre).sum(-1)
     bary = e / e.sum(-1, keepdim=True)
-    depth = (bary * z).sum(-1) / (bary * w).sum(-1)
+    depth = (bary * q[..., 2]).sum(-1) / (bary * q[..., 3]).sum(-1)
     values = torch.stack([bary[:, 0], bary[:, 1], depth, (face + 1).to(pos.dtype)], dim=-1)
     rast = pos.new_zeros(views * height * width, 4).index_copy(0, pixel, values)
     return rast.view(views, height, width, 4)

@@ -16,13 +16,13 @@ def interpolate(attr: torch.Tensor, rast: torch.Tensor, tri: torch.Tensor) -> to
     views, height, width, _ = rast.shape
     channels = attr.shape[-1]
     pixel, face = covered_pixels(rast)
-    corners = tri[face].long()  # (N, 3)
-    if attr.dim() == 2:
-        a = attr[corners]
-    else:
+    corners = tri.long().index_select(0, face)  # (N, 3)
+    if attr.dim() == 3:
         b = torch.div(pixel, height * width, rounding_mode="floor")
-        a = attr.expand(views, -1, -1)[b.unsqueeze(1), corners]  # (N, 3, C)
-    uv = rast.reshape(-1, 4)[pixel, :2].to(attr.dtype)
+        corners = corners + (b * attr.shape[1]).unsqueeze(1)
+        attr = attr.expand(views, -1, -1)
+    a = attr.reshape(-1, channels).index_select(0, corners.reshape(-1)).view(-1, 3, channels)
+    uv = rast.reshape(-1, 4).index_select(0, pixel)[:, :2].to(attr.dtype)
     u, v = uv[:, :1], uv[:, 1:]
     values = u * a[:, 0] + v * a[:, 1] + (1.0 - u - v) * a[:, 2]
     out = attr.new_zeros(views * height * width, channels).index_copy(0, pixel, values)

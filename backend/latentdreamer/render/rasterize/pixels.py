@@ -17,4 +17,4 @@ def covered_pixels(rast: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Flat pixel indices into (B*H*W) and the 0-based triangle id of each covered pixel."""
     ids = rast[..., 3].detach().reshape(-1).to(torch.int64) - 1
     pixel = torch.nonzero(ids >= 0).squeeze(1)
-    return pixel, ids[pixel]
+    return pixel, ids.index_select(0, pixel)

@@ -27,15 +27,15 @@ def test_silhouette_and_normal_losses_recover_translation_and_scale():
     sphere = trimesh.creation.icosphere(subdivisions=3, radius=1.0)
     unit = torch.tensor(sphere.vertices, dtype=torch.float32)
     faces = torch.tensor(sphere.faces)
-    res = (64, 64)
+    res = (48, 48)
     true_centre, true_radius = torch.tensor([0.07, -0.05, 0.04]), 0.33
     with torch.no_grad():
         target = _render(unit * true_radius + true_centre, faces, res)
     centre = torch.zeros(3, requires_grad=True)
     log_radius = torch.tensor(float(torch.log(torch.tensor(0.26))), requires_grad=True)
-    opt = torch.optim.Adam([centre, log_radius], lr=0.01)
+    opt = torch.optim.Adam([centre, log_radius], lr=0.025)
     losses = []
-    for _ in range(60):
+    for _ in range(25):
         opt.zero_grad()
         loss = (_render(unit * log_radius.exp() + centre, faces, res) - target).abs().mean()
         loss.backward()
