@@ -30,6 +30,9 @@ log = logging.getLogger("latentdreamer.worker")
 
 Emit = Callable[[dict[str, Any]], None]
 
+KEEP_PREVIEWS = 3
+"""Preview files kept per job: the newest is being read while the next one is written."""
+
 LOWEST_RETRY_PRESET = "draft"
 """An out-of-memory job is retried one preset lower, but never below `draft`: `tiny` is for tests."""
 
@@ -90,6 +93,8 @@ class JobReporter:
         except OSError as exc:  # a preview is a nicety; a full disk shows up in the result
             log.warning("could not write preview %s: %s", path, exc)
             return
+        # A long job makes hundreds of previews; only the newest few can still be wanted.
+        (self.job.folder / f"preview-{self._previews - KEEP_PREVIEWS:04d}.npz").unlink(missing_ok=True)
         self._emit(make_event("preview", self.job.id, stage=stage, path=str(path), **counts))
 
     def views(self, views) -> None:

@@ -9,6 +9,7 @@ their `cancelled` event and a temporary jobs folder is removed.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import logging.handlers
 import os
@@ -77,6 +78,7 @@ def serve(args: argparse.Namespace) -> int:
 
     requests, protocol = claim_stdio()
     setup_logging(args.log_file, args.log_level)
+    faulthandler.enable(sys.stderr)  # a crash in native code leaves its stack in the client's error
     if args.models_dir:  # one place for the priors, the hello and every job to find it
         os.environ["LATENTDREAMER_MODELS"] = str(Path(args.models_dir).expanduser())
 

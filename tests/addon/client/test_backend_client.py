@@ -187,6 +187,15 @@ def test_protocol_mismatch_is_refused_with_a_clear_message(make_client):
     assert not client.running
 
 
+def test_a_line_that_is_not_an_event_is_reported_not_swallowed(make_client):
+    hello = json.dumps({"type": "hello", "id": None, "protocol": 1})
+    fake = [sys.executable, "-c", f"import time; print('Loading model...'); print({hello!r}, flush=True); time.sleep(60)"]
+    client = make_client(fake)
+    client.start()
+    bad = [e for e in client.poll() if e["type"] == "error"]
+    assert bad and bad[0]["code"] == "bad_event" and "Loading model..." in bad[0]["message"]
+
+
 def test_a_worker_that_cannot_start_says_why(make_client):
     broken = [backend_python(), "-c", "import sys; sys.stderr.write('no module named torch\\n'); sys.exit(4)"]
     with pytest.raises(WorkerStartError, match=r"(?s)exited with code 4.*no module named torch"):

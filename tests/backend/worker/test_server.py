@@ -108,9 +108,12 @@ def test_a_job_streams_views_progress_previews_and_a_result(start_worker, grid):
     assert Image.open(events[1]["rgb"][0]).mode == "RGBA"
     progress = [e for e in events if e["type"] == "progress"]
     assert progress[-1]["fraction"] == pytest.approx(1.0) and progress[-1]["stage"] == "texture"
-    for preview in (e for e in events if e["type"] == "preview"):
+    previews = [e for e in events if e["type"] == "preview"]
+    assert len(previews) == 9  # steps 2, 4 and 5 (the last) of each of 3 stages
+    for preview in previews[-3:]:
         with np.load(preview["path"]) as data:
             assert data["vertices"].shape == (preview["num_vertices"], 3)
+    assert not any(Path(p["path"]).exists() for p in previews[:-3])  # only the newest three are kept
     result = events[-1]
     with np.load(result["path"]) as data:
         assert data["vertices"].dtype == np.float32 and data["vertices"].shape == (4, 3)
