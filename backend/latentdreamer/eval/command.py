@@ -7,6 +7,7 @@ import importlib
 
 EVALUATORS: dict[str, tuple[str, str]] = {
     "sae": ("latentdreamer.eval.sae_cli", "SAE round trip on unseen random shapes and the evaluation meshes"),
+    "lin": ("latentdreamer.eval.lin_cli", "LIN latent quality with zero optimisation steps, with normals and masks only"),
 }
 
 

@@ -242,4 +242,17 @@ def load_lin(
     return model.to(device).eval()
 
 
-__all__ = ["DEFAULT_LIN_WEIGHTS", "LIN", "LINConfig", "check_pairing", "export_lin", "latent_loss", "load_lin"]
+def load_lin_checkpoint(run_dir: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[LIN, dict[str, Any]]:
+    """The model of a LIN training run's latest checkpoint, in eval mode, and the run's SAE
+    record ({"path", "sha256"}): the SAE it must be used with."""
+    from latentdreamer.train.checkpoint import META, load_checkpoint
+
+    meta = json.loads((Path(run_dir) / META).read_text())
+    model = LIN(LINConfig.from_dict(meta["model"]))
+    rng = torch.get_rng_state()
+    load_checkpoint(run_dir, model)
+    torch.set_rng_state(rng)  # loading restores the trainer's RNG; a reader should not inherit it
+    return model.to(device).eval(), meta["sae"]
+
+
+__all__ = ["DEFAULT_LIN_WEIGHTS", "LIN", "LINConfig", "check_pairing", "export_lin", "latent_loss", "load_lin", "load_lin_checkpoint"]

@@ -1,0 +1,169 @@
+"""LIN evaluation: how good is the latent it predicts, before any optimisation step?
+
+For each object: six views in the exact prior cameras -> LIN -> latent, scored two ways:
+the L2 (mean square per latent element) against the SAE encoder's latent of the true SDF,
+and the volume IoU of the decoded prediction against the true shape (insides of the two
+SDF grids at the SAE's resolution). Each with normals and with masks only. Baselines in the
+same table: the zero latent's L2 (the prior mean, what optimisation starts from without
+LIN), the zero latent decoded (its IoU), and the SAE round trip (the IoU ceiling: LIN can
+at best reproduce the encoder's latent).
+
+Two sets: fresh random shapes (seeds >= EVAL_SEED_BASE, never trained on), traced like the
+training views but without degradations; and the evaluation meshes, rasterised as meshes
+(render/views.py), so they also measure the step from the training renderer to another.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from latentdreamer.models.lin import LIN, latent_loss
+from latentdreamer.models.sae import SAE
+from latentdreamer.train.sae import EVAL_SEED_BASE, grid_iou
+
+METRICS = ("mse", "mse_masks_only", "mse_zero", "iou", "iou_masks_only", "iou_zero", "iou_sae_bound")
+
+
+@dataclass
+class Views:
+    name: str
+    sdf: torch.Tensor
+    """(n, n, n) true SDF at the SAE's resolution."""
+    mask: torch.Tensor
+    """(1, 6, H, W, 1)"""
+    normals: torch.Tensor
+    """(1, 6, H, W, 3) encoded"""
+
+
+@torch.no_grad()
+def score(lin: LIN, sae: SAE, views: Views, zero_sdf: torch.Tensor) -> dict[str, float]:
+    sdf = views.sdf.unsqueeze(0)
+    target, _ = sae.encode(sdf)
+    pred = lin.predict(views.mask, views.normals)
+    pred_m = lin.predict(views.mask, None)
+    decoded = sae.decode_grid(torch.cat([pred, pred_m, target]))
+    ious = grid_iou(decoded, sdf.expand(3, -1, -1, -1))
+    return {
+        "mse": latent_loss(pred, target).item(),
+        "mse_masks_only": latent_loss(pred_m, target).item(),
+        "mse_zero": target.square().mean().item(),
+        "iou": float(ious[0]),
+        "iou_masks_only": float(ious[1]),
+        "iou_zero": float(grid_iou(zero_sdf, sdf)[0]),
+        "iou_sae_bound": float(ious[2]),
+    }
+
+
+def random_views(count: int, resolution: int, image_size: int, first_seed: int = EVAL_SEED_BASE):
+    from latentdreamer.geometry.random_shapes import random_sdf
+    from latentdreamer.render.cameras import prior_cameras
+    from latentdreamer.render.sdf_views import sdf_views
+
+    cams = prior_cameras()
+    for i in range(count):
+        sdf = torch.from_numpy(random_sdf(first_seed + i, resolution))
+        mask, normals = sdf_views(sdf[None], cams, image_size)
+        yield Views(f"seed{first_seed + i}", sdf, mask, normals)
+
+
+def mesh_views(root: Path | None, resolution: int, image_size: int):
+    from latentdreamer.geometry.normalise import fit_in_sphere
+    from latentdreamer.io.eval_meshes import entry_name, eval_mesh_paths, load_eval_mesh
+    from latentdreamer.models.latent_ops import mesh_sdf
+    from latentdreamer.render.cameras import prior_cameras
+    from latentdreamer.render.views import render_views
+
+    cams = prior_cameras()
+    for path in eval_mesh_paths(root):
+        mesh = fit_in_sphere(load_eval_mesh(path))
+        v = torch.from_numpy(np.asarray(mesh.vertices, dtype=np.float32))
+        f = torch.from_numpy(np.asarray(mesh.faces, dtype=np.int64))
+        with torch.no_grad():
+            r = render_views(v, f, cams, image_size)
+        sdf = torch.from_numpy(np.asarray(mesh_sdf(mesh, resolution), dtype=np.float32))
+        yield Views(entry_name(path), sdf, r.mask.unsqueeze(0), r.normals.unsqueeze(0))
+
+
+def summarise(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    mean = {k: float(np.mean([o[k] for o in objects])) for k in METRICS} if objects else {}
+    return {"count": len(objects), "mean": mean, "objects": objects}
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lines = [
+        "# LIN evaluation (zero optimisation steps)",
+        "",
+        f"LIN `{report['lin']}` (sha256 {report['lin_sha256'][:16]}...) with SAE sha256 {report['sae_sha256'][:16]}...; "
+        f"views {report['image_size']} px in the six prior cameras. L2 = mean square per latent element against the SAE "
+        f"encoder's latent; IoU = volume IoU of the insides of the decoded and the true SDF grids at {report['resolution']}^3. "
+        "'zero' = the prior-mean latent (no LIN); 'SAE bound' = the encoder's own latent decoded (the best LIN can do).",
+        "",
+    ]
+    for key, title in (("random", "Random shapes (unseen seeds, traced views)"), ("meshes", "Evaluation meshes (rasterised views)")):
+        part = report.get(key)
+        if not part or not part["count"]:
+            continue
+        lines += [
+            f"## {title}: {part['count']} objects",
+            "",
+            "| object | L2 | L2 masks only | L2 zero | IoU | IoU masks only | IoU zero | IoU SAE bound |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        rows = part["objects"] if key == "meshes" else []
+        for o in rows + [{"name": "**mean**", **part["mean"]}]:
+            lines.append("| " + " | ".join([o["name"], *(f"{o[k]:.3f}" for k in METRICS)]) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def evaluate(
+    lin: LIN,
+    sae: SAE,
+    lin_source: str,
+    lin_sha256: str,
+    sae_sha256: str,
+    out: Path,
+    shapes: int,
+    meshes: Path | None,
+    use_meshes: bool,
+    progress: bool = True,
+) -> dict[str, Any]:
+    from tqdm import tqdm
+
+    lin.eval()
+    sae.eval()
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    r, size = sae.config.resolution, lin.config.image_size
+    with torch.no_grad():
+        zero_sdf = sae.decode_grid(torch.zeros(1, *sae.config.latent_shape))
+    report: dict[str, Any] = {
+        "lin": lin_source,
+        "lin_sha256": lin_sha256,
+        "sae_sha256": sae_sha256,
+        "resolution": r,
+        "image_size": size,
+    }
+    objects = [{"name": v.name, **score(lin, sae, v, zero_sdf)} for v in tqdm(random_views(shapes, r, size), total=shapes, desc="random", disable=not progress)]
+    report["random"] = summarise(objects)
+    if use_meshes:
+        from latentdreamer.io.eval_meshes import default_eval_root
+
+        root = meshes or default_eval_root()
+        if root.is_dir():
+            objects = [{"name": v.name, **score(lin, sae, v, zero_sdf)} for v in tqdm(mesh_views(root, r, size), desc="meshes", disable=not progress)]
+            report["meshes"] = summarise(objects)
+        else:
+            report["meshes_skipped"] = f"{root} not found"
+            print(f"evaluation meshes not found at {root}: skipped", flush=True)
+    report["seconds"] = time.perf_counter() - t0
+    (out / "lin_eval.json").write_text(json.dumps(report, indent=1) + "\n")
+    (out / "lin_eval.md").write_text(markdown(report))
+    return report

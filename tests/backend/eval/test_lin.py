@@ -1,0 +1,66 @@
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import trimesh
+
+from latentdreamer.eval.lin import evaluate
+from latentdreamer.models.lin import LIN, LINConfig
+from latentdreamer.models.sae import SAE, SAEConfig, grid_points_tensor
+
+TINY_SAE = SAEConfig(resolution=32, encoder_channels=(8, 16), decoder_channels=(16, 8, 8), feature_channels=8, point_hidden=16, fourier_bands=3, groups=4)
+TINY_LIN = LINConfig(image_size=32, cnn_channels=(8, 16, 16), width=16, heads=2, encoder_layers=1, decoder_layers=1, groups=4)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Two threads on the shared 2-core machines run many times slower than one."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+class BallSAE(SAE):
+    """Decodes every latent to the radius-0.5 ball: each IoU against a ball is then ~1."""
+
+    def decode_grid(self, z, n=None, chunk=0, **_):
+        n = n or self.config.resolution
+        return (grid_points_tensor(n).norm(dim=1) - 0.5).reshape(1, n, n, n).expand(z.shape[0], -1, -1, -1)
+
+
+class ZeroLIN(LIN):
+    """Predicts the zero latent whatever it sees: its L2 must equal the zero baseline's."""
+
+    def forward(self, views):
+        return torch.zeros(views.shape[0], *self.config.latent_shape)
+
+
+def test_scores_baselines_and_files(tmp_path: Path):
+    meshes = tmp_path / "meshes"
+    meshes.mkdir()
+    trimesh.creation.icosphere(subdivisions=3, radius=2.0).export(meshes / "ball.obj")
+    torch.manual_seed(0)
+    sae = BallSAE(TINY_SAE).eval()
+    report = evaluate(ZeroLIN(TINY_LIN), sae, "lin", "1" * 64, "2" * 64, tmp_path / "out", shapes=2, meshes=meshes, use_meshes=True, progress=False)
+    ball = report["meshes"]["objects"][0]
+    assert ball["name"] == "ball"
+    for k in ("iou", "iou_masks_only", "iou_zero", "iou_sae_bound"):
+        assert ball[k] > 0.9, (k, ball[k])
+    for part in ("random", "meshes"):
+        for o in report[part]["objects"]:
+            assert o["mse"] == pytest.approx(o["mse_zero"]) and o["mse_masks_only"] == pytest.approx(o["mse_zero"]) and o["mse"] > 0
+    assert report["random"]["count"] == 2 and report["random"]["mean"]["iou"] < 0.9  # random shapes are not balls
+    saved = json.loads((tmp_path / "out" / "lin_eval.json").read_text())
+    assert saved["meshes"]["count"] == 1 and saved["sae_sha256"] == "2" * 64
+    md = (tmp_path / "out" / "lin_eval.md").read_text()
+    assert "| ball |" in md and "masks only" in md
+
+
+def test_a_real_lin_scores_within_range_and_without_meshes(tmp_path: Path):
+    torch.manual_seed(0)
+    report = evaluate(LIN(TINY_LIN), SAE(TINY_SAE), "lin", "1" * 64, "2" * 64, tmp_path, shapes=1, meshes=None, use_meshes=False, progress=False)
+    o = report["random"]["objects"][0]
+    assert "meshes" not in report and 0 <= o["iou"] <= 1 and 0 <= o["iou_sae_bound"] <= 1 and o["mse"] > 0
+    assert o["mse"] != o["mse_masks_only"]
