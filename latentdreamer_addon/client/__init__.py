@@ -19,7 +19,7 @@ API
     or stays silent, ``ProtocolMismatchError`` when it speaks another protocol version).
 ``generate(**params) -> str``, ``cancel(job_id) -> str``, ``ping() -> str``
     Send a request (starting or restarting the worker when needed, so they raise what
-    ``start()`` raises) and return its id. ``params`` are the generate request's fields:
+    ``start()`` raises; ``cancel`` never starts one) and return its id. ``params`` are the generate request's fields:
     ``image=``, ``views=``, ``normals=``, ``settings=``, ``glb=``; a value JSON cannot
     carry raises ``TypeError`` here, everything else is checked by the worker.
 ``poll() -> list[dict]``

@@ -212,6 +212,14 @@ class BackendClient:
         return self._request("generate", params)
 
     def cancel(self, job_id: str) -> str:
+        with self._lock:
+            if not self.running:
+                # No worker, no job: its `worker_died` was sent already. Do not start one for this.
+                request_id = self._new_id("cancel")
+                self._events.put({"type": "error", "id": request_id, "code": "unknown_job",
+                                  "message": f"no worker is running, so no job {job_id!r} is either",
+                                  "hint": "its terminal event was sent already"})
+                return request_id
         return self._request("cancel", {"job": job_id})
 
     def ping(self) -> str:

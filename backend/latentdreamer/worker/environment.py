@@ -39,7 +39,8 @@ def weights_status() -> dict[str, dict[str, Any]]:
     return status
 
 
-def hello_event(jobs_dir: Path, max_queue: int, pipeline_capabilities: dict[str, Any]) -> dict[str, Any]:
+def hello_event(jobs_dir: Path, log_file: Path | None, max_queue: int,
+                pipeline_capabilities: dict[str, Any]) -> dict[str, Any]:
     try:
         torch_version = importlib.metadata.version("torch")
     except importlib.metadata.PackageNotFoundError:
@@ -60,6 +61,7 @@ def hello_event(jobs_dir: Path, max_queue: int, pipeline_capabilities: dict[str,
         torch=torch_version,
         pid=os.getpid(),
         jobs_dir=str(jobs_dir),
+        log_file=str(log_file) if log_file else None,
         weights=weights_status(),
         capabilities=capabilities,
     )

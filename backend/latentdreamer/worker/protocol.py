@@ -25,7 +25,8 @@ REQUEST_TYPES = ("generate", "cancel", "ping", "shutdown")
 
 EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     # type -> required fields (besides "type"); "id" is the request id or null.
-    "hello": ("protocol", "backend_version", "python", "torch", "pid", "jobs_dir", "weights", "capabilities"),
+    "hello": ("protocol", "backend_version", "python", "torch", "pid", "jobs_dir", "log_file", "weights",
+              "capabilities"),
     "device": ("torch", "device", "free_bytes", "total_bytes"),
     "queued": ("id", "position"),
     "progress": ("id", "stage", "step", "total", "fraction", "eta_s", "message"),

@@ -52,24 +52,27 @@ def _on_signal(signum, frame) -> None:
     raise _Terminated(signal.Signals(signum).name)
 
 
-def setup_logging(log_file: str, level: str) -> None:
+def setup_logging(log_file: str, level: str) -> Path | None:
+    """Logs to stderr and, when it can be written, to `log_file`; returns the file used."""
     logger = logging.getLogger("latentdreamer")
     logger.setLevel(level)
     formatter = logging.Formatter(f"%(asctime)s worker[{os.getpid()}] %(levelname)s %(message)s")
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if log_file:
-        path = Path(log_file).expanduser()
+    path = Path(log_file).expanduser().resolve() if log_file else None
+    if path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             handlers.append(logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=2,
                                                                  encoding="utf-8"))
         except OSError as exc:
             print(f"cannot write the log file {path}: {exc}", file=sys.stderr)
+            path = None
     for handler in handlers:
         handler.setFormatter(formatter)
         logger.addHandler(handler)
         logging.getLogger("py.warnings").addHandler(handler)
     logging.captureWarnings(True)
+    return path
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -77,7 +80,7 @@ def serve(args: argparse.Namespace) -> int:
     from latentdreamer.worker.stdio import EventWriter, claim_stdio, read_requests
 
     requests, protocol = claim_stdio()
-    setup_logging(args.log_file, args.log_level)
+    log_path = setup_logging(args.log_file, args.log_level)
     faulthandler.enable(sys.stderr)  # a crash in native code leaves its stack in the client's error
     if args.models_dir:  # one place for the priors, the hello and every job to find it
         os.environ["LATENTDREAMER_MODELS"] = str(Path(args.models_dir).expanduser())
@@ -104,7 +107,7 @@ def serve(args: argparse.Namespace) -> int:
     log.info("worker %s started; jobs in %s", os.getpid(), folders.root)
     # A --pipeline replacement is trusted to take every input; ours says what it has.
     pipeline = capabilities() if args.pipeline == DEFAULT_PIPELINE else {"inputs": ["views", "image"], "pipeline": True}
-    writer.emit(hello_event(folders.root, args.max_queue, pipeline))
+    writer.emit(hello_event(folders.root, log_path, args.max_queue, pipeline))
     if args.probe:
         device.start_probe()
 

@@ -123,6 +123,8 @@ def test_worker_killed_mid_job_is_reported_and_replaced_on_the_next_request(make
     assert (died["type"], died["code"], died["exit_code"]) == ("error", "worker_died", -signal.SIGKILL)
     assert f"pid {old_pid}" in died["message"] and "started" in died["message"]  # the worker's last log line
     assert not client.running
+    cancel = client.cancel(job)  # no worker, no job: answered here without starting one
+    assert list(client.iter_events(cancel, timeout=1))[-1]["code"] == "unknown_job" and not client.running
     ping = client.ping()  # starts a new worker
     assert client.pid != old_pid
     assert list(client.iter_events(ping, timeout=20))[-1]["type"] == "pong"

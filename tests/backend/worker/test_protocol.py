@@ -59,7 +59,7 @@ def test_documented_events_have_exactly_the_fields_the_code_sends():
 
 def test_hello_and_device_as_the_worker_builds_them_match_the_docs(tmp_path):
     examples = {m["type"]: m for m in documented()}
-    hello = hello_event(tmp_path, 8, {"inputs": ["views"], "pipeline": False})
+    hello = hello_event(tmp_path, tmp_path / "worker.log", 8, {"inputs": ["views"], "pipeline": False})
     assert hello["protocol"] == PROTOCOL_VERSION
     assert set(hello) == set(examples["hello"])
     assert set(hello["capabilities"]) == set(examples["hello"]["capabilities"])

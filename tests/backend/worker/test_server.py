@@ -30,16 +30,18 @@ def gen(request_id: str, grid: str, **extra) -> dict:
 def test_hello_comes_first_and_ping_answers(start_worker):
     w = start_worker()
     assert w.hello["protocol"] == 1 and w.hello["pid"] == w.proc.pid
-    assert Path(w.hello["jobs_dir"]).is_dir()
+    assert Path(w.hello["jobs_dir"]).is_dir() and w.hello["log_file"] is None
     assert w.hello["capabilities"]["presets"] == ["tiny", "draft", "standard", "high"]
     assert w.request({"type": "ping", "id": "p1"}) == {"type": "pong", "id": "p1", "running": None, "queued": []}
 
 
-def test_the_cli_sub_command_is_the_same_worker(start_worker):
-    w = start_worker(command=[sys.executable, "-m", "latentdreamer", "worker"])
-    assert w.hello["protocol"] == 1
+def test_the_cli_sub_command_is_the_same_worker_and_logs_to_its_file(start_worker, tmp_path):
+    log = tmp_path / "logs" / "worker.log"
+    w = start_worker("--log-file", str(log), command=[sys.executable, "-m", "latentdreamer", "worker"])
+    assert w.hello["protocol"] == 1 and w.hello["log_file"] == str(log)
     assert w.request({"type": "shutdown", "id": "s"})["type"] == "bye"
     assert w.wait() == 0
+    assert "stopping (shutdown requested)" in log.read_text()
 
 
 MALFORMED = [
