@@ -8,6 +8,7 @@ import importlib
 EVALUATORS: dict[str, tuple[str, str]] = {
     "sae": ("latentdreamer.eval.sae_cli", "SAE round trip on unseen random shapes and the evaluation meshes"),
     "lin": ("latentdreamer.eval.lin_cli", "LIN latent quality with zero optimisation steps, with normals and masks only"),
+    "generate": ("latentdreamer.eval.generate_cli", "the whole pipeline on meshes rendered into the six views, with ablations"),
 }
 
 

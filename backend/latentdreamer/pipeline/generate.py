@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from latentdreamer.device import resolve_device
+from latentdreamer.geometry.grid import grid_points
 from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.geometry.subdivision import loop_subdivision
 from latentdreamer.optimise.coarse import optimise_coarse
@@ -30,6 +31,7 @@ from latentdreamer.pipeline.progress import JobProgress
 from latentdreamer.pipeline.shape_prior import ShapePrior, load_shape_prior
 from latentdreamer.render.cameras import prior_cameras
 
+SPHERE_RADIUS = 0.3
 STAGE_SHARES = {"init": 0.03, "coarse": 0.5, "refine": 0.27, "subdivide": 0.02, "texture": 0.18}
 
 
@@ -38,13 +40,16 @@ class PipelineOptions:
     """Switches for ablations and tests; users only choose GenerateSettings."""
 
     init: str = "auto"
-    """"auto" (LIN when installed, else the zero latent), "lin", "zero", or "hull" (the SAE
-    encoding of the visual hull)."""
+    """With an SAE: "auto" (LIN when installed, else the zero latent), "lin", "zero", or
+    "hull" (the SAE encoding of the visual hull). Without: "auto"/"hull" (the visual hull) or
+    "sphere" (a ball of radius 0.3; the uninformed start the ablation compares with)."""
     freeze_sdf: bool = True
     view_aware: bool = True
     use_sae: bool = True
     preset: Preset | None = None
     """Overrides settings.preset (benchmarks that sweep a parameter)."""
+    history: dict[str, list[float]] | None = None
+    """If given, filled with each stage's per-step losses (for the evaluation's ablations)."""
 
 
 def _initial_latent(prior: ShapePrior, init: str, targets: ViewTargets, hull: torch.Tensor) -> tuple[torch.Tensor, str]:
@@ -98,13 +103,22 @@ def generate_from_views(
     if prior.sae is not None:
         z0, stats["init"] = _initial_latent(prior, options.init, targets, hull)
         field = LatentField(prior.sae, z0, preset.sdf_resolution)
-    else:
+    elif options.init in ("auto", "hull"):
         field, stats["init"] = GridField(hull, preset.smooth_weight), "visual-hull"
+    elif options.init == "sphere":
+        points = torch.from_numpy(grid_points(preset.sdf_resolution)).to(device)
+        field, stats["init"] = GridField(points.norm(dim=-1) - SPHERE_RADIUS, preset.smooth_weight), "sphere"
+    else:
+        raise ValueError(f"init {options.init!r} needs an SAE; without one use 'hull' or 'sphere'")
     progress.finish("init", str(stats["init"]))
     lap("init")
 
     # b. coarse
     sdf, coarse = optimise_coarse(field, targets, cameras, preset, progress, hull)
+    if not ((sdf < 0).any() and (sdf > 0).any()):
+        # An untrained or mismatched decoder can end with no surface at all; the visual hull
+        # still gives the user a mesh (and the stats say so) instead of an error.
+        sdf, stats["coarse_fallback"] = hull, "visual hull (the shape field had no surface)"
     lap("coarse")
     # c. refine
     extracted, refine = optimise_refine(sdf, targets, cameras, preset, progress, field, options.freeze_sdf)
@@ -146,5 +160,7 @@ def generate_from_views(
         stats[f"coarse_{name}"] = value
     for name, value in {**refine.terms}.items():
         stats[f"refine_{name}"] = value
+    if options.history is not None:
+        options.history.update(coarse=coarse.losses, refine=refine.losses, texture=texture.losses if settings.texture else [])
     timings["total"] = sum(timings.values())
     return GenerationResult(mesh=mesh, stats=stats, timings=timings)

@@ -57,7 +57,7 @@ def load_shape_prior(
 ) -> ShapePrior:
     """`sae_path`: a weights file or a training-run folder; None looks in the usual places."""
     if not use_sae:
-        return ShapePrior(None, None, "disabled")
+        return ShapePrior(None, None, "disabled (SDF grid optimised directly from the visual hull)")
     explicit = sae_path or os.environ.get("LATENTDREAMER_SAE_WEIGHTS") or None
     sae, source = _load_sae(Path(explicit) if explicit else None, device)
     lin = _load_lin(device) if (use_lin and sae is not None) else None

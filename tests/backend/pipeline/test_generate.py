@@ -14,6 +14,8 @@ from latentdreamer.pipeline.api import Callbacks, Cancelled, GenerateSettings, V
 from latentdreamer.pipeline.generate import PipelineOptions, generate_from_views
 from latentdreamer.pipeline.presets import get_preset
 
+NO_SAE = PipelineOptions(use_sae=False)
+
 IOU_FLOOR = 0.6
 """Measured 0.80-0.85 for this object at the tiny preset (visual hull alone: ~0.72)."""
 
@@ -79,7 +81,7 @@ def test_cancellation_returns_the_best_mesh_so_far(oracle):
     seen = []
     callbacks = Callbacks(on_progress=seen.append, should_cancel=lambda: any(e.stage == "coarse" and e.step >= 2 for e in seen))
     with pytest.raises(Cancelled) as info:
-        generate_from_views(views, GenerateSettings(preset="tiny", device="cpu"), callbacks)
+        generate_from_views(views, GenerateSettings(preset="tiny", device="cpu"), callbacks, options=NO_SAE)
     assert info.value.stage == "coarse"
     assert info.value.best is not None and info.value.best.num_faces > 0
 
@@ -89,7 +91,7 @@ def test_masks_only_mode(oracle):
     masks_only = ViewSet(rgb=views.rgb, alpha=views.alpha, normals=None)
     tiny = get_preset("tiny")
     short = dataclasses.replace(tiny, coarse=dataclasses.replace(tiny.coarse, max_steps=5, min_steps=0), refine=dataclasses.replace(tiny.refine, max_steps=2))
-    result = generate_from_views(masks_only, GenerateSettings(preset="tiny", device="cpu", texture=False), options=PipelineOptions(preset=short))
+    result = generate_from_views(masks_only, GenerateSettings(preset="tiny", device="cpu", texture=False), options=PipelineOptions(preset=short, use_sae=False))
     assert result.stats["mode"] == "masks-only" and result.mesh.colors is None
     assert _trimesh(result.mesh).is_watertight
     assert evaluate_geometry(result.mesh, oracle[0], count=5000).volume_iou > IOU_FLOOR - 0.1
