@@ -1,0 +1,73 @@
+"""`latentdreamer train lin-export`: a LIN run's checkpoint -> shipped weights + model card.
+
+The card says what the LIN pairs with (the SAE's sha256; `load_lin` refuses any other SAE),
+how it was trained (every command, steps, shapes, wall time, hardware, data) and how good
+its zero-step latents are (the JSON `latentdreamer eval lin` wrote).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--run", type=Path, required=True, help="LIN training run directory (holds checkpoint.json)")
+    parser.add_argument("--out", type=Path, default=None, help="weights file (default: the package's weights/lin.safetensors)")
+    parser.add_argument("--eval", type=Path, default=None, help="lin_eval.json written by `latentdreamer eval lin`")
+
+
+def run(args: argparse.Namespace) -> int:
+    from latentdreamer.models.lin import DEFAULT_LIN_WEIGHTS, export_lin, load_lin_checkpoint
+    from latentdreamer.models.sae import count_parameters
+    from latentdreamer.models.weights import hardware_description
+    from latentdreamer.train.checkpoint import META
+    from latentdreamer.train.export_sae import _git_commit, _json_or_none
+    from latentdreamer.train.sae import EVAL_SEED_BASE
+
+    meta = json.loads((args.run / META).read_text())
+    model, sae = load_lin_checkpoint(args.run)
+    evaluation = _json_or_none(args.eval)
+    if evaluation and evaluation.get("sae_sha256") != sae["sha256"]:
+        raise SystemExit(f"{args.eval} scored this LIN with another SAE ({evaluation.get('sae_sha256')}); re-run `latentdreamer eval lin`")
+    steps, train = meta["step"], meta["train"]
+    card = {
+        "description": "LIN: six normal maps + masks (or masks only) in the Zero123++ v1.2 cameras -> SAE latent (8x8^3); "
+        "trained only on random geometry",
+        "parameters": count_parameters(model),
+        "inputs": f"(B, 6, {model.config.image_size}, {model.config.image_size}) masks + encoded camera-space normals, "
+        "row 0 at the bottom (render convention); normals optional",
+        "sae": {"sha256": sae["sha256"], "trained_against": sae["path"], "history": meta.get("sae_history", [])},
+        "training": {
+            "commands": meta.get("runs", []),
+            "steps": steps,
+            "shapes_seen": steps * train["batch_size"],
+            "wall_seconds": round(meta.get("wall_seconds", 0.0), 1),
+            "config": train,
+            "data_config": meta["data"],
+            "resume": f"latentdreamer train lin --config configs/lin/lin.json --out {args.run} --resume --steps N",
+        },
+        "data": {
+            "generator": "latentdreamer.geometry.random_shapes.random_sdf (default RandomShapeConfig), views traced by "
+            "latentdreamer.render.sdf_views in jittered prior cameras, degraded by latentdreamer.train.lin_data",
+            "seeds": f"random_sdf(step * batch + i) for seeds 0..{steps * train['batch_size'] - 1}",
+            "eval_seeds": f">= {EVAL_SEED_BASE} (never used in training)",
+            "public_datasets": "none",
+        },
+        "hardware": hardware_description(),
+        "code_commit": _git_commit(),
+        "metrics": evaluation,
+        "last_training_eval": meta.get("last_eval"),
+    }
+    out = args.out or DEFAULT_LIN_WEIGHTS
+    card_path = export_lin(model, out, sae["sha256"], card)
+    written = json.loads(card_path.read_text())["sha256"]
+    if evaluation and evaluation.get("lin_sha256") != written:
+        export_lin(model, out, sae["sha256"], {**card, "metrics": None})
+        raise SystemExit(
+            f"{args.eval} scored other LIN weights ({evaluation.get('lin_sha256')}), not these ({written}): wrote the card "
+            f"without metrics; run `latentdreamer eval lin --weights {out}` and export again with --eval"
+        )
+    print(f"wrote {out} and {card_path} (step {steps}, {out.stat().st_size / 1e6:.1f} MB, pairs with SAE {sae['sha256'][:16]}...)")
+    return 0
