@@ -26,8 +26,8 @@ DEFAULT_PIPELINE = "latentdreamer.worker.execute:execute"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs-dir", type=Path, default=None,
                         help="keep job folders here, also after exit (default: a temporary folder removed at exit)")
-    parser.add_argument("--keep-jobs", type=int, default=4, help="job folders to keep, the running one included")
-    parser.add_argument("--max-queue", type=int, default=8, help="jobs that may wait behind the running one")
+    parser.add_argument("--keep-jobs", type=_positive, default=4, help="job folders to keep, the running one included")
+    parser.add_argument("--max-queue", type=_positive, default=8, help="jobs that may wait behind the running one")
     parser.add_argument("--log-file", default=DEFAULT_LOG_FILE, help="log file besides stderr ('' for none)")
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING"))
     parser.add_argument("--no-probe", dest="probe", action="store_false",
@@ -38,6 +38,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder of prior weights (default: $LATENTDREAMER_MODELS, else the Hugging Face cache)")
     parser.add_argument("--pipeline", default=DEFAULT_PIPELINE,
                         help="MODULE:FUNCTION that runs one job (default: the LatentDreamer pipeline)")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -96,7 +103,11 @@ def serve(args: argparse.Namespace) -> int:
         log.error("cannot load the pipeline %s: %s", args.pipeline, exc)
         return 2
     writer = EventWriter(protocol)
-    folders = JobFolders(args.jobs_dir, args.keep_jobs)
+    try:
+        folders = JobFolders(args.jobs_dir, args.keep_jobs)
+    except OSError as exc:
+        log.error("cannot use %s as the jobs folder: %s", args.jobs_dir or "a temporary folder", exc)
+        return 2
     device = DeviceReport(writer.emit)
     runner = JobRunner(execute, writer.emit, folders, args.max_queue, on_step=device.report_if_loaded,
                        release=lambda: (release_models(), release_memory()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -251,6 +252,17 @@ def test_a_job_stuck_in_native_code_does_not_keep_the_worker_alive(start_worker,
     w.proc.stdin.close()
     assert w.wait(10) == 0
     assert not Path(w.hello["jobs_dir"]).exists()
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--jobs-dir", "/proc/no-jobs-here"], "cannot use /proc/no-jobs-here as the jobs folder"),
+    (["--keep-jobs", "0"], "must be at least 1"),
+    (["--pipeline", "no_such_module:run"], "cannot load the pipeline"),
+])
+def test_a_worker_that_cannot_serve_exits_with_a_reason_before_hello(args, says):
+    out = subprocess.run([sys.executable, "-m", "latentdreamer.worker", "--log-file", "", *args],
+                         input=b"", capture_output=True, timeout=60)
+    assert out.returncode == 2 and out.stdout == b"" and says in out.stderr.decode()
 
 
 def test_jobs_dir_keeps_the_newest_results_and_only_its_own_folders(start_worker, tmp_path, grid):
