@@ -40,9 +40,9 @@ class PipelineOptions:
     """Switches for ablations and tests; users only choose GenerateSettings."""
 
     init: str = "auto"
-    """With an SAE: "auto" (LIN when installed, else the zero latent), "lin", "zero", or
-    "hull" (the SAE encoding of the visual hull). Without: "auto"/"hull" (the visual hull) or
-    "sphere" (a ball of radius 0.3; the uninformed start the ablation compares with)."""
+    """With an SAE: "auto" (LIN when installed, else the SAE encoding of the visual hull),
+    "lin", "hull", or "zero" (the prior mean: the uninformed start of the ablation).
+    Without an SAE: "auto"/"hull" (the visual hull) or "sphere" (a ball of radius 0.3; the uninformed start the ablation compares with)."""
     freeze_sdf: bool = True
     view_aware: bool = True
     use_sae: bool = True
@@ -56,12 +56,15 @@ def _initial_latent(prior: ShapePrior, init: str, targets: ViewTargets, hull: to
     sae = prior.sae
     shape = (1, sae.config.latent_channels, *(sae.config.latent_size,) * 3)
     device = targets.mask.device
-    if init in ("auto", "lin") and prior.lin is not None and targets.normals is not None:
-        with torch.no_grad():
-            return prior.lin(targets.normals[None], targets.mask[None]).reshape(shape), "lin"
+    if init in ("auto", "lin") and prior.lin is not None:
+        size = prior.lin.config.image_size
+        resize = lambda x: torch.nn.functional.interpolate(  # noqa: E731
+            x.permute(0, 3, 1, 2), size=(size, size), mode="area").permute(0, 2, 3, 1)
+        normals = None if targets.normals is None else resize(targets.normals)[None]
+        return prior.lin.predict(resize(targets.mask)[None], normals).reshape(shape), "lin"
     if init == "lin":
-        raise ValueError("init='lin' needs installed LIN weights and normal maps")
-    if init == "hull":
+        raise ValueError("init='lin' needs LIN weights paired with the SAE")
+    if init in ("auto", "hull"):
         r = sae.config.resolution
         with torch.no_grad():
             mean, _ = sae.encode(torch.nn.functional.interpolate(hull[None, None], size=(r, r, r), mode="trilinear", align_corners=True))

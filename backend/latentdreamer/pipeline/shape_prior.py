@@ -2,14 +2,13 @@
 
 SAE: an explicit weights file or training-run folder if given, else $LATENTDREAMER_SAE_WEIGHTS,
 else the shipped `latentdreamer/weights/sae.safetensors` (models/latent_ops.py). LIN: the
-models package's `load_lin` once it lands. Without an SAE the pipeline still runs, optimising
+shipped `latentdreamer/weights/lin.safetensors`, only if its card pairs it with that SAE. Without an SAE the pipeline still runs, optimising
 the SDF grid directly from the visual hull (stats say which: `shape_prior`), so a checkout
 without weights can be tested end to end; quality then is that of that baseline.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,14 +40,16 @@ def _load_sae(path: Path | None, device: torch.device) -> tuple[torch.nn.Module 
         return None, NO_SAE
 
 
-def _load_lin(device: torch.device) -> torch.nn.Module | None:
-    try:
-        loader = getattr(importlib.import_module("latentdreamer.models.lin"), "load_lin")
-    except (ImportError, AttributeError):
+def _load_lin(device: torch.device, sae_weights: Path | None) -> torch.nn.Module | None:
+    """The shipped LIN, if it was trained against this SAE (load_lin checks the pairing)."""
+    from latentdreamer.models.lin import DEFAULT_LIN_WEIGHTS, load_lin
+    from latentdreamer.models.weights import WeightsError
+
+    if sae_weights is None or not DEFAULT_LIN_WEIGHTS.is_file():
         return None
     try:
-        return loader(device=device)
-    except (FileNotFoundError, RuntimeError, OSError):
+        return load_lin(DEFAULT_LIN_WEIGHTS, sae_card=sae_weights, device=device)
+    except WeightsError:
         return None
 
 
@@ -60,5 +61,6 @@ def load_shape_prior(
         return ShapePrior(None, None, "disabled (SDF grid optimised directly from the visual hull)")
     explicit = sae_path or os.environ.get("LATENTDREAMER_SAE_WEIGHTS") or None
     sae, source = _load_sae(Path(explicit) if explicit else None, device)
-    lin = _load_lin(device) if (use_lin and sae is not None) else None
+    sae_file = Path(source) if sae is not None and Path(source).is_file() else None
+    lin = _load_lin(device, sae_file) if use_lin else None
     return ShapePrior(sae=sae, lin=lin, source=source)

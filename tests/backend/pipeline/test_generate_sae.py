@@ -12,6 +12,7 @@ import dataclasses
 import torch
 import trimesh
 
+from latentdreamer.models.lin import LIN, LINConfig
 from latentdreamer.models.sae import SAE, SAEConfig
 from latentdreamer.pipeline.api import GenerateSettings
 from latentdreamer.pipeline.generate import PipelineOptions, generate_from_views
@@ -32,12 +33,30 @@ def test_latent_path_runs_with_untrained_weights(oracle):
     short = dataclasses.replace(tiny, coarse=dataclasses.replace(tiny.coarse, max_steps=3, min_steps=0),
                                 refine=dataclasses.replace(tiny.refine, max_steps=1), texture=dataclasses.replace(tiny.texture, max_steps=2, min_steps=0))
     sae = _small_sae()
+    lin = LIN(LINConfig(cnn_channels=(8, 8, 8), width=16, heads=2, encoder_layers=1, decoder_layers=1, groups=4)).eval()
     history: dict[str, list[float]] = {}
     result = generate_from_views(
         views, GenerateSettings(preset="tiny", device="cpu"),
-        options=PipelineOptions(preset=short, init="hull", history=history), prior=ShapePrior(sae, None, "test"),
+        options=PipelineOptions(preset=short, history=history), prior=ShapePrior(sae, lin, "test"),
     )
-    assert result.stats["shape_prior"] == "test" and result.stats["init"] == "hull"
+    assert result.stats["shape_prior"] == "test" and result.stats["init"] == "lin"
     assert len(history["coarse"]) == 3 and all(v == v for v in history["coarse"])
     tm = trimesh.Trimesh(result.mesh.vertices, result.mesh.faces, process=False)
     assert result.mesh.num_faces > 0 and tm.is_watertight and tm.volume > 0
+
+
+def test_initial_latents(oracle):
+    """Without a LIN, 'auto' encodes the visual hull; 'zero' is the prior mean."""
+    from latentdreamer.optimise.targets import view_targets
+    from latentdreamer.optimise.visual_hull import visual_hull_sdf
+    from latentdreamer.pipeline.generate import _initial_latent
+    from latentdreamer.render.cameras import prior_cameras
+
+    _, views = oracle
+    targets = view_targets(views, 48)
+    hull = visual_hull_sdf(targets.mask, prior_cameras(), 24)
+    prior = ShapePrior(_small_sae(), None, "test")
+    z, how = _initial_latent(prior, "auto", targets, hull)
+    assert how == "hull" and z.shape == (1, 8, 8, 8, 8) and z.abs().sum() > 0
+    z0, how0 = _initial_latent(prior, "zero", targets, hull)
+    assert how0 == "zero" and z0.abs().sum() == 0
