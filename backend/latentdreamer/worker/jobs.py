@@ -22,7 +22,6 @@ from typing import Any, Callable
 
 from latentdreamer.errors import UserFacingError
 from latentdreamer.pipeline.api import PRESETS, Callbacks, Cancelled, GenerateSettings, GenerationResult, Progress
-from latentdreamer.priors.errors import PriorInputError
 from latentdreamer.worker.protocol import ERROR_CODES, GenerateRequest, RequestError, make_event
 from latentdreamer.worker.results import JobFolders, save_views, write_glb, write_mesh_npz
 
@@ -107,10 +106,6 @@ class JobReporter:
 
 
 Execute = Callable[[Job, GenerateSettings, JobReporter], GenerationResult]
-
-
-USER_ERRORS = (UserFacingError, PriorInputError)
-"""The pipeline's and the priors' exceptions for problems a user can fix (message, hint, code)."""
 
 
 def user_error_code(code: str) -> str:
@@ -257,7 +252,7 @@ class JobRunner:
         except RequestError as exc:
             exc.request_id = job.id
             return exc.event()
-        except USER_ERRORS as exc:  # bad inputs, missing weights: the user can fix these
+        except UserFacingError as exc:  # bad inputs, missing weights: the user can fix these
             return make_event("error", job.id, code=user_error_code(exc.code), message=exc.message, hint=exc.hint)
         except Exception as exc:  # the job failed, the worker lives on
             log.exception("job %s failed", job.id)
