@@ -136,9 +136,11 @@ class BackendClient:
                 worker.stdout_thread.join(5.0)
                 if worker.hello is None:
                     self._stop(worker)
+                    self._reap()
                     raise WorkerStartError(f"{worker.describe_exit()}\ncommand: {' '.join(self.command)}")
             if time.monotonic() > deadline:
                 self._stop(worker)
+                self._reap()
                 raise WorkerStartError(
                     f"the backend worker sent no hello within {self._hello_timeout:.0f} s "
                     f"(command: {' '.join(self.command)})" + _tail(worker))
@@ -146,6 +148,7 @@ class BackendClient:
         assert hello is not None
         if hello.get("protocol") != PROTOCOL_VERSION:
             self._stop(worker)
+            self._reap()
             theirs = hello.get("protocol")
             older = "backend" if isinstance(theirs, int) and theirs < PROTOCOL_VERSION else "add-on"
             raise ProtocolMismatchError(

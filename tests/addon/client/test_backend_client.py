@@ -186,7 +186,7 @@ def test_protocol_mismatch_is_refused_with_a_clear_message(make_client):
     client = make_client(fake)
     with pytest.raises(ProtocolMismatchError, match=r"version 999 .*backend 9\.0.*version 1; update the add-on"):
         client.start()
-    assert not client.running
+    assert not client.running and not client_threads()  # nothing left running without a close()
 
 
 def test_a_line_that_is_not_an_event_is_reported_not_swallowed(make_client):
@@ -210,7 +210,7 @@ def test_a_silent_worker_times_out_and_is_killed(make_client):
     client = make_client([sys.executable, "-c", "import time; time.sleep(60)"], hello_timeout=0.5)
     with pytest.raises(WorkerStartError, match="no hello within"):
         client.start()
-    assert not client.running
+    assert not client.running and not client_threads()
 
 
 def test_the_client_needs_only_the_standard_library():
