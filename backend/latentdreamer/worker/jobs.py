@@ -271,33 +271,25 @@ class JobRunner:
         return str(path)
 
     def _execute_with_retry(self, job: Job, settings: GenerateSettings, reporter: JobReporter):
-        try:
-            return self._execute(job, settings, reporter), settings
-        except Exception as exc:
-            if not is_out_of_memory(exc):
-                raise
-            first_error = f"{type(exc).__name__}: {exc}"
-        # Outside the except block, so the failed attempt's frames (and tensors) are freed.
-        self._release()
+        """Runs the job; out of memory, runs it once more a preset lower (see LOWEST_RETRY_PRESET)."""
         lower = lower_preset(settings.preset)
-        if lower is None:
-            raise RequestError("out_of_memory", f"out of memory at preset {settings.preset!r} ({first_error})",
-                               _OOM_HINT)
-        if job.cancel.is_set():
-            raise Cancelled(None, reporter.stage)
-        log.warning("job %s ran out of memory at %s; retrying at %s", job.id, settings.preset, lower)
-        reporter.note(f"out of memory at preset {settings.preset}; retrying once at {lower}")
-        retry = replace(settings, preset=lower)
-        try:
-            return self._execute(job, retry, reporter), retry
-        except Exception as exc:
-            if not is_out_of_memory(exc):
-                raise
-            second_error = f"{type(exc).__name__}: {exc}"
-        self._release()
-        raise RequestError("out_of_memory",
-                           f"out of memory at preset {settings.preset!r} and again at {lower!r} ({second_error})",
-                           _OOM_HINT)
+        attempts = [settings] + ([replace(settings, preset=lower)] if lower else [])
+        failures: list[str] = []
+        for attempt in attempts:
+            if failures:
+                if job.cancel.is_set():
+                    raise Cancelled(None, reporter.stage)
+                log.warning("job %s ran out of memory at %s; retrying at %s", job.id, settings.preset, attempt.preset)
+                reporter.note(f"out of memory at preset {settings.preset}; retrying once at {attempt.preset}")
+            try:
+                return self._execute(job, attempt, reporter), attempt
+            except Exception as exc:
+                if not is_out_of_memory(exc):
+                    raise
+                failures.append(f"{attempt.preset!r} ({type(exc).__name__}: {exc})")
+            # Outside the except block, so the failed attempt's frames (and tensors) can be freed.
+            self._release()
+        raise RequestError("out_of_memory", "out of memory at preset " + ", then at ".join(failures), _OOM_HINT)
 
 
 def _internal_error(job_id: str, exc: BaseException) -> dict[str, Any]:

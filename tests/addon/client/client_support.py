@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import struct
+import sys
 import threading
 import zlib
 from pathlib import Path
@@ -16,6 +17,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[3]
 FAKE_PIPELINE_DIR = REPO / "tests" / "backend" / "worker"
+sys.path.insert(0, str(FAKE_PIPELINE_DIR))
+from worker_harness import pid_alive  # noqa: E402,F401  (standard library only, shared with the worker tests)
 
 
 def backend_python() -> str:
@@ -48,14 +51,3 @@ def write_png(path: Path, width: int, height: int, pixels: bool = True) -> str:
 
 def client_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("latentdreamer-client")]
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except OSError:
-        return False

@@ -103,7 +103,8 @@ def test_out_of_memory_twice_is_a_clear_error(runner_with, failure):
     submit(runner, "j", "standard")
     error = rec.terminal("j")
     assert presets == ["standard", "draft"]
-    assert error["code"] == "out_of_memory" and "'standard' and again at 'draft'" in error["message"]
+    assert error["code"] == "out_of_memory"
+    assert error["message"].startswith("out of memory at preset 'standard' (") and ", then at 'draft' (" in error["message"]
     assert "smaller preset" in error["hint"]
     # the runner survives and runs the next job
     runner._execute = lambda job, settings, reporter: GenerationResult(triangle())
