@@ -3,9 +3,9 @@
 Why not mesh + rasterise: LIN's training data are views of thousands of random SDFs. For six
 64 px views of a 64^3 object, FlexiCubes extraction plus rasterisation costs 0.3-1.3 CPU
 seconds, tracing the grid's trilinear zero level set 0.06-0.08 (5-17x less;
-benchmarks/bench_sdf_views.py). The
-buffers follow render/views.py: (.., H, W, C), row 0 at the bottom, camera-space normals
-encoded (n + 1) / 2 on a 0.5 grey background, so a network trained on one reads the other.
+benchmarks/bench_sdf_views.py). The buffers follow render/views.py: (.., H, W, C), row 0
+at the bottom, camera-space normals encoded (n + 1) / 2 on a 0.5 grey background, so a
+network trained on one reads the other.
 
 Normals are the trilinearly interpolated central-difference gradient of the grid (smooth,
 like the rasteriser's vertex normals), not the gradient of the trilinear cell (faceted).

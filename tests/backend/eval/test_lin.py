@@ -6,21 +6,16 @@ import torch
 import trimesh
 
 from latentdreamer.eval.lin import evaluate
-from latentdreamer.models.lin import LIN, LINConfig
-from latentdreamer.models.sae import SAE, SAEConfig, grid_points_tensor
+from latentdreamer.models.lin import LIN
+from latentdreamer.models.sae import SAE, grid_points_tensor
+from latentdreamer.train.lin import load_config as lin_config
+from latentdreamer.train.sae import load_config as sae_config
 
-TINY_SAE = SAEConfig(resolution=32, encoder_channels=(8, 16), decoder_channels=(16, 8, 8), feature_channels=8, point_hidden=16, fourier_bands=3, groups=4)
-TINY_LIN = LINConfig(image_size=32, cnn_channels=(8, 16, 16), width=16, heads=2, encoder_layers=1, decoder_layers=1, groups=4)
+ROOT = Path(__file__).resolve().parents[3]
+TINY_SAE = sae_config(ROOT / "configs" / "sae" / "tiny.json")[0]
+TINY_LIN = lin_config(ROOT / "configs" / "lin" / "tiny.json")[0]
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Two threads on the shared 2-core machines run many times slower than one."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 class BallSAE(SAE):
     """Decodes every latent to the radius-0.5 ball: each IoU against a ball is then ~1."""

@@ -6,21 +6,16 @@ import torch
 
 from latentdreamer.models.latent_ops import export_sae
 from latentdreamer.models.lin import DEFAULT_LIN_WEIGHTS, LIN, LINConfig, export_lin, load_lin
-from latentdreamer.models.sae import SAE, SAEConfig
+from latentdreamer.models.sae import SAE
 from latentdreamer.models.weights import WeightsError, read_card
+from latentdreamer.train.lin import load_config as lin_config
+from latentdreamer.train.sae import load_config as sae_config
 
+pytestmark = pytest.mark.usefixtures("one_thread")
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Two threads on the shared 2-core machines run many times slower than one."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
-TINY = LINConfig(image_size=32, cnn_channels=(8, 16, 16), width=16, heads=2, encoder_layers=1, decoder_layers=1, groups=4)
-TINY_SAE = SAEConfig(resolution=32, encoder_channels=(8, 16), decoder_channels=(16, 8, 8), feature_channels=8, point_hidden=16, fourier_bands=3, groups=4)
+ROOT = Path(__file__).resolve().parents[3]
+TINY_SAE = sae_config(ROOT / "configs" / "sae" / "tiny.json")[0]
+TINY = lin_config(ROOT / "configs" / "lin" / "tiny.json")[0]
 
 
 def _views(b: int = 2, size: int = 32, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -10,15 +10,7 @@ from latentdreamer.render.cameras import orbit_cameras, prior_cameras
 from latentdreamer.render.sdf_views import camera_rays, sdf_views
 from latentdreamer.render.views import render_views
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Two threads on the shared 2-core machines run many times slower than one."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 def test_agrees_with_rasterising_the_flexicubes_mesh():
     """Same object, same cameras: the traced masks and normals match the rasterised mesh's."""

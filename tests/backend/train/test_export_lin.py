@@ -7,26 +7,24 @@ import torch
 
 from latentdreamer.models.latent_ops import export_sae
 from latentdreamer.models.lin import load_lin
-from latentdreamer.models.sae import SAE, SAEConfig
+from latentdreamer.models.sae import SAE
 from latentdreamer.models.weights import WeightsError, read_card
 from latentdreamer.train import export_lin
 from latentdreamer.train.lin import LINTrainer, load_config
+from latentdreamer.train.sae import load_config as sae_config
 
 CONFIG = Path(__file__).resolve().parents[3] / "configs" / "lin" / "tiny.json"
-SAE_CONFIG = SAEConfig(resolution=32, encoder_channels=(8, 16), decoder_channels=(16, 8, 8), feature_channels=8, point_hidden=16, fourier_bands=3, groups=4)
+SAE_CONFIG = sae_config(CONFIG.parents[1] / "sae" / "tiny.json")[0]
 
 
+@pytest.mark.usefixtures("one_thread")
 def test_export_names_the_sae_and_refuses_a_foreign_evaluation(tmp_path: Path):
     torch.manual_seed(0)
     export_sae(SAE(SAE_CONFIG), tmp_path / "sae.safetensors", {})
     torch.manual_seed(1)
     export_sae(SAE(SAE_CONFIG), tmp_path / "other.safetensors", {})
     model_cfg, data_cfg, train_cfg = load_config(CONFIG)
-    old = torch.get_num_threads()
-    try:
-        LINTrainer(model_cfg, data_cfg, train_cfg, tmp_path / "run", tmp_path / "sae.safetensors").train_until(1, progress=False)
-    finally:
-        torch.set_num_threads(old)
+    LINTrainer(model_cfg, data_cfg, train_cfg, tmp_path / "run", tmp_path / "sae.safetensors").train_until(1, progress=False)
     out = tmp_path / "lin.safetensors"
     assert export_lin.run(argparse.Namespace(run=tmp_path / "run", out=out, eval=None)) == 0
     card = read_card(out)

@@ -9,25 +9,18 @@ import torch
 from latentdreamer.geometry.random_shapes import random_sdf
 from latentdreamer.models.latent_ops import export_sae
 from latentdreamer.models.lin import LIN, latent_loss
-from latentdreamer.models.sae import SAE, SAEConfig
+from latentdreamer.models.sae import SAE
 from latentdreamer.models.weights import WeightsError
 from latentdreamer.train.checkpoint import load_checkpoint
 from latentdreamer.train.lin import LINTrainer, load_config, resolve_sae
 from latentdreamer.train.lin_data import LINDataConfig, augment_views, gaussian_blur, morph_masks, training_views
+from latentdreamer.train.sae import load_config as sae_config
 from latentdreamer.train.sae import step_generator
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Two threads on the shared 2-core machines run many times slower than one."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 CONFIG = Path(__file__).resolve().parents[3] / "configs" / "lin" / "tiny.json"
-SAE_CONFIG = SAEConfig(resolution=32, encoder_channels=(8, 16), decoder_channels=(16, 8, 8), feature_channels=8, point_hidden=16, fourier_bands=3, groups=4)
+SAE_CONFIG = sae_config(CONFIG.parents[1] / "sae" / "tiny.json")[0]
 
 
 @lru_cache(maxsize=None)
