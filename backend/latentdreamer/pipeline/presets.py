@@ -97,8 +97,8 @@ PRESET_TABLE: dict[str, Preset] = {
     ),
     "standard": Preset(
         "standard", render_resolution=128, sdf_resolution=40, texture_resolution=160, texture_grid=48,
-        coarse=StageBudget(80, 0.03, min_steps=20, window=10),
-        refine=StageBudget(30, 0.02, window=8),
+        coarse=StageBudget(70, 0.03, min_steps=20, window=10),
+        refine=StageBudget(25, 0.02, window=8),
         texture=StageBudget(60, 0.06, min_steps=15, window=8),
     ),
     "high": Preset(
