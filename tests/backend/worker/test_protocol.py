@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from latentdreamer.worker.environment import DeviceReport, hello_event
+from latentdreamer.worker.server import add_arguments
 from latentdreamer.worker.protocol import (
     ERROR_CODES,
     EVENT_FIELDS,
@@ -78,6 +80,15 @@ def test_every_error_code_is_in_the_docs_table_and_nowhere_invented():
     client = CLIENT.read_text(encoding="utf-8")
     for code in CLIENT_CODES:
         assert f'"{code}"' in client
+
+
+def test_every_worker_option_is_in_the_docs_table():
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    options = {a.option_strings[0] for a in parser._actions if a.option_strings and a.option_strings[0] != "-h"}
+    text = DOC.read_text(encoding="utf-8")
+    table = text[text.index("| option |"):text.index("A client must read")]
+    assert set(re.findall(r"^\| `(--[a-z-]+)", table, re.M)) == options
 
 
 def test_client_and_worker_agree_on_version_and_terminal_events():
