@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
+import latentdreamer
 from latentdreamer import __version__
 from latentdreamer.pipeline.api import PRESETS
 from latentdreamer.worker.input_files import MAX_PIXELS
@@ -25,13 +26,30 @@ from latentdreamer.worker.protocol import PROTOCOL_VERSION, make_event
 log = logging.getLogger("latentdreamer.worker")
 
 
+PACKAGE_WEIGHTS = Path(latentdreamer.__file__).resolve().parent / "weights"
+"""Where the shipped SAE and LIN live: models.latent_ops.DEFAULT_SAE_WEIGHTS and
+models.lin.DEFAULT_LIN_WEIGHTS, named here without importing torch (a test keeps them equal)."""
+
+
+def shape_weights_status() -> dict[str, dict[str, Any]]:
+    """SAE and LIN, where pipeline/shape_prior.py looks for them (without them the pipeline
+    still runs, from the visual hull)."""
+    explicit = os.environ.get("LATENTDREAMER_SAE_WEIGHTS")
+    sae = Path(explicit).expanduser() if explicit else PACKAGE_WEIGHTS / "sae.safetensors"
+    lin = PACKAGE_WEIGHTS / "lin.safetensors"
+    return {
+        "sae": {"present": sae.exists(), "path": str(sae), "source": "env" if explicit else "package", "licence": None},
+        "lin": {"present": lin.is_file(), "path": str(lin), "source": "package", "licence": None},
+    }
+
+
 def weights_status() -> dict[str, dict[str, Any]]:
-    """Each prior model: present or not, where, and its licence (no model is loaded)."""
+    """Each model: present or not, where, and its licence (null: the project's own); nothing is loaded."""
+    status = shape_weights_status()
     try:
         from latentdreamer.priors.weights import MODELS, model_status
     except ImportError:
-        return {}
-    status = {}
+        return status
     for name, spec in MODELS.items():
         st = model_status(spec)
         status[name] = {"present": st.complete, "path": str(st.path) if st.path else None, "source": st.source,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from latentdreamer.worker.environment import DeviceReport, hello_event
+from latentdreamer.worker.environment import DeviceReport, hello_event, shape_weights_status
 from latentdreamer.worker.server import add_arguments
 from latentdreamer.worker.protocol import (
     ERROR_CODES,
@@ -70,6 +70,20 @@ def test_hello_and_device_as_the_worker_builds_them_match_the_docs(tmp_path):
     assert len(sent) == 1 and set(sent[0]) == set(examples["device"])
     assert sent[0]["device"]["type"] in ("cpu", "cuda") and sent[0]["torch"].startswith("2.")
     assert 0 < sent[0]["free_bytes"] <= sent[0]["total_bytes"]  # the GPU's, or on a CPU the host's
+
+
+def test_hello_looks_for_the_shape_models_where_the_pipeline_loads_them(monkeypatch, tmp_path):
+    from latentdreamer.models.latent_ops import DEFAULT_SAE_WEIGHTS
+    from latentdreamer.models.lin import DEFAULT_LIN_WEIGHTS
+
+    monkeypatch.delenv("LATENTDREAMER_SAE_WEIGHTS", raising=False)
+    status = shape_weights_status()
+    assert (status["sae"]["path"], status["lin"]["path"]) == (str(DEFAULT_SAE_WEIGHTS), str(DEFAULT_LIN_WEIGHTS))
+    assert status["sae"]["present"] == DEFAULT_SAE_WEIGHTS.exists()
+    mine = tmp_path / "sae.safetensors"
+    mine.write_bytes(b"")
+    monkeypatch.setenv("LATENTDREAMER_SAE_WEIGHTS", str(mine))
+    assert shape_weights_status()["sae"] == {"present": True, "path": str(mine), "source": "env", "licence": None}
 
 
 def test_every_error_code_is_in_the_docs_table_and_nowhere_invented():
