@@ -61,11 +61,14 @@ def main() -> None:
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        # Freeze the source first: a live run overwrites its checkpoint while variants train.
+        frozen = Path(tmp) / "source"
+        frozen.mkdir()
+        for f in (TENSORS, META):
+            shutil.copy(Path(args.source) / f, frozen / f)
         for name, weights in VARIANTS.items():
             work = Path(tmp) / str(len(rows))
-            work.mkdir()
-            for f in (TENSORS, META):
-                shutil.copy(Path(args.source) / f, work / f)
+            shutil.copytree(frozen, work)
             saved = json.loads((work / META).read_text())
             model_cfg = SAEConfig.from_dict(saved["model"])
             trainer = SAETrainer(model_cfg, SAETrainConfig(), work, resume=True, command="ablation")

@@ -52,10 +52,12 @@ def round_trip(model: SAE, name: str, sdf: np.ndarray, truth: Mesh, decode_resol
     return RoundTrip(name, truth, recon, _score(recon, truth, points), _score(bound_mesh, truth, points))
 
 
-def random_round_trips(model: SAE, count: int, decode_resolution: int, points: int, gt_resolution: int = GT_RESOLUTION):
+def random_round_trips(
+    model: SAE, count: int, decode_resolution: int, points: int, gt_resolution: int = GT_RESOLUTION, first: int = 0
+):
     from latentdreamer.geometry.random_shapes import random_sdf
 
-    for i in range(count):
+    for i in range(first, first + count):
         seed = EVAL_SEED_BASE + i
         truth = sdf_to_mesh(torch.from_numpy(random_sdf(seed, gt_resolution)))
         yield round_trip(model, f"seed{seed}", random_sdf(seed, model.config.resolution), truth, decode_resolution, points)
@@ -74,6 +76,19 @@ def summarise(results: list[RoundTrip]) -> dict[str, Any]:
     per_object = [{"name": r.name, **r.scores, **{f"bound_{k}": v for k, v in r.bound.items()}} for r in results]
     mean = {k: float(np.nanmean([o[k] for o in per_object])) for k in per_object[0] if k != "name"} if per_object else {}
     return {"count": len(results), "mean": mean, "objects": per_object}
+
+
+def merge_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """One report from several runs of `evaluate` on disjoint parts (e.g. seed ranges run in
+    parallel): per-object rows concatenated, means recomputed."""
+    merged = {k: v for k, v in reports[0].items() if k not in ("random", "meshes", "random_seeds", "seconds")}
+    merged["parts"] = [{k: r.get(k) for k in ("random_seeds", "seconds")} for r in reports]
+    for key in ("random", "meshes"):
+        objects = [o for r in reports if r.get(key) for o in r[key]["objects"]]
+        if objects:
+            mean = {k: float(np.nanmean([o[k] for o in objects])) for k in objects[0] if k != "name"}
+            merged[key] = {"count": len(objects), "mean": mean, "objects": objects}
+    return merged
 
 
 def contact_sheet(results: list[RoundTrip], path: Path, tile: int = 160, limit: int = 12) -> Path | None:
@@ -135,6 +150,7 @@ def evaluate(
     points: int = 100_000,
     progress: bool = True,
     gt_resolution: int = GT_RESOLUTION,
+    first_shape: int = 0,
 ) -> dict[str, Any]:
     from tqdm import tqdm
 
@@ -147,9 +163,10 @@ def evaluate(
         "decode_resolution": decode_resolution,
         "surface_points": points,
         "random_truth_resolution": gt_resolution,
+        "random_seeds": [EVAL_SEED_BASE + first_shape, EVAL_SEED_BASE + first_shape + shapes],
         "protocol": "DESIGN.md section 7 via latentdreamer.metrics.geometry",
     }
-    randoms = list(tqdm(random_round_trips(model, shapes, decode_resolution, points, gt_resolution), total=shapes, desc="random", disable=not progress))
+    randoms = list(tqdm(random_round_trips(model, shapes, decode_resolution, points, gt_resolution, first_shape), total=shapes, desc="random", disable=not progress))
     report["random"] = summarise(randoms)
     contact_sheet(randoms, out / "sae_random.png")
     if use_meshes:

@@ -18,7 +18,9 @@ from pathlib import Path
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", type=Path, required=True, help="training run directory (holds checkpoint.json)")
     parser.add_argument("--out", type=Path, default=None, help="weights file (default: the package's weights/sae.safetensors)")
-    parser.add_argument("--eval", type=Path, default=None, help="sae_eval.json written by `latentdreamer eval sae`")
+    parser.add_argument(
+        "--eval", type=Path, action="append", default=[], help="sae_eval.json written by `latentdreamer eval sae` (repeat to merge parts)"
+    )
     parser.add_argument("--ablation", type=Path, default=None, help="JSON written by benchmarks/ablate_sae_losses.py")
     parser.add_argument("--resolution-study", type=Path, default=None, help="JSON written by benchmarks/compare_sae_resolution.py")
     parser.add_argument("--decoder-speed", type=Path, default=None, help="text printed by benchmarks/bench_sae_decoder.py")
@@ -36,6 +38,7 @@ def _json_or_none(path: Path | None):
 
 
 def run(args: argparse.Namespace) -> int:
+    from latentdreamer.eval.sae import merge_reports
     from latentdreamer.models.latent_ops import DEFAULT_SAE_WEIGHTS, export_sae, load_sae_checkpoint
     from latentdreamer.models.weights import hardware_description
     from latentdreamer.train.checkpoint import META
@@ -63,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         },
         "hardware": hardware_description(),
         "code_commit": _git_commit(),
-        "metrics": _json_or_none(args.eval),
+        "metrics": merge_reports([json.loads(p.read_text()) for p in args.eval]) if args.eval else None,
         "loss_ablation": _json_or_none(args.ablation),
         "resolution_study": _json_or_none(args.resolution_study),
         "decoder_speed": args.decoder_speed.read_text() if args.decoder_speed else None,

@@ -45,3 +45,17 @@ def test_missing_mesh_folder_is_skipped_with_a_message(tmp_path: Path, capsys):
     report = evaluate(model, "w", "0" * 64, tmp_path, shapes=1, meshes=tmp_path / "absent", use_meshes=True, points=500, progress=False, gt_resolution=32)
     assert "meshes" not in report and "not found" in report["meshes_skipped"]
     assert "skipped" in capsys.readouterr().out
+
+
+def test_merge_reports_concatenates_parts_and_recomputes_means():
+    from latentdreamer.eval.sae import merge_reports
+
+    def part(ious, seeds):
+        objects = [{"name": f"o{i}", "volume_iou": v, "chamfer": 0.01} for i, v in enumerate(ious)]
+        return {"weights": "w", "random_seeds": seeds, "seconds": 1.0, "random": {"count": len(ious), "mean": {}, "objects": objects}}
+
+    merged = merge_reports([part([0.9, 0.8], [0, 2]), part([0.4], [2, 3]), {"weights": "w", "meshes": {"count": 1, "mean": {}, "objects": [{"name": "cup", "volume_iou": 0.5, "chamfer": 0.02}]}}])
+    assert merged["random"]["count"] == 3
+    assert merged["random"]["mean"]["volume_iou"] == pytest.approx(0.7)
+    assert merged["meshes"]["mean"]["chamfer"] == pytest.approx(0.02)
+    assert [p["random_seeds"] for p in merged["parts"]] == [[0, 2], [2, 3], None]
