@@ -52,26 +52,24 @@ def _files(folder: Path) -> list[Path]:
     return out
 
 
-def bundled_pyproject() -> bytes:
-    """The backend's pyproject.toml with its readme beside it.
+def bundled_pyproject() -> Path:
+    """The backend's pyproject.toml, which must not point outside backend/.
 
-    In the repository the backend's readme is `../README.md`; setuptools refuses files
-    outside the project folder when it builds from a copied tree, so the bundle carries the
-    README inside `backend_src/` and points there.
+    setuptools refuses files outside the project folder when it builds from the unpacked
+    extension, so a `../` reference would break "Install Backend" on the artist's machine.
     """
-    text = (BACKEND / "pyproject.toml").read_text(encoding="utf-8")
-    fixed = text.replace('readme = "../README.md"', 'readme = "README.md"')
-    if "../" in fixed.split("[project.optional-dependencies]")[0]:
+    path = BACKEND / "pyproject.toml"
+    if "../" in path.read_text(encoding="utf-8").split("[project.optional-dependencies]")[0]:
         raise SystemExit("backend/pyproject.toml refers to files outside backend/; build.py cannot bundle it")
-    return fixed.encode("utf-8")
+    return path
 
 
-def entries() -> dict[str, Path | bytes]:
+def entries() -> dict[str, Path]:
     """Archive name -> source file (or contents), for everything the extension ships."""
-    found: dict[str, Path | bytes] = {
+    found: dict[str, Path] = {
         "blender_manifest.toml": ROOT / "blender_manifest.toml",
         "README.md": ROOT / "README.md",
-        "backend_src/README.md": ROOT / "README.md",
+        "backend_src/README.md": BACKEND / "README.md",
         "backend_src/pyproject.toml": bundled_pyproject(),
     }
     for path in _files(ADDON):
@@ -92,7 +90,7 @@ def write_zip(target: Path) -> Path:
             info.external_attr = 0o100644 << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = 3  # unix, whatever machine builds it
-            data = source if isinstance(source, bytes) else source.read_bytes()
+            data = source.read_bytes()
             zf.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
     tmp.replace(target)
     return target
