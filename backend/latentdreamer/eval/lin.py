@@ -4,9 +4,10 @@ For each object: six views in the exact prior cameras -> LIN -> latent, scored t
 the L2 (mean square per latent element) against the SAE encoder's latent of the true SDF,
 and the volume IoU of the decoded prediction against the true shape (insides of the two
 SDF grids at the SAE's resolution). Each with normals and with masks only. Baselines in the
-same table: the zero latent's L2 (the prior mean, what optimisation starts from without
-LIN), the zero latent decoded (its IoU), and the SAE round trip (the IoU ceiling: LIN can
-at best reproduce the encoder's latent).
+same table: the zero latent (the prior mean, the uninformed start), the SAE encoding of the
+six masks' visual hull (the pipeline's start when there is no LIN: LIN has to beat it to be
+worth shipping), and the SAE round trip (the IoU ceiling: LIN can at best reproduce the
+encoder's latent).
 
 Two sets: fresh random shapes (seeds >= EVAL_SEED_BASE, never trained on), traced like the
 training views but without degradations; and the evaluation meshes, rasterised as meshes
@@ -24,11 +25,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from latentdreamer.models.lin import LIN, latent_loss
+from latentdreamer.models.lin import LIN, hull_latent, latent_loss
 from latentdreamer.models.sae import SAE
 from latentdreamer.train.sae import EVAL_SEED_BASE, grid_iou
 
-METRICS = ("mse", "mse_masks_only", "mse_zero", "iou", "iou_masks_only", "iou_zero", "iou_sae_bound")
+METRICS = ("mse", "mse_masks_only", "mse_zero", "mse_hull", "iou", "iou_masks_only", "iou_zero", "iou_hull", "iou_sae_bound")
 
 
 @dataclass
@@ -46,18 +47,21 @@ class Views:
 def score(lin: LIN, sae: SAE, views: Views, zero_sdf: torch.Tensor) -> dict[str, float]:
     sdf = views.sdf.unsqueeze(0)
     target, _ = sae.encode(sdf)
-    pred = lin.predict(views.mask, views.normals)
-    pred_m = lin.predict(views.mask, None)
-    decoded = sae.decode_grid(torch.cat([pred, pred_m, target]))
-    ious = grid_iou(decoded, sdf.expand(3, -1, -1, -1))
+    hull = hull_latent(sae, views.mask)
+    pred = lin.predict(views.mask, views.normals, base=hull)
+    pred_m = lin.predict(views.mask, None, base=hull)
+    decoded = sae.decode_grid(torch.cat([pred, pred_m, hull, target]))
+    ious = grid_iou(decoded, sdf.expand(4, -1, -1, -1))
     return {
         "mse": latent_loss(pred, target).item(),
         "mse_masks_only": latent_loss(pred_m, target).item(),
         "mse_zero": target.square().mean().item(),
+        "mse_hull": latent_loss(hull, target).item(),
         "iou": float(ious[0]),
         "iou_masks_only": float(ious[1]),
         "iou_zero": float(grid_iou(zero_sdf, sdf)[0]),
-        "iou_sae_bound": float(ious[2]),
+        "iou_hull": float(ious[2]),
+        "iou_sae_bound": float(ious[3]),
     }
 
 
@@ -103,7 +107,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"LIN `{report['lin']}` (sha256 {report['lin_sha256'][:16]}...) with SAE sha256 {report['sae_sha256'][:16]}...; "
         f"views {report['image_size']} px in the six prior cameras. L2 = mean square per latent element against the SAE "
         f"encoder's latent; IoU = volume IoU of the insides of the decoded and the true SDF grids at {report['resolution']}^3. "
-        "'zero' = the prior-mean latent (no LIN); 'SAE bound' = the encoder's own latent decoded (the best LIN can do).",
+        "'zero' = the prior-mean latent; 'hull' = the SAE encoding of the masks' visual hull (the pipeline's start without LIN); "
+        "'SAE bound' = the encoder's own latent decoded (the best LIN can do).",
         "",
     ]
     for key, title in (("random", "Random shapes (unseen seeds, traced views)"), ("meshes", "Evaluation meshes (rasterised views)")):
@@ -113,8 +118,8 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [
             f"## {title}: {part['count']} objects",
             "",
-            "| object | L2 | L2 masks only | L2 zero | IoU | IoU masks only | IoU zero | IoU SAE bound |",
-            "|---|---|---|---|---|---|---|---|",
+            "| object | L2 | L2 masks only | L2 zero | L2 hull | IoU | IoU masks only | IoU zero | IoU hull | IoU SAE bound |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         rows = part["objects"] if key == "meshes" else []
         for o in rows + [{"name": "**mean**", **part["mean"]}]:

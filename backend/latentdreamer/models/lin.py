@@ -14,6 +14,12 @@ Images follow the render convention (render/views.py): (B, 6, H, W, C) with row 
 bottom, normals encoded (n + 1) / 2 on a 0.5 grey background. Without normals (a user's RGB
 views), pass `normals=None`: the flag tells the network, which is trained for that case.
 
+The shipped LIN is residual (`residual="hull"`): its output is added to the SAE encoding of
+the six masks' visual hull (`hull_latent`), the start the pipeline uses without a LIN. On
+random shapes that encoding is already far closer to the truth (latent L2 ~0.05, decoded IoU
+~0.77) than a from-scratch LIN gets in an hour of CPU training (L2 ~0.30, IoU ~0.37 after
+230 steps), so the network spends its capacity on what silhouettes cannot say.
+
 A LIN is only meaningful with the SAE whose encoder gave its targets, so its model card
 records that SAE's sha256 and `load_lin` refuses any other SAE.
 """
@@ -31,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from latentdreamer.models.sae import SAE
 from latentdreamer.models.weights import WeightsError, load_weights, read_card, save_weights
 from latentdreamer.render.normal_maps import decode_normals
 
@@ -56,9 +63,16 @@ class LINConfig:
     block: int = 2
     """Side of the latent block one query predicts (latent_size must divide by it)."""
     groups: int = 8
+    residual: str = "none"
+    """"none": the network's output is the latent. "hull": it is a correction added to the SAE
+    encoding of the masks' visual hull (`hull_latent`), with the head zero-initialised, so an
+    untrained LIN already starts where the pipeline would without it and training only has
+    to learn what the silhouettes miss (concavities, from the normals)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cnn_channels", tuple(self.cnn_channels))
+        if self.residual not in ("none", "hull"):
+            raise ValueError(f"residual must be 'none' or 'hull', got {self.residual!r}")
         if self.image_size % (2 ** len(self.cnn_channels)):
             raise ValueError(f"image_size {self.image_size} must divide by 2^{len(self.cnn_channels)} (one halving per CNN stage)")
         if self.latent_size % self.block:
@@ -147,6 +161,9 @@ class LIN(nn.Module):
         self.readout = nn.TransformerDecoder(nn.TransformerDecoderLayer(**layer), cfg.decoder_layers)
         self.norm = nn.LayerNorm(d)
         self.head = nn.Linear(d, cfg.latent_channels * cfg.block**3)
+        if cfg.residual == "hull":
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
 
     @staticmethod
     def prepare_views(mask: torch.Tensor, normals: torch.Tensor | None, has_normals: torch.Tensor | None = None) -> torch.Tensor:
@@ -163,9 +180,13 @@ class LIN(nn.Module):
         n = decode_normals(normals.to(mask)) * f
         return torch.cat([n, mask, f.expand(b, v, h, w, 1)], dim=-1).permute(0, 1, 4, 2, 3).contiguous()
 
-    def forward(self, views: torch.Tensor) -> torch.Tensor:
-        """views (B, V, 5, H, W) from `prepare_views` -> latent (B, C, L, L, L)."""
+    def forward(self, views: torch.Tensor, base: torch.Tensor | None = None) -> torch.Tensor:
+        """views (B, V, 5, H, W) from `prepare_views` -> latent (B, C, L, L, L).
+
+        `base`: with residual "hull", the SAE latent of the masks' visual hull (`hull_latent`)."""
         cfg = self.config
+        if cfg.residual == "hull" and base is None:
+            raise ValueError("this LIN corrects the SAE encoding of the visual hull: pass base=hull_latent(sae, mask) (or sae= to predict)")
         b, v = views.shape[:2]
         if v != cfg.views or views.shape[-1] != cfg.image_size or views.shape[-2] != cfg.image_size:
             raise ValueError(
@@ -180,12 +201,38 @@ class LIN(nn.Module):
         blocks = self.head(self.norm(out))  # (B, Q, C * k^3)
         g, k, c = cfg.latent_size // cfg.block, cfg.block, cfg.latent_channels
         z = blocks.reshape(b, g, g, g, c, k, k, k).permute(0, 4, 1, 5, 2, 6, 3, 7)
-        return z.reshape(b, c, cfg.latent_size, cfg.latent_size, cfg.latent_size)
+        z = z.reshape(b, c, cfg.latent_size, cfg.latent_size, cfg.latent_size)
+        return z + base if cfg.residual == "hull" else z
 
-    def predict(self, mask: torch.Tensor, normals: torch.Tensor | None) -> torch.Tensor:
-        """Rendered-convention views -> latent, without gradients (the pipeline's call)."""
+    def predict(
+        self, mask: torch.Tensor, normals: torch.Tensor | None, sae: SAE | None = None, base: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Rendered-convention views -> latent, without gradients (the pipeline's call).
+
+        A residual LIN needs its SAE (to encode the visual hull) or the hull latent itself."""
         with torch.no_grad():
-            return self(self.prepare_views(mask, normals))
+            if self.config.residual == "hull" and base is None and sae is not None:
+                base = hull_latent(sae, mask)
+            return self(self.prepare_views(mask, normals), base)
+
+
+def hull_latent(sae: SAE, mask: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
+    """SAE encoding of the visual hull of each object's six masks (B, 6, H, W, 1) in the prior
+    cameras, carved at the SAE's resolution. An empty hull (masks that share no volume) is
+    encoded as empty space."""
+    from latentdreamer.geometry.sdf_from_occupancy import occupancy_to_sdf
+    from latentdreamer.optimise.visual_hull import visual_hull_occupancy
+    from latentdreamer.render.cameras import prior_cameras
+
+    r = sae.config.resolution
+    cams = prior_cameras()
+    grids = []
+    for views in mask:
+        occ = visual_hull_occupancy(views.float(), cams, r, threshold)
+        grids.append(torch.from_numpy(occupancy_to_sdf(occ)).float() if occ.any() else torch.full((r, r, r), sae.config.truncation))
+    with torch.no_grad():
+        mean, _ = sae.encode(torch.stack(grids).to(mask.device))
+    return mean
 
 
 def latent_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -255,4 +302,4 @@ def load_lin_checkpoint(run_dir: str | os.PathLike, device: str | torch.device =
     return model.to(device).eval(), meta["sae"]
 
 
-__all__ = ["DEFAULT_LIN_WEIGHTS", "LIN", "LINConfig", "check_pairing", "export_lin", "latent_loss", "load_lin", "load_lin_checkpoint"]
+__all__ = ["DEFAULT_LIN_WEIGHTS", "LIN", "LINConfig", "check_pairing", "export_lin", "hull_latent", "latent_loss", "load_lin", "load_lin_checkpoint"]

@@ -33,8 +33,9 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"{args.eval} scored this LIN with another SAE ({evaluation.get('sae_sha256')}); re-run `latentdreamer eval lin`")
     steps, train = meta["step"], meta["train"]
     card = {
-        "description": "LIN: six normal maps + masks (or masks only) in the Zero123++ v1.2 cameras -> SAE latent (8x8^3); "
-        "trained only on random geometry",
+        "description": "LIN: six normal maps + masks (or masks only) in the Zero123++ v1.2 cameras -> SAE latent (8x8^3)"
+        + (", as a correction to the SAE encoding of the masks' visual hull (models.lin.hull_latent)" if model.config.residual == "hull" else "")
+        + "; trained only on random geometry",
         "parameters": count_parameters(model),
         "inputs": f"(B, 6, {model.config.image_size}, {model.config.image_size}) masks + encoded camera-space normals, "
         "row 0 at the bottom (render convention); normals optional",

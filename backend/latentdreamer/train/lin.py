@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from latentdreamer.models.lin import LIN, LINConfig, latent_loss
+from latentdreamer.models.lin import LIN, LINConfig, hull_latent, latent_loss
 from latentdreamer.models.sae import SAE
 from latentdreamer.models.weights import WeightsError
 from latentdreamer.train.checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint
@@ -155,20 +155,24 @@ class LINTrainer:
         warm = self.train_cfg.warmup_steps
         return self.train_cfg.lr * min(1.0, (step + 1) / warm) if warm else self.train_cfg.lr
 
-    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(network input (B, 6, 5, H, W), target latent (B, 8, 8, 8, 8)) of one step."""
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """(network input (B, 6, 5, H, W), hull latent or None, target latent (B, 8, 8, 8, 8)) of one step.
+
+        The hull is carved in the nominal prior cameras from the jittered views' masks, as
+        the pipeline carves it from the priors' masks."""
         gen = step_generator(self.train_cfg.seed, step)
         sdf = shape_batch(self.shape_fn, step, self.train_cfg.batch_size, self.sae.config.resolution)
         with torch.no_grad():
             target, _ = self.sae.encode(sdf)
         mask, normals, has_normals = training_views(sdf, self.data_cfg, gen)
-        return LIN.prepare_views(mask, normals, has_normals), target
+        base = hull_latent(self.sae, mask) if self.model.config.residual == "hull" else None
+        return LIN.prepare_views(mask, normals, has_normals), base, target
 
     def train_step(self, step: int) -> dict[str, float]:
-        views, target = self.batch(step)
+        views, base, target = self.batch(step)
         for group in self.optimizer.param_groups:
             group["lr"] = self._lr(step)
-        loss = latent_loss(self.model(views), target)
+        loss = latent_loss(self.model(views, base), target)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         gnorm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.train_cfg.grad_clip)
@@ -196,8 +200,8 @@ class LINTrainer:
         """Latent MSE with normals and masks-only, against predicting zeros, and the decoded IoU."""
         sdf, mask, normals, target = self._eval_views()
         self.model.eval()
-        pred_n = self.model.predict(mask, normals)
-        pred_m = self.model.predict(mask, None)
+        pred_n = self.model.predict(mask, normals, self.sae)
+        pred_m = self.model.predict(mask, None, self.sae)
         self.model.train()
         decoded = self.sae.decode_grid(pred_n)
         return {

@@ -28,7 +28,7 @@ class BallSAE(SAE):
 class ZeroLIN(LIN):
     """Predicts the zero latent whatever it sees: its L2 must equal the zero baseline's."""
 
-    def forward(self, views):
+    def forward(self, views, base=None):
         return torch.zeros(views.shape[0], *self.config.latent_shape)
 
 
@@ -41,7 +41,7 @@ def test_scores_baselines_and_files(tmp_path: Path):
     report = evaluate(ZeroLIN(TINY_LIN), sae, "lin", "1" * 64, "2" * 64, tmp_path / "out", shapes=2, meshes=meshes, use_meshes=True, progress=False)
     ball = report["meshes"]["objects"][0]
     assert ball["name"] == "ball"
-    for k in ("iou", "iou_masks_only", "iou_zero", "iou_sae_bound"):
+    for k in ("iou", "iou_masks_only", "iou_zero", "iou_hull", "iou_sae_bound"):
         assert ball[k] > 0.9, (k, ball[k])
     for part in ("random", "meshes"):
         for o in report[part]["objects"]:
@@ -53,9 +53,10 @@ def test_scores_baselines_and_files(tmp_path: Path):
     assert "| ball |" in md and "masks only" in md
 
 
-def test_a_real_lin_scores_within_range_and_without_meshes(tmp_path: Path):
+def test_an_untrained_residual_lin_scores_as_the_hull(tmp_path: Path):
     torch.manual_seed(0)
+    assert TINY_LIN.residual == "hull"
     report = evaluate(LIN(TINY_LIN), SAE(TINY_SAE), "lin", "1" * 64, "2" * 64, tmp_path, shapes=1, meshes=None, use_meshes=False, progress=False)
     o = report["random"]["objects"][0]
     assert "meshes" not in report and 0 <= o["iou"] <= 1 and 0 <= o["iou_sae_bound"] <= 1 and o["mse"] > 0
-    assert o["mse"] != o["mse_masks_only"]
+    assert o["mse"] == o["mse_masks_only"] == o["mse_hull"] and o["iou"] == o["iou_hull"]

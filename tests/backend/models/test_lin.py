@@ -1,11 +1,12 @@
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 
 from latentdreamer.models.latent_ops import export_sae
-from latentdreamer.models.lin import DEFAULT_LIN_WEIGHTS, LIN, LINConfig, export_lin, load_lin
+from latentdreamer.models.lin import DEFAULT_LIN_WEIGHTS, LIN, LINConfig, export_lin, hull_latent, load_lin
 from latentdreamer.models.sae import SAE
 from latentdreamer.models.weights import WeightsError, read_card
 from latentdreamer.train.lin import load_config as lin_config
@@ -16,6 +17,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 ROOT = Path(__file__).resolve().parents[3]
 TINY_SAE = sae_config(ROOT / "configs" / "sae" / "tiny.json")[0]
 TINY = lin_config(ROOT / "configs" / "lin" / "tiny.json")[0]
+PLAIN = replace(TINY, residual="none")
+"""The network alone: its output is the latent (the shipped LIN adds it to the hull's latent)."""
 
 
 def _views(b: int = 2, size: int = 32, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -25,10 +28,10 @@ def _views(b: int = 2, size: int = 32, seed: int = 0) -> tuple[torch.Tensor, tor
 
 def test_output_has_the_sae_latent_shape_and_config_round_trips():
     torch.manual_seed(0)
-    model = LIN(TINY)
+    model = LIN(PLAIN)
     z = model.predict(*_views())
-    assert z.shape == (2, *TINY_SAE.latent_shape) == (2, *TINY.latent_shape)
-    assert LINConfig.from_dict(json.loads(TINY.to_json())) == TINY
+    assert z.shape == (2, *TINY_SAE.latent_shape) == (2, *PLAIN.latent_shape)
+    assert LINConfig.from_dict(json.loads(TINY.to_json())) == TINY != PLAIN
     with pytest.raises(ValueError, match="unknown"):
         LINConfig.from_dict({"nope": 1})
     with pytest.raises(ValueError, match="views"):
@@ -38,8 +41,8 @@ def test_output_has_the_sae_latent_shape_and_config_round_trips():
 def test_each_query_fills_its_own_latent_block():
     """Head bias = index of the output number; the block layout must put number
     c*k^3 + a*k^2 + b*k + d of query (gi, gj, gk) at latent (c, gi*k+a, gj*k+b, gk*k+d)."""
-    model = LIN(TINY)
-    k, c = TINY.block, TINY.latent_channels
+    model = LIN(PLAIN)
+    k, c = PLAIN.block, PLAIN.latent_channels
     with torch.no_grad():
         model.head.weight.zero_()
         model.head.bias.copy_(torch.arange(c * k**3, dtype=torch.float32))
@@ -58,7 +61,7 @@ def test_prepare_views_masks_only_and_per_object_flags():
     torch.testing.assert_close(x[0, :, :3], (normals[0] * 2 - 1).permute(0, 3, 1, 2))
     assert x[1, :, :3].abs().max() == 0 and x[1, :, 4].max() == 0 and x[2, :, 4].min() == 1
     # Gradients reach the input: masks-only and with-normals give different latents.
-    model = LIN(TINY)
+    model = LIN(PLAIN)
     assert not torch.equal(model.predict(mask, None), model.predict(mask, normals))
 
 
@@ -72,12 +75,12 @@ def test_pairing_is_checked_on_load(tmp_path: Path):
     sae_a = _sae_file(tmp_path / "sae_a.safetensors", 0)
     sae_b = _sae_file(tmp_path / "sae_b.safetensors", 1)
     torch.manual_seed(0)
-    model = LIN(TINY)
+    model = LIN(PLAIN)
     export_lin(model, tmp_path / "lin.safetensors", read_card(sae_a)["sha256"], {"steps": 3})
     loaded = load_lin(tmp_path / "lin.safetensors", sae_card=sae_a)
     views = _views()
     torch.testing.assert_close(loaded.predict(*views), model.eval().predict(*views))
-    assert load_lin(tmp_path / "lin.safetensors", sae_card=read_card(sae_a)).config == TINY
+    assert load_lin(tmp_path / "lin.safetensors", sae_card=read_card(sae_a)).config == PLAIN
     with pytest.raises(WeightsError, match="trained against the SAE with sha256"):
         load_lin(tmp_path / "lin.safetensors", sae_card=sae_b)
     with pytest.raises(WeightsError, match="not a LIN"):
@@ -94,5 +97,29 @@ def test_shipped_weights_load_with_the_shipped_sae():
     # Until the SAE ships, check the LIN against the SAE card it names.
     sae_card = None if DEFAULT_SAE_WEIGHTS.is_file() else {"sha256": card["sae_sha256"]}
     model = load_lin(sae_card=sae_card)
-    z = model.predict(*_views(1, model.config.image_size))
+    base = torch.zeros(1, 8, 8, 8, 8)  # stands in for the hull latent of a residual LIN
+    z = model.predict(*_views(1, model.config.image_size), base=base)
     assert z.shape == (1, 8, 8, 8, 8) and torch.isfinite(z).all()
+
+
+def test_hull_latent_and_residual_prediction():
+    from latentdreamer.geometry.grid import grid_points
+    from latentdreamer.render.cameras import prior_cameras
+    from latentdreamer.render.sdf_views import sdf_views
+
+    torch.manual_seed(0)
+    sae = SAE(TINY_SAE).eval()
+    ball = torch.from_numpy(grid_points(32)).norm(dim=-1) - 0.35
+    mask, normals = sdf_views(ball[None], prior_cameras(), 32)
+    empty = torch.zeros_like(mask)
+    z = hull_latent(sae, torch.cat([mask, empty]))
+    with torch.no_grad():
+        truth, _ = sae.encode(torch.stack([ball, torch.full_like(ball, TINY_SAE.truncation)]))
+    assert z.shape == (2, *TINY_SAE.latent_shape)
+    torch.testing.assert_close(z[1], truth[1])  # no common volume: encoded as empty space
+    assert (z[0] - truth[0]).square().mean() < 0.1 * (truth[1] - truth[0]).square().mean()  # the hull of a ball is nearly the ball
+    lin = LIN(TINY)
+    assert TINY.residual == "hull"
+    torch.testing.assert_close(lin.predict(mask, normals, sae=sae), z[:1])  # untrained: exactly the hull
+    with pytest.raises(ValueError, match="hull_latent"):
+        lin.predict(mask, normals)

@@ -45,12 +45,18 @@ def _trainer(out: Path, sae: Path, **kw) -> LINTrainer:
 
 
 def test_loss_goes_down(tmp_path: Path):
-    trainer = _trainer(tmp_path / "run", _sae(tmp_path / "sae.safetensors"))
+    """Without the hull residual, so the network has to learn the whole latent from the views."""
+    model_cfg, data_cfg, train_cfg = load_config(CONFIG)
+    trainer = LINTrainer(
+        replace(model_cfg, residual="none"), data_cfg, replace(train_cfg, eval_every=0), tmp_path / "run",
+        _sae(tmp_path / "sae.safetensors"), shape_fn=_few_shapes,
+    )
     fixed = [trainer.batch(s) for s in range(2)]  # all four shapes, fixed views
+    assert fixed[0][1] is None
 
     def loss() -> float:
         with torch.no_grad():
-            return float(np.mean([latent_loss(trainer.model(v), t).item() for v, t in fixed]))
+            return float(np.mean([latent_loss(trainer.model(v), t).item() for v, _, t in fixed]))
 
     before = loss()
     trainer.train_until(12, progress=False)
@@ -59,6 +65,20 @@ def test_loss_goes_down(tmp_path: Path):
     assert len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) == 12
     ev = trainer.quick_eval()
     assert set(ev) == {"eval_mse", "eval_mse_masks_only", "eval_mse_zero", "eval_grid_iou"} and 0 <= ev["eval_grid_iou"] <= 1
+
+
+def test_hull_residual_starts_at_the_hull_and_then_moves(tmp_path: Path):
+    trainer = _trainer(tmp_path / "run", _sae(tmp_path / "sae.safetensors"))
+    assert trainer.model.config.residual == "hull"
+    views, base, target = trainer.batch(0)
+    with torch.no_grad():
+        assert torch.equal(trainer.model(views, base), base)
+    assert latent_loss(base, target) < target.square().mean()  # the hull already explains most of the latent
+    trainer.train_until(2, progress=False)
+    with torch.no_grad():
+        assert not torch.equal(trainer.model(views, base), base)
+    with pytest.raises(ValueError, match="hull"):
+        trainer.model(views)
 
 
 def test_resume_is_exact(tmp_path: Path):
