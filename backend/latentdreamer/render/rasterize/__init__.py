@@ -7,7 +7,8 @@
 Buffer: row 0 is the bottom of the image (NDC y = -1); pixel (x, y) has its centre at
 NDC ((x + 0.5) / W * 2 - 1, (y + 0.5) / H * 2 - 1); vertex 0 of a triangle has
 (u, v) = (1, 0), vertex 1 (0, 1), vertex 2 (0, 0); u, v are perspective-correct and
-differentiable in pos (through `rast_from_ids`); zero where nothing is drawn.
+differentiable in pos (`numba_barycentrics.py` for CPU tensors on the "numba" backend,
+`rast_from_ids` otherwise); zero where nothing is drawn.
 
 Coverage rules (identical in the numba and torch passes, bit for bit):
 - a triangle with any vertex at w <= 0 is culled whole (no clipping at the eye plane);
@@ -34,6 +35,7 @@ from latentdreamer.render.rasterize.antialias import antialias
 from latentdreamer.render.rasterize.dispatch import BACKENDS, choose_backend
 from latentdreamer.render.rasterize.barycentrics import rast_from_ids
 from latentdreamer.render.rasterize.interpolate import interpolate
+from latentdreamer.render.rasterize.numba_barycentrics import rasterize_numba
 from latentdreamer.render.rasterize.numba_forward import triangle_ids_numba
 from latentdreamer.render.rasterize.nvdiffrast_backend import nvdiffrast_available, rasterize_nvdiffrast
 from latentdreamer.render.rasterize.torch_forward import triangle_ids_torch
@@ -60,4 +62,6 @@ def rasterize(pos: torch.Tensor, tri: torch.Tensor, resolution: tuple[int, int],
     chosen = choose_backend(backend, pos.device, nvdiffrast_available())
     if chosen == "nvdiffrast":
         return rasterize_nvdiffrast(pos, tri, resolution)
+    if chosen == "numba" and pos.device.type == "cpu":
+        return rasterize_numba(pos, tri, resolution)
     return rast_from_ids(pos, tri, triangle_ids(pos, tri, resolution, chosen))

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import torch
 
+BOX_SLACK = 1e-7
+"""Pixels of slack on each side of a triangle's pixel box in both visibility passes, far
+above the box arithmetic's rounding: every centre in the closed bounding box is tested."""
+
 
 def ndc_centres(index: torch.Tensor, n: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     """NDC coordinate of pixel centres along an axis of n pixels (row 0 is NDC y = -1).

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from latentdreamer.render.rasterize.pixels import ndc_centres
+from latentdreamer.render.rasterize.pixels import BOX_SLACK, ndc_centres
 
 CANDIDATE_BUDGET = 1 << 19
 """Candidate pixels per chunk; ~100 bytes each at peak, so ~50 MB."""
@@ -18,7 +18,7 @@ CANDIDATE_BUDGET = 1 << 19
 
 def triangle_setup(pos: torch.Tensor, tri: torch.Tensor, resolution: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
     """Inside-positive edge planes and the z/w plane in NDC, (B, F, 12) float64, and
-    conservative pixel boxes (B, F, 4) = (x_lo, x_hi, y_lo, y_hi), empty (lo > hi) when culled."""
+    the pixel boxes of centres inside each bounding box (B, F, 4) = (x_lo, x_hi, y_lo, y_hi), empty (lo > hi) when culled."""
     height, width = resolution
     p = pos.detach().to(torch.float64)
     ndc = p[..., :3] / p[..., 3:]  # per vertex, as in the compiled pass
@@ -46,10 +46,10 @@ def triangle_setup(pos: torch.Tensor, tri: torch.Tensor, resolution: tuple[int, 
     valid &= (xhi >= -1.0) & (xlo <= 1.0) & (yhi >= -1.0) & (ylo <= 1.0)
     box = torch.stack(
         [
-            torch.floor((xlo + 1.0) * 0.5 * width - 0.5).clamp(min=0, max=width),
-            torch.ceil((xhi + 1.0) * 0.5 * width - 0.5).clamp(min=-1, max=width - 1),
-            torch.floor((ylo + 1.0) * 0.5 * height - 0.5).clamp(min=0, max=height),
-            torch.ceil((yhi + 1.0) * 0.5 * height - 0.5).clamp(min=-1, max=height - 1),
+            torch.ceil((xlo + 1.0) * 0.5 * width - 0.5 - BOX_SLACK).clamp(min=0, max=width),
+            torch.floor((xhi + 1.0) * 0.5 * width - 0.5 + BOX_SLACK).clamp(min=-1, max=width - 1),
+            torch.ceil((ylo + 1.0) * 0.5 * height - 0.5 - BOX_SLACK).clamp(min=0, max=height),
+            torch.floor((yhi + 1.0) * 0.5 * height - 0.5 + BOX_SLACK).clamp(min=-1, max=height - 1),
         ],
         dim=-1,
     )
