@@ -209,11 +209,26 @@ class LIN(nn.Module):
     ) -> torch.Tensor:
         """Rendered-convention views -> latent, without gradients (the pipeline's call).
 
-        A residual LIN needs its SAE (to encode the visual hull) or the hull latent itself."""
+        A residual LIN needs its SAE (to encode the visual hull) or the hull latent itself; a
+        LIN from `load_lin` given the SAE's weights path finds that SAE on its own."""
         with torch.no_grad():
-            if self.config.residual == "hull" and base is None and sae is not None:
-                base = hull_latent(sae, mask)
+            if self.config.residual == "hull" and base is None:
+                sae = sae or self._paired_sae(mask.device)
+                if sae is not None:
+                    base = hull_latent(sae, mask)
             return self(self.prepare_views(mask, normals), base)
+
+    def _paired_sae(self, device: torch.device) -> SAE | None:
+        """The SAE load_lin paired this LIN with, loaded once; kept out of the module tree so
+        it is neither in state_dict() nor moved or trained with the LIN."""
+        path = self.__dict__.get("paired_sae_path")
+        if path is None:
+            return None
+        if "_paired_sae" not in self.__dict__:
+            from latentdreamer.models.latent_ops import load_sae
+
+            self.__dict__["_paired_sae"] = load_sae(path, device)
+        return self.__dict__["_paired_sae"]
 
 
 def hull_latent(sae: SAE, mask: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
@@ -273,19 +288,23 @@ def load_lin(
     """The LIN of a weights file, in eval mode, checksum verified and checked against its SAE.
 
     `sae_card` is the SAE's model card (a dict or the SAE weights' path, whose card is read);
-    None checks against the shipped SAE (models/latent_ops.DEFAULT_SAE_WEIGHTS).
+    None checks against the shipped SAE (models/latent_ops.DEFAULT_SAE_WEIGHTS). Given a path,
+    the LIN's `predict` loads that SAE itself when it needs the hull latent.
     """
     from latentdreamer.models.latent_ops import DEFAULT_SAE_WEIGHTS
 
     path = Path(path or DEFAULT_LIN_WEIGHTS)
+    sae_path = None
     if not isinstance(sae_card, dict):
-        sae_card = read_card(sae_card or DEFAULT_SAE_WEIGHTS)
+        sae_path = Path(sae_card or DEFAULT_SAE_WEIGHTS)
+        sae_card = read_card(sae_path)
     tensors, card = load_weights(path, device)
     if card.get("model") != "lin":
         raise WeightsError(f"{path} holds a {card.get('model')!r} model, not a LIN")
     check_pairing(card, sae_card.get("sha256", ""), lin_name=str(path))
     model = LIN(LINConfig.from_dict(card["config"]))
     model.load_state_dict(tensors, strict=True)
+    model.__dict__["paired_sae_path"] = sae_path  # predict() encodes the visual hull with it
     return model.to(device).eval()
 
 

@@ -123,3 +123,23 @@ def test_hull_latent_and_residual_prediction():
     torch.testing.assert_close(lin.predict(mask, normals, sae=sae), z[:1])  # untrained: exactly the hull
     with pytest.raises(ValueError, match="hull_latent"):
         lin.predict(mask, normals)
+
+
+def test_a_loaded_residual_lin_finds_its_sae(tmp_path: Path):
+    """The pipeline calls predict(mask, normals) without an SAE: load_lin's SAE path serves."""
+    sae_path = _sae_file(tmp_path / "sae.safetensors", 0)
+    torch.manual_seed(0)
+    lin = LIN(TINY)
+    with torch.no_grad():
+        lin.head.weight.normal_()  # a trained-looking head, so the hull is not the whole answer
+    export_lin(lin, tmp_path / "lin.safetensors", read_card(sae_path)["sha256"], {})
+    loaded = load_lin(tmp_path / "lin.safetensors", sae_card=sae_path)
+    assert "_paired_sae" not in dict(loaded.named_modules()) and all(not k.startswith("_paired") for k in loaded.state_dict())
+    mask = torch.zeros(1, 6, 32, 32, 1)
+    mask[..., 10:22, 10:22, :] = 1
+    normals = torch.full((1, 6, 32, 32, 3), 0.5)
+    from latentdreamer.models.latent_ops import load_sae
+
+    torch.testing.assert_close(loaded.predict(mask, normals), loaded.predict(mask, normals, sae=load_sae(sae_path)))
+    with pytest.raises(ValueError, match="hull"):
+        load_lin(tmp_path / "lin.safetensors", sae_card=read_card(sae_path)).predict(mask, normals)
