@@ -192,23 +192,28 @@ class LINTrainer:
             mask, normals = sdf_views(sdf, cams, self.model.config.image_size, self.data_cfg.supersample)
             with torch.no_grad():
                 target, _ = self.sae.encode(sdf)
-            self._eval_set = (sdf, mask, normals, target)
+            hull = hull_latent(self.sae, mask)
+            hull_iou = float(grid_iou(self.sae.decode_grid(hull), sdf).mean())
+            self._eval_set = (sdf, mask, normals, target, hull, hull_iou)
         return self._eval_set
 
     @torch.no_grad()
     def quick_eval(self) -> dict[str, float]:
-        """Latent MSE with normals and masks-only, against predicting zeros, and the decoded IoU."""
-        sdf, mask, normals, target = self._eval_views()
+        """Latent MSE with normals and masks-only and the decoded IoU, with the zero latent's
+        MSE and the visual hull's MSE and IoU as baselines."""
+        sdf, mask, normals, target, hull, hull_iou = self._eval_views()
         self.model.eval()
-        pred_n = self.model.predict(mask, normals, self.sae)
-        pred_m = self.model.predict(mask, None, self.sae)
+        pred_n = self.model.predict(mask, normals, base=hull)
+        pred_m = self.model.predict(mask, None, base=hull)
         self.model.train()
         decoded = self.sae.decode_grid(pred_n)
         return {
             "eval_mse": latent_loss(pred_n, target).item(),
             "eval_mse_masks_only": latent_loss(pred_m, target).item(),
             "eval_mse_zero": target.square().mean().item(),
+            "eval_mse_hull": latent_loss(hull, target).item(),
             "eval_grid_iou": float(grid_iou(decoded, sdf).mean()),
+            "eval_grid_iou_hull": hull_iou,
         }
 
     def save(self) -> None:

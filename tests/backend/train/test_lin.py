@@ -64,7 +64,8 @@ def test_loss_goes_down(tmp_path: Path):
     assert after < 0.5 * before, (before, after)
     assert len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) == 12
     ev = trainer.quick_eval()
-    assert set(ev) == {"eval_mse", "eval_mse_masks_only", "eval_mse_zero", "eval_grid_iou"} and 0 <= ev["eval_grid_iou"] <= 1
+    assert set(ev) == {"eval_mse", "eval_mse_masks_only", "eval_mse_zero", "eval_mse_hull", "eval_grid_iou", "eval_grid_iou_hull"}
+    assert 0 <= ev["eval_grid_iou"] <= 1 and 0 <= ev["eval_grid_iou_hull"] <= 1 and ev["eval_mse_hull"] < ev["eval_mse_zero"]
 
 
 def test_hull_residual_starts_at_the_hull_and_then_moves(tmp_path: Path):
