@@ -29,6 +29,8 @@ from latentdreamer.models.lin import LIN, hull_latent, latent_loss
 from latentdreamer.models.sae import SAE
 from latentdreamer.train.sae import EVAL_SEED_BASE, grid_iou
 
+SHEET_ROWS = 8
+"""Random objects shown in the contact sheet (every evaluation mesh is shown)."""
 METRICS = ("mse", "mse_masks_only", "mse_zero", "mse_hull", "iou", "iou_masks_only", "iou_zero", "iou_hull", "iou_sae_bound")
 
 
@@ -44,7 +46,8 @@ class Views:
 
 
 @torch.no_grad()
-def score(lin: LIN, sae: SAE, views: Views, zero_sdf: torch.Tensor) -> dict[str, float]:
+def score(lin: LIN, sae: SAE, views: Views, zero_sdf: torch.Tensor, shown: list[torch.Tensor] | None = None) -> dict[str, float]:
+    """Scores of one object; `shown`, if given, receives its (truth, hull, LIN, LIN masks only) grids."""
     sdf = views.sdf.unsqueeze(0)
     target, _ = sae.encode(sdf)
     hull = hull_latent(sae, views.mask)
@@ -52,6 +55,8 @@ def score(lin: LIN, sae: SAE, views: Views, zero_sdf: torch.Tensor) -> dict[str,
     pred_m = lin.predict(views.mask, None, base=hull)
     decoded = sae.decode_grid(torch.cat([pred, pred_m, hull, target]))
     ious = grid_iou(decoded, sdf.expand(4, -1, -1, -1))
+    if shown is not None:
+        shown.append(torch.stack([views.sdf, decoded[2], decoded[0], decoded[1]]))
     return {
         "mse": latent_loss(pred, target).item(),
         "mse_masks_only": latent_loss(pred_m, target).item(),
@@ -95,6 +100,26 @@ def mesh_views(root: Path | None, resolution: int, image_size: int):
         yield Views(entry_name(path), sdf, r.mask.unsqueeze(0), r.normals.unsqueeze(0))
 
 
+SHEET_COLUMNS = ("truth", "hull", "LIN", "LIN masks only")
+
+
+def contact_sheet(shown: list[torch.Tensor], path: Path, tile: int = 96) -> Path | None:
+    """One row per object: truth | hull start | LIN | LIN from masks only, traced normals in
+    a three-quarter view (rows of the render flipped to put up at the top of the PNG)."""
+    from latentdreamer.io.images import rendered_to_image, write_png
+    from latentdreamer.render.cameras import orbit_cameras
+    from latentdreamer.render.sdf_views import sdf_views
+
+    if not shown:
+        return None
+    grids = torch.cat(shown)  # (4 * objects, n, n, n)
+    cams = orbit_cameras([30.0] * len(grids), [20.0] * len(grids))
+    _, normals = sdf_views(grids, cams, tile)
+    images = rendered_to_image(normals[:, 0])  # (4 * objects, tile, tile, 3)
+    rows = [np.concatenate(list(images[i : i + len(SHEET_COLUMNS)]), axis=1) for i in range(0, len(images), len(SHEET_COLUMNS))]
+    return write_png(path, np.concatenate(rows, axis=0))
+
+
 def summarise(objects: list[dict[str, Any]]) -> dict[str, Any]:
     mean = {k: float(np.mean([o[k] for o in objects])) for k in METRICS} if objects else {}
     return {"count": len(objects), "mean": mean, "objects": objects}
@@ -108,7 +133,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"views {report['image_size']} px in the six prior cameras. L2 = mean square per latent element against the SAE "
         f"encoder's latent; IoU = volume IoU of the insides of the decoded and the true SDF grids at {report['resolution']}^3. "
         "'zero' = the prior-mean latent; 'hull' = the SAE encoding of the masks' visual hull (the pipeline's start without LIN); "
-        "'SAE bound' = the encoder's own latent decoded (the best LIN can do).",
+        "'SAE bound' = the encoder's own latent decoded (the best LIN can do). "
+        f"Contact sheets (lin_random.png, lin_meshes.png), one row per object: {' | '.join(SHEET_COLUMNS)}.",
         "",
     ]
     for key, title in (("random", "Random shapes (unseen seeds, traced views)"), ("meshes", "Evaluation meshes (rasterised views)")):
@@ -156,15 +182,22 @@ def evaluate(
         "resolution": r,
         "image_size": size,
     }
-    objects = [{"name": v.name, **score(lin, sae, v, zero_sdf)} for v in tqdm(random_views(shapes, r, size), total=shapes, desc="random", disable=not progress)]
+    shown: list[torch.Tensor] = []
+    objects = [
+        {"name": v.name, **score(lin, sae, v, zero_sdf, shown if i < SHEET_ROWS else None)}
+        for i, v in enumerate(tqdm(random_views(shapes, r, size), total=shapes, desc="random", disable=not progress))
+    ]
     report["random"] = summarise(objects)
+    contact_sheet(shown, out / "lin_random.png")
     if use_meshes:
         from latentdreamer.io.eval_meshes import default_eval_root
 
         root = meshes or default_eval_root()
         if root.is_dir():
-            objects = [{"name": v.name, **score(lin, sae, v, zero_sdf)} for v in tqdm(mesh_views(root, r, size), desc="meshes", disable=not progress)]
+            shown = []
+            objects = [{"name": v.name, **score(lin, sae, v, zero_sdf, shown)} for v in tqdm(mesh_views(root, r, size), desc="meshes", disable=not progress)]
             report["meshes"] = summarise(objects)
+            contact_sheet(shown, out / "lin_meshes.png")
         else:
             report["meshes_skipped"] = f"{root} not found"
             print(f"evaluation meshes not found at {root}: skipped", flush=True)

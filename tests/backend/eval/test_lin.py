@@ -49,6 +49,8 @@ def test_scores_baselines_and_files(tmp_path: Path):
     assert report["random"]["count"] == 2 and report["random"]["mean"]["iou"] < 0.9  # random shapes are not balls
     saved = json.loads((tmp_path / "out" / "lin_eval.json").read_text())
     assert saved["meshes"]["count"] == 1 and saved["sae_sha256"] == "2" * 64
+    for name in ("lin_random.png", "lin_meshes.png"):
+        assert (tmp_path / "out" / name).is_file(), name
     md = (tmp_path / "out" / "lin_eval.md").read_text()
     assert "| ball |" in md and "masks only" in md
 
