@@ -18,6 +18,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval", type=Path, default=None, help="lin_eval.json written by `latentdreamer eval lin`")
 
 
+def readable_card(card: dict, evaluation: dict) -> str:
+    """The model card for people (name.md beside the weights): what it is, how it was made, the scores."""
+    from latentdreamer.eval.lin import markdown
+
+    t = card["training"]
+    lines = [
+        "# LIN model card",
+        "",
+        card["description"] + ".",
+        "",
+        f"- Parameters: {card['parameters']:,}; inputs: {card['inputs']}.",
+        f"- Pairs with the SAE whose weights have sha256 `{card['sae']['sha256']}` (load_lin refuses any other).",
+        f"- Training: {t['steps']} steps, {t['shapes_seen']} random shapes, {t['wall_seconds'] / 60:.0f} min on "
+        f"{card['hardware'].get('cpu', '?')} ({card['hardware'].get('torch_threads')} torch thread(s)); no public data set.",
+        f"- Commands: {'; '.join(r['command'] for r in t['commands'])}.",
+        f"- Resume: `{t['resume']}`.",
+        "",
+    ]
+    return "\n".join(lines) + markdown(evaluation).replace("# LIN evaluation", "## Evaluation", 1)
+
+
 def run(args: argparse.Namespace) -> int:
     from latentdreamer.models.lin import DEFAULT_LIN_WEIGHTS, export_lin, load_lin_checkpoint
     from latentdreamer.models.sae import count_parameters
@@ -70,5 +91,7 @@ def run(args: argparse.Namespace) -> int:
             f"{args.eval} scored other LIN weights ({evaluation.get('lin_sha256')}), not these ({written}): wrote the card "
             f"without metrics; run `latentdreamer eval lin --weights {out}` and export again with --eval"
         )
+    if evaluation:
+        out.with_suffix(".md").write_text(readable_card(card, evaluation))
     print(f"wrote {out} and {card_path} (step {steps}, {out.stat().st_size / 1e6:.1f} MB, pairs with SAE {sae['sha256'][:16]}...)")
     return 0

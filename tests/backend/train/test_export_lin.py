@@ -40,6 +40,12 @@ def test_export_names_the_sae_and_refuses_a_foreign_evaluation(tmp_path: Path):
         export_lin.run(argparse.Namespace(run=tmp_path / "run", out=out, eval=foreign))
     assert read_card(out)["metrics"] is None
     own = tmp_path / "own.json"
-    own.write_text(json.dumps({"lin_sha256": card["sha256"], "sae_sha256": card["sae_sha256"], "random": {"mean": {"iou": 0.5}}}))
+    from latentdreamer.eval.lin import METRICS
+
+    scores = {k: 0.5 for k in METRICS}
+    report = {"lin": "x", "lin_sha256": card["sha256"], "sae_sha256": card["sae_sha256"], "resolution": 32, "image_size": 32}
+    own.write_text(json.dumps({**report, "random": {"count": 1, "mean": scores, "objects": [{"name": "s", **scores}]}}))
     export_lin.run(argparse.Namespace(run=tmp_path / "run", out=out, eval=own))
     assert read_card(out)["metrics"]["random"]["mean"]["iou"] == 0.5
+    md = out.with_suffix(".md").read_text()
+    assert card["sae_sha256"] in md and "| **mean** | 0.500 |" in md
