@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from latentdreamer.render.rasterize.numba_interpolate import interpolate_numba
 from latentdreamer.render.rasterize.pixels import covered_pixels
 
 
@@ -12,7 +13,15 @@ def interpolate(attr: torch.Tensor, rast: torch.Tensor, tri: torch.Tensor) -> to
 
     Differentiable in attr and in rast's u, v (hence in the clip positions that made rast).
     Unlike nvdiffrast this returns only the image, not screen-space derivatives.
+    CPU tensors take the compiled pass (first-order gradients only); others `interpolate_torch`.
     """
+    if attr.device.type == "cpu" and rast.device.type == "cpu":
+        return interpolate_numba(attr, rast, tri)
+    return interpolate_torch(attr, rast, tri)
+
+
+def interpolate_torch(attr: torch.Tensor, rast: torch.Tensor, tri: torch.Tensor) -> torch.Tensor:
+    """The reference: gathers and autograd in torch, on any device and to any order."""
     views, height, width, _ = rast.shape
     channels = attr.shape[-1]
     pixel, face = covered_pixels(rast)
