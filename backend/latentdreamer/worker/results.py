@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from latentdreamer.geometry.mesh import Mesh
+from latentdreamer.io.images import to_uint8, write_png
 
 log = logging.getLogger("latentdreamer.worker")
 
@@ -95,7 +96,7 @@ def write_mesh_npz(path: Path, mesh: Mesh) -> dict[str, int]:
         "faces": np.ascontiguousarray(mesh.faces, dtype=np.int32),
     }
     if mesh.colors is not None:
-        arrays["colors"] = srgb_bytes(mesh.colors)
+        arrays["colors"] = to_uint8(mesh.colors)
     tmp = path.with_suffix(".part.npz")
     np.savez(tmp, **arrays)
     os.replace(tmp, path)  # a reader never sees half a file
@@ -112,8 +113,6 @@ def write_glb(path: Path, mesh: Mesh) -> None:
 
 def save_views(folder: Path, views) -> dict[str, list[str] | None]:
     """The six views as PNGs (RGBA where an alpha mask exists); returns their paths."""
-    from PIL import Image
-
     folder.mkdir(exist_ok=True)
     rgb_paths, normal_paths = [], []
     for k in range(len(views.rgb)):
@@ -121,14 +120,8 @@ def save_views(folder: Path, views) -> dict[str, list[str] | None]:
         if views.alpha is not None:
             rgb = np.concatenate([rgb, views.alpha[k][..., None]], axis=-1)
         rgb_paths.append(str(folder / f"rgb_{k}.png"))
-        Image.fromarray(srgb_bytes(rgb)).save(rgb_paths[-1])
+        write_png(rgb_paths[-1], rgb)
         if views.normals is not None:
             normal_paths.append(str(folder / f"normal_{k}.png"))
-            Image.fromarray(srgb_bytes(views.normals[k])).save(normal_paths[-1])
+            write_png(normal_paths[-1], views.normals[k])
     return {"rgb": rgb_paths, "normals": normal_paths or None}
-
-
-def srgb_bytes(values: np.ndarray) -> np.ndarray:
-    """Floats in [0, 1] -> uint8. (`io.images.to_uint8` does the same but its module loads torch,
-    which a worker running a torch-free job or a test double should not pay for.)"""
-    return np.round(np.clip(values, 0.0, 1.0) * 255.0).astype(np.uint8)
