@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from latentdreamer.geometry.mesh import Mesh
-from latentdreamer.models.latent_ops import encode_sdf, mesh_sdf, sdf_to_mesh
+from latentdreamer.models.latent_ops import encode_sdf, mesh_resolution, mesh_sdf, sdf_to_mesh
 from latentdreamer.models.sae import SAE
 from latentdreamer.train.sae import EVAL_SEED_BASE
 
@@ -154,7 +154,7 @@ def evaluate(
 ) -> dict[str, Any]:
     from tqdm import tqdm
 
-    decode_resolution = decode_resolution or model.config.resolution
+    decode_resolution = decode_resolution or mesh_resolution(model)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     report: dict[str, Any] = {

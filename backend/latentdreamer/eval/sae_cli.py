@@ -13,7 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--first-shape", type=int, default=0, help="start at this unseen seed offset (to split the set over processes)")
     parser.add_argument("--meshes", type=Path, default=None, help="folder of evaluation meshes (default: <repo>/../shared/eval/meshes)")
     parser.add_argument("--no-meshes", action="store_true", help="random shapes only")
-    parser.add_argument("--resolution", type=int, default=None, help="decode resolution (default: the model's)")
+    parser.add_argument("--resolution", type=int, default=None, help="decode resolution (default: twice the model's, see latent_ops.mesh_resolution)")
     parser.add_argument("--points", type=int, default=100_000, help="surface points per mesh for Chamfer/F-score")
     parser.add_argument("--out", type=Path, default=Path("out/eval"), help="where sae_eval.{json,md} and the contact sheets go")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
