@@ -310,7 +310,7 @@ def load_lin(
 
 def load_lin_checkpoint(run_dir: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[LIN, dict[str, Any]]:
     """The model of a LIN training run's latest checkpoint, in eval mode, and the run's SAE
-    record ({"path", "sha256"}): the SAE it must be used with."""
+    record ({"path", "sha256"}): the SAE it must be used with (and `predict` uses for the hull)."""
     from latentdreamer.train.checkpoint import META, load_checkpoint
 
     meta = json.loads((Path(run_dir) / META).read_text())
@@ -318,6 +318,9 @@ def load_lin_checkpoint(run_dir: str | os.PathLike, device: str | torch.device =
     rng = torch.get_rng_state()
     load_checkpoint(run_dir, model)
     torch.set_rng_state(rng)  # loading restores the trainer's RNG; a reader should not inherit it
+    # The run's own SAE snapshot (train/lin.py SAE_SNAPSHOT) wherever the run folder now is.
+    snapshot = Path(run_dir) / "sae.safetensors"
+    model.__dict__["paired_sae_path"] = snapshot if snapshot.is_file() and read_card(snapshot)["sha256"] == meta["sae"]["sha256"] else Path(meta["sae"]["path"])
     return model.to(device).eval(), meta["sae"]
 
 

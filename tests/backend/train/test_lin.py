@@ -124,6 +124,23 @@ def test_sae_run_directory_is_snapshotted(tmp_path: Path):
     assert resolve_sae(None, tmp_path / "lin_run") == path
 
 
+def test_a_checkpoint_loaded_residual_lin_predicts_on_its_own(tmp_path: Path):
+    from latentdreamer.models.latent_ops import load_sae
+    from latentdreamer.models.lin import load_lin_checkpoint
+
+    sae = _sae(tmp_path / "sae_run" / "sae.safetensors")
+    _trainer(tmp_path / "run", sae).train_until(1, progress=False)
+    moved = tmp_path / "moved"
+    (tmp_path / "run").rename(moved)
+    (tmp_path / "sae_run").rename(tmp_path / "gone")  # the path the checkpoint recorded no longer exists
+    (tmp_path / "gone" / "sae.safetensors").rename(moved / "sae.safetensors")  # but the run folder holds its snapshot
+    (tmp_path / "gone" / "sae.json").rename(moved / "sae.json")
+    lin, record = load_lin_checkpoint(moved)
+    mask = torch.zeros(1, 6, 32, 32, 1)
+    mask[..., 8:24, 8:24, :] = 1
+    torch.testing.assert_close(lin.predict(mask, None), lin.predict(mask, None, sae=load_sae(moved / "sae.safetensors")))
+
+
 def test_training_views_are_a_function_of_seed_and_step():
     sdf = torch.from_numpy(np.stack([_shape(s, 32) for s in range(2)]))
     cfg = LINDataConfig(image_size=32, drop_normals_probability=0.5)
