@@ -17,6 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--view-size", type=int, default=256, help="pixels per oracle / scored view")
     parser.add_argument("--points", type=int, default=100_000, help="surface points per mesh for Chamfer/F-score")
     parser.add_argument("--sae", default=None, help="SAE weights file or training-run folder (default: the shipped weights)")
+    parser.add_argument("--lin", default=None, help="LIN weights file or training-run folder paired with the SAE")
     parser.add_argument("--no-sae", action="store_true", help="optimise the SDF grid directly (the no-SAE baseline)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
 
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     settings = GenerateSettings(preset=args.preset, device=args.device, seed=args.seed)
-    prior = load_shape_prior(resolve_device(args.device), use_sae=not args.no_sae, sae_path=args.sae)
+    prior = load_shape_prior(resolve_device(args.device), use_sae=not args.no_sae, sae_path=args.sae, lin_path=args.lin)
     root = args.meshes or default_eval_root()
     report = evaluate_generation(root, args.out, settings, prior, args.limit, args.ablations, args.view_size, args.points)
     print(json.dumps(report["mean"], indent=1))

@@ -19,7 +19,8 @@ from latentdreamer.device import resolve_device
 from latentdreamer.geometry.grid import grid_points
 from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.geometry.subdivision import loop_subdivision
-from latentdreamer.optimise.coarse import optimise_coarse
+from latentdreamer.geometry.flexicubes import flexicubes
+from latentdreamer.optimise.coarse import geometry_objective, optimise_coarse
 from latentdreamer.optimise.refine import optimise_refine
 from latentdreamer.optimise.shape_field import GridField, LatentField
 from latentdreamer.optimise.targets import ViewTargets, view_targets
@@ -72,6 +73,26 @@ def _initial_latent(prior: ShapePrior, init: str, targets: ViewTargets, hull: to
     return torch.zeros(shape, device=device), "zero"
 
 
+def _best_start(prior: ShapePrior, targets: ViewTargets, hull: torch.Tensor, cameras, preset: Preset) -> tuple[LatentField, str]:
+    """Of the LIN latent and the SAE encoding of the visual hull, the one whose decoded shape
+    already matches the views best (one render each). A LIN trained on few shapes can start
+    further away than the hull; measured on the demo object with the 18:52 training snapshots
+    at the tiny preset: volume IoU 0.33 from LIN, 0.81 from the hull, 0.01 from zero."""
+    candidates = ["hull"] + (["lin"] if prior.lin is not None else [])
+    best: tuple[float, LatentField, str] | None = None
+    for init in candidates:
+        z0, how = _initial_latent(prior, init, targets, hull)
+        field = LatentField(prior.sae, z0, preset.sdf_resolution)
+        with torch.no_grad():
+            extracted = flexicubes(field.sdf(), training=True)
+            loss = float("inf")
+            if extracted.faces.shape[0]:
+                loss = float(geometry_objective(extracted, targets, cameras, preset, preset.mask_weight_start)[0])
+        if best is None or loss < best[0]:
+            best = (loss, field, how)
+    return best[1], best[2]
+
+
 def generate_from_views(
     views: ViewSet,
     settings: GenerateSettings,
@@ -103,7 +124,9 @@ def generate_from_views(
     hull = visual_hull_sdf(targets.mask, cameras, preset.sdf_resolution)
     prior = prior or load_shape_prior(device, use_sae=options.use_sae)
     stats["shape_prior"] = prior.source
-    if prior.sae is not None:
+    if prior.sae is not None and options.init == "auto":
+        field, stats["init"] = _best_start(prior, targets, hull, cameras, preset)
+    elif prior.sae is not None:
         z0, stats["init"] = _initial_latent(prior, options.init, targets, hull)
         field = LatentField(prior.sae, z0, preset.sdf_resolution)
     elif options.init in ("auto", "hull"):

@@ -40,27 +40,42 @@ def _load_sae(path: Path | None, device: torch.device) -> tuple[torch.nn.Module 
         return None, NO_SAE
 
 
-def _load_lin(device: torch.device, sae_weights: Path | None) -> torch.nn.Module | None:
-    """The shipped LIN, if it was trained against this SAE (load_lin checks the pairing)."""
-    from latentdreamer.models.lin import DEFAULT_LIN_WEIGHTS, load_lin
-    from latentdreamer.models.weights import WeightsError
+def _load_lin(device: torch.device, sae_weights: Path | None, lin_path: Path | None) -> torch.nn.Module | None:
+    """The given LIN (weights file or training-run folder), else the shipped one, if it was
+    trained against this SAE; a LIN paired with another SAE gives meaningless latents."""
+    from latentdreamer.models.lin import DEFAULT_LIN_WEIGHTS, load_lin, load_lin_checkpoint
+    from latentdreamer.models.weights import WeightsError, sha256_file
 
-    if sae_weights is None or not DEFAULT_LIN_WEIGHTS.is_file():
+    if sae_weights is None:
+        return None
+    if lin_path is not None and lin_path.is_dir():
+        model, sae_record = load_lin_checkpoint(lin_path, device)
+        if sae_record.get("sha256") != sha256_file(sae_weights):
+            raise WeightsError(f"the LIN run {lin_path} was trained against another SAE than {sae_weights}")
+        return model
+    path = lin_path or DEFAULT_LIN_WEIGHTS
+    if not path.is_file():
         return None
     try:
-        return load_lin(DEFAULT_LIN_WEIGHTS, sae_card=sae_weights, device=device)
+        return load_lin(path, sae_card=sae_weights, device=device)
     except WeightsError:
+        if lin_path is not None:
+            raise
         return None
 
 
 def load_shape_prior(
-    device: torch.device, use_sae: bool = True, use_lin: bool = True, sae_path: str | os.PathLike | None = None
+    device: torch.device,
+    use_sae: bool = True,
+    use_lin: bool = True,
+    sae_path: str | os.PathLike | None = None,
+    lin_path: str | os.PathLike | None = None,
 ) -> ShapePrior:
-    """`sae_path`: a weights file or a training-run folder; None looks in the usual places."""
+    """`sae_path`, `lin_path`: weights files or training-run folders; None looks in the usual places."""
     if not use_sae:
         return ShapePrior(None, None, "disabled (SDF grid optimised directly from the visual hull)")
     explicit = sae_path or os.environ.get("LATENTDREAMER_SAE_WEIGHTS") or None
     sae, source = _load_sae(Path(explicit) if explicit else None, device)
     sae_file = Path(source) if sae is not None and Path(source).is_file() else None
-    lin = _load_lin(device, sae_file) if use_lin else None
+    lin = _load_lin(device, sae_file, Path(lin_path) if lin_path else None) if use_lin else None
     return ShapePrior(sae=sae, lin=lin, source=source)

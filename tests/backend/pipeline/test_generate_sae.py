@@ -37,7 +37,7 @@ def test_latent_path_runs_with_untrained_weights(oracle):
     history: dict[str, list[float]] = {}
     result = generate_from_views(
         views, GenerateSettings(preset="tiny", device="cpu"),
-        options=PipelineOptions(preset=short, history=history), prior=ShapePrior(sae, lin, "test"),
+        options=PipelineOptions(preset=short, init="lin", history=history), prior=ShapePrior(sae, lin, "test"),
     )
     assert result.stats["shape_prior"] == "test" and result.stats["init"] == "lin"
     assert len(history["coarse"]) == 3 and all(v == v for v in history["coarse"])
