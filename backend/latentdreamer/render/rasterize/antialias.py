@@ -17,6 +17,8 @@ from __future__ import annotations
 import torch
 
 from latentdreamer.render.rasterize.edges import OPPOSITE, edge_topology
+from latentdreamer.render.rasterize.numba_antialias import antialias_numba, silhouettes_numba
+from latentdreamer.render.rasterize.numba_threads import threads_for
 from latentdreamer.render.rasterize.pixels import ndc_centres
 
 
@@ -34,6 +36,19 @@ def _ndc_edge_planes(q: torch.Tensor) -> torch.Tensor:
 
 def silhouette_edges(pos: torch.Tensor, tri: torch.Tensor) -> torch.Tensor:
     """(B, F, 3) bool: whether edge i of each triangle is a silhouette edge in each view."""
+    if pos.device.type != "cpu":
+        return silhouette_edges_torch(pos, tri)
+    edge, count = edge_topology(tri)
+    p = pos.detach()
+    p = p if p.dtype in (torch.float32, torch.float64) else p.float()
+    tri32 = tri.detach().to(torch.int32).contiguous().numpy()
+    with threads_for(pos.shape[0] * len(tri32)):
+        flags = silhouettes_numba(p.contiguous().numpy(), tri32, edge.numpy(), count.numpy())
+    return torch.from_numpy(flags)
+
+
+def silhouette_edges_torch(pos: torch.Tensor, tri: torch.Tensor) -> torch.Tensor:
+    """`silhouette_edges` in torch: the reference, on any device."""
     edge, count = edge_topology(tri)
     tri = tri.long()
     p = pos.detach()
@@ -46,11 +61,21 @@ def silhouette_edges(pos: torch.Tensor, tri: torch.Tensor) -> torch.Tensor:
 
 
 def antialias(color: torch.Tensor, rast: torch.Tensor, pos: torch.Tensor, tri: torch.Tensor) -> torch.Tensor:
-    """Blend colours (B, H, W, C) across silhouette edges; differentiable in color and pos."""
+    """Blend colours (B, H, W, C) across silhouette edges; differentiable in color and pos.
+
+    CPU tensors take the compiled pass (first-order gradients only); others `antialias_torch`.
+    """
+    if color.device.type == "cpu" and rast.device.type == "cpu" and pos.device.type == "cpu":
+        return antialias_numba(color, rast, pos, tri, silhouette_edges(pos, tri))
+    return antialias_torch(color, rast, pos, tri)
+
+
+def antialias_torch(color: torch.Tensor, rast: torch.Tensor, pos: torch.Tensor, tri: torch.Tensor) -> torch.Tensor:
+    """The reference: pair search and autograd in torch, on any device and to any order."""
     views, height, width, channels = color.shape
     ids = rast[..., 3].detach().to(torch.int64) - 1
     depth = rast[..., 2].detach()
-    silhouette = silhouette_edges(pos, tri)
+    silhouette = silhouette_edges_torch(pos, tri)
     has_silhouette = silhouette.any(-1)  # (B, F)
     # Cheap dense screening: a pair matters only if a pixel on it sees a triangle with a silhouette edge.
     flat_ids = ids.view(views, -1)

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from latentdreamer.render.rasterize.numba_forward import pixel_centres, triangle_ids_numpy
+from latentdreamer.render.rasterize.numba_threads import threads_for
 
 
 @numba.njit(parallel=True, cache=True)
@@ -118,7 +119,8 @@ class _RasterizeCPU(torch.autograd.Function):
         tri32 = np.ascontiguousarray(tri.detach().to(torch.int32).numpy())
         ids = triangle_ids_numpy(pos64, tri32, resolution)
         rast = np.zeros((*ids.shape, 4), dtype=np.float64 if pos.dtype == torch.float64 else np.float32)
-        _fill(pos64, tri32, ids, rast)
+        with threads_for(ids.size):
+            _fill(pos64, tri32, ids, rast)
         ctx.arrays = (pos64, tri32, ids)
         ctx.dtype = pos.dtype
         return torch.from_numpy(rast).to(pos.dtype)
@@ -128,7 +130,9 @@ class _RasterizeCPU(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor):
         pos64, tri32, ids = ctx.arrays
         g = np.ascontiguousarray(grad.detach().to(torch.float64).numpy())
-        return torch.from_numpy(_backward(pos64, tri32, ids, g)).to(ctx.dtype), None, None
+        with threads_for(ids.size):
+            grad_pos = _backward(pos64, tri32, ids, g)
+        return torch.from_numpy(grad_pos).to(ctx.dtype), None, None
 
 
 def rasterize_numba(pos: torch.Tensor, tri: torch.Tensor, resolution: tuple[int, int]) -> torch.Tensor:

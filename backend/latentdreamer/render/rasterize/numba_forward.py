@@ -19,6 +19,7 @@ import numba
 import numpy as np
 import torch
 
+from latentdreamer.render.rasterize.numba_threads import threads_for
 from latentdreamer.render.rasterize.pixels import BOX_SLACK
 
 @numba.njit(parallel=True, cache=True)
@@ -126,10 +127,11 @@ def triangle_ids_numpy(pos: np.ndarray, tri: np.ndarray, resolution: tuple[int, 
     positions (B, V, 4) and int32 faces (F, 3), both C-contiguous."""
     height, width = resolution
     views = pos.shape[0]
-    threads = numba.get_num_threads()
-    # Split views into row bands only when there are fewer views than threads (each band rescans F).
-    bands = 1 if views >= threads else min(height, -(-2 * threads // max(views, 1)))
-    return _raster(_project(pos), tri, height, width, bands)
+    with threads_for(views * (height * width + tri.shape[0])):
+        threads = numba.get_num_threads()
+        # Split views into row bands only when there are fewer views than threads (each band rescans F).
+        bands = 1 if views >= threads else min(height, -(-2 * threads // max(views, 1)))
+        return _raster(_project(pos), tri, height, width, bands)
 
 
 def triangle_ids_numba(pos: torch.Tensor, tri: torch.Tensor, resolution: tuple[int, int]) -> torch.Tensor:

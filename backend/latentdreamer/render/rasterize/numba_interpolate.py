@@ -13,6 +13,8 @@ import numba
 import numpy as np
 import torch
 
+from latentdreamer.render.rasterize.numba_threads import threads_for
+
 
 @numba.njit(parallel=True, cache=True)
 def _forward(attr: np.ndarray, rast: np.ndarray, tri: np.ndarray, out: np.ndarray) -> None:
@@ -88,7 +90,8 @@ class _InterpolateCPU(torch.autograd.Function):
         rast_np = _numpy(rast)
         tri_np = np.ascontiguousarray(tri.detach().to(torch.int32).numpy())
         out = np.zeros((*rast.shape[:3], attr.shape[-1]), dtype=attr_np.dtype)
-        _forward(attr_np, rast_np, tri_np, out)
+        with threads_for(out.size):
+            _forward(attr_np, rast_np, tri_np, out)
         ctx.arrays = (attr_np, rast_np, tri_np)
         ctx.attr_meta = (attr.dtype, attr.dim(), attr.shape[0])
         ctx.rast_dtype = rast.dtype
@@ -99,7 +102,8 @@ class _InterpolateCPU(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor):
         attr_np, rast_np, tri_np = ctx.arrays
         need_attr, need_rast = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        grad_attr, grad_rast = _backward(attr_np, rast_np, tri_np, _numpy(grad), need_attr, need_rast)
+        with threads_for(grad.numel()):
+            grad_attr, grad_rast = _backward(attr_np, rast_np, tri_np, _numpy(grad), need_attr, need_rast)
         dtype, dim, first = ctx.attr_meta
         attr_grad = rast_grad = None
         if need_attr:
