@@ -186,6 +186,32 @@ def evaluate_generation(
     objects: list[ObjectScores] = []
     sheets: list[np.ndarray] = []
     start = time.perf_counter()
+    def write_report() -> dict[str, Any]:
+        """Written after every object, so a run stopped early still leaves its results."""
+        report = {
+            "protocol": PROTOCOL,
+            "preset": settings.preset,
+            "device": objects[0].stats.get("device"),
+            "shape_prior": prior.source,
+            "lin": prior.lin is not None,
+            "view_size": view_size,
+            "surface_points": points,
+            "objects_planned": [entry_name(p) for p in paths],
+            "objects": [asdict(o) for o in objects],
+            "mean": _means(objects),
+            "ablations": {
+                ab.name: {"variants": list(ab.variants), "objects": sorted({r["object"] for r in ab.per_object}),
+                          "summary": summarise_ablation(ab), "per_object": ab.per_object}
+                for ab in (init_ab, freeze_ab) if ab.per_object
+            },
+            "wall_s": time.perf_counter() - start,
+        }
+        (out / "generation_eval.json").write_text(json.dumps(report, indent=1, default=float))
+        (out / "generation_eval.md").write_text(markdown(report))
+        write_png(out / "generation_eval.png", np.concatenate(sheets, axis=0))
+        return report
+
+    report: dict[str, Any] = {}
     for k, path in enumerate(paths):
         name = entry_name(path)
         truth, views = oracle_views(load_oracle_mesh(path), resolution=view_size)
@@ -195,29 +221,11 @@ def evaluate_generation(
         objects.append(scores)
         sheets.append(_labelled(comparison_grids(views, render_mesh_views(result.mesh, prior_cameras(), view_size), 80), name))
         log(f"{name}: IoU {scores.geometry['volume_iou']:.3f}, Chamfer {scores.geometry['chamfer']:.4f}, "
-            f"PSNR {scores.prior_views['psnr']:.2f}/{scores.novel_views['psnr']:.2f} in {scores.timings['total']:.0f} s")
+            f"PSNR {scores.prior_views['psnr']:.2f}/{scores.novel_views['psnr']:.2f} in {scores.timings['total']:.0f} s", flush=True)
+        report = write_report()
         if k < ablation_objects:
             evaluator.ablate(name, truth, views, (history, result, scores.geometry), init_ab, freeze_ab)
-    report = {
-        "protocol": PROTOCOL,
-        "preset": settings.preset,
-        "device": objects[0].stats.get("device"),
-        "shape_prior": prior.source,
-        "lin": prior.lin is not None,
-        "view_size": view_size,
-        "surface_points": points,
-        "objects": [asdict(o) for o in objects],
-        "mean": _means(objects),
-        "ablations": {
-            ab.name: {"variants": list(ab.variants), "objects": sorted({r["object"] for r in ab.per_object}),
-                      "summary": summarise_ablation(ab), "per_object": ab.per_object}
-            for ab in (init_ab, freeze_ab) if ab.per_object
-        },
-        "wall_s": time.perf_counter() - start,
-    }
-    (out / "generation_eval.json").write_text(json.dumps(report, indent=1, default=float))
-    (out / "generation_eval.md").write_text(markdown(report))
-    write_png(out / "generation_eval.png", np.concatenate(sheets, axis=0))
+            report = write_report()
     return report
 
 
@@ -249,7 +257,7 @@ def _labelled(sheet: np.ndarray, name: str) -> np.ndarray:
 def markdown(report: dict[str, Any]) -> str:
     lines = [
         f"Preset `{report['preset']}` on {report['device']}; shape prior: {report['shape_prior']}; "
-        f"LIN: {'yes' if report['lin'] else 'no'}; {len(report['objects'])} objects; views {report['view_size']} px; "
+        f"LIN: {'yes' if report['lin'] else 'no'}; {len(report['objects'])} of {len(report['objects_planned'])} objects; views {report['view_size']} px; "
         f"{report['surface_points']} surface points; total wall time {report['wall_s'] / 60:.1f} min.",
         "",
         f"Protocol: {report['protocol']}",
