@@ -1,13 +1,15 @@
-"""Rasteriser speed: an 82k-face sphere into the six prior views at 320x320.
+"""Rasteriser speed: an 82k-face sphere into the six prior views at 320x320, per stage.
 
     .venv-backend/bin/python benchmarks/bench_rasterize.py [--repeats 7] [--threads N] [--radius 0.4]
 
-Forward = rasterize + interpolate vertex normals + antialias; step = forward plus the
-backward of a scalar image loss to the vertex positions (through to_clip). The default
-backend (numba on the CPU) is compared with the pure-torch forward pass in the same process
-(same barycentric, interpolate and antialias code; only the visibility pass differs).
-Medians of --repeats runs after a warm-up (which also compiles or loads numba's cache);
-wall time and process CPU time are both printed (CPU time sums over threads).
+Stages: rasterize, interpolate (vertex normals), antialias, each without autograd;
+forward = to_clip + the three stages; step = forward plus the backward of a scalar image
+loss to the vertex positions. The default CPU path (numba visibility pass, compiled
+barycentrics, interpolate and antialias with written-out backwards) is compared with the
+pure-torch path (torch visibility pass, `rast_from_ids`, `interpolate_torch`,
+`antialias_torch`) in the same process. Medians of --repeats runs (fewer for the slow torch
+path) after a warm-up that also loads numba's cache; wall time and process CPU time (summed
+over threads; the steadier figure when other jobs share the cores) are both printed.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Callable
 
 import numba
 import torch
@@ -22,11 +25,12 @@ import trimesh
 
 from latentdreamer.render.cameras import prior_cameras, to_clip
 from latentdreamer.render.rasterize import antialias, interpolate, rasterize
+from latentdreamer.render.rasterize.antialias import antialias_torch
+from latentdreamer.render.rasterize.interpolate import interpolate_torch
 
 
-def median_seconds(fn, repeats: int) -> tuple[float, float]:
-    """Median wall time and median process CPU time (the latter barely moves when other
-    jobs share the cores, so it is the steadier figure on a busy machine)."""
+def median_seconds(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """Median wall time and median process CPU time of fn() after one warm-up call."""
     fn()
     wall, cpu = [], []
     for _ in range(repeats):
@@ -40,7 +44,7 @@ def median_seconds(fn, repeats: int) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=None, help="torch and numba threads (default: their own)")
     parser.add_argument("--radius", type=float, default=0.4)
     parser.add_argument("--resolution", type=int, default=320)
     args = parser.parse_args()
@@ -54,34 +58,48 @@ def main() -> None:
     normals = torch.nn.functional.normalize(verts, dim=-1)
     cams = prior_cameras()
     res = (args.resolution, args.resolution)
+    paths = {
+        "numba": (lambda p: rasterize(p, tri, res, backend="numba"), interpolate, antialias),
+        "torch": (lambda p: rasterize(p, tri, res, backend="torch"), interpolate_torch, antialias_torch),
+    }
 
-    def forward(v: torch.Tensor, backend: str) -> torch.Tensor:
+    def forward(v: torch.Tensor, path: str) -> torch.Tensor:
+        rast_fn, interp_fn, aa_fn = paths[path]
         pos = to_clip(v, cams)
-        rast = rasterize(pos, tri, res, backend=backend)
-        return antialias(interpolate(normals, rast, tri), rast, pos, tri)
+        rast = rast_fn(pos)
+        return aa_fn(interp_fn(normals, rast, tri), rast, pos, tri)
 
-    def step(backend: str) -> None:
+    def step(path: str) -> None:
         v = verts.clone().requires_grad_(True)
-        forward(v, backend).square().mean().backward()
+        forward(v, path).square().mean().backward()
 
+    pos = to_clip(verts, cams)
     with torch.no_grad():
-        coverage = (rasterize(to_clip(verts, cams), tri, res)[..., 3] > 0).float().mean().item()
+        coverage = (rasterize(pos, tri, res)[..., 3] > 0).float().mean().item()
     print(
         f"{len(tri)} faces, {len(cams)} views at {res[0]}x{res[1]}, coverage {coverage:.0%}, "
         f"torch threads {torch.get_num_threads()}, numba threads {numba.get_num_threads()}"
     )
-    rows = []
-    for backend, repeats in (("numba", args.repeats), ("torch", max(3, args.repeats // 2))):
+    results: dict[str, dict[str, tuple[float, float]]] = {}
+    for path, repeats in (("numba", args.repeats), ("torch", max(3, args.repeats // 2))):
+        rast_fn, interp_fn, aa_fn = paths[path]
         with torch.no_grad():
-            fwd = median_seconds(lambda: forward(verts, backend), repeats)
-        full = median_seconds(lambda: step(backend), repeats)
-        rows.append((backend, fwd, full))
+            rast = rast_fn(pos)
+            color = interp_fn(normals, rast, tri)
+            results[path] = {
+                "rasterize": median_seconds(lambda: rast_fn(pos), repeats),
+                "interpolate": median_seconds(lambda: interp_fn(normals, rast, tri), repeats),
+                "antialias": median_seconds(lambda: aa_fn(color, rast, pos, tri), repeats),
+                "forward": median_seconds(lambda: forward(verts, path), repeats),
+            }
+        results[path]["forward+backward"] = median_seconds(lambda: step(path), repeats)
+    print(f"{'stage':>16} | {'numba wall':>10} {'CPU':>8} | {'torch wall':>10} {'CPU':>8} | torch/numba wall, CPU")
+    for stage, (wall, cpu) in results["numba"].items():
+        base_wall, base_cpu = results["torch"][stage]
         print(
-            f"{backend:>6}: forward {fwd[0] * 1e3:8.1f} ms wall ({fwd[1] * 1e3:8.1f} ms CPU)   "
-            f"forward+backward {full[0] * 1e3:8.1f} ms wall ({full[1] * 1e3:8.1f} ms CPU)"
+            f"{stage:>16} | {wall * 1e3:7.1f} ms {cpu * 1e3:5.1f} ms | {base_wall * 1e3:7.1f} ms {base_cpu * 1e3:5.0f} ms "
+            f"| x{base_wall / wall:.1f}, x{base_cpu / cpu:.1f}"
         )
-    (_, f0, s0), (_, f1, s1) = rows
-    print(f"speed-up numba vs torch (wall): forward x{f1[0] / f0[0]:.1f}, step x{s1[0] / s0[0]:.1f}")
 
 
 if __name__ == "__main__":
