@@ -52,13 +52,13 @@ class WorkerProcess:
         self.proc.stdin.write(line.rstrip(b"\n") + b"\n")
         self.proc.stdin.flush()
 
-    def next(self, timeout: float = 10.0) -> dict | None:
+    def next(self, timeout: float = 30.0) -> dict | None:
         try:
             return self._events.get(timeout=timeout)
         except queue.Empty:
             raise AssertionError(f"no event within {timeout} s; stderr:\n{''.join(self.stderr[-20:])}") from None
 
-    def until(self, request_id: str | None, kinds=TERMINAL, timeout: float = 20.0) -> list[dict]:
+    def until(self, request_id: str | None, kinds=TERMINAL, timeout: float = 60.0) -> list[dict]:
         """Events up to and including the first of `kinds` for `request_id`."""
         seen, deadline = [], time.monotonic() + timeout
         while True:
@@ -68,7 +68,7 @@ class WorkerProcess:
             if event["id"] == request_id and event["type"] in kinds:
                 return seen
 
-    def request(self, message: dict, timeout: float = 20.0) -> dict:
+    def request(self, message: dict, timeout: float = 60.0) -> dict:
         self.send(message)
         return self.until(message.get("id"), timeout=timeout)[-1]
 
