@@ -78,13 +78,18 @@ def resolve_sae(source: str | os.PathLike | None, out: Path) -> Path:
 
     A training run directory (train/checkpoint.py) is exported to `out/sae.safetensors`
     first, so the pairing is with a file whose sha256 can be checked later; None means the
-    run's own snapshot if it has one, else the shipped SAE.
+    SAE the run's checkpoint last trained against, else the run's snapshot, else the shipped SAE.
     """
     from latentdreamer.models.latent_ops import DEFAULT_SAE_WEIGHTS, export_sae, load_sae_checkpoint
 
     if source is None:
+        meta = out / "checkpoint.json"
+        recorded = Path(json.loads(meta.read_text())["sae"]["path"]) if meta.is_file() else None
         snapshot = out / SAE_SNAPSHOT
-        return snapshot if snapshot.is_file() else DEFAULT_SAE_WEIGHTS
+        for candidate in (recorded, snapshot):
+            if candidate is not None and candidate.is_file():
+                return candidate
+        return DEFAULT_SAE_WEIGHTS
     source = Path(source)
     if source.is_dir():
         meta = json.loads((source / "checkpoint.json").read_text())

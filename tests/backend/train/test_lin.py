@@ -109,6 +109,8 @@ def test_resume_refuses_another_sae_unless_retargeting(tmp_path: Path):
         _trainer(tmp_path / "run", sae_b, resume=True)
     moved = _trainer(tmp_path / "run", sae_b, resume=True, retarget_sae=True)
     assert moved.meta["sae"]["path"] == str(sae_b) and moved.meta["sae_history"][0]["path"] == str(sae_a)
+    moved.train_until(2, progress=False)
+    assert resolve_sae(None, tmp_path / "run") == sae_b  # a plain --resume keeps the retargeted SAE
 
 
 def test_sae_run_directory_is_snapshotted(tmp_path: Path):
