@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 from pathlib import Path
 
 
@@ -23,14 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--ablation", type=Path, default=None, help="JSON written by benchmarks/ablate_sae_losses.py")
     parser.add_argument("--resolution-study", type=Path, default=None, help="JSON written by benchmarks/compare_sae_resolution.py")
+    parser.add_argument("--note", action="append", default=[], help="a remark for the card (repeatable)")
     parser.add_argument("--decoder-speed", type=Path, default=None, help="text printed by benchmarks/bench_sae_decoder.py")
-
-
-def _git_commit() -> str | None:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 def _json_or_none(path: Path | None):
@@ -40,7 +33,7 @@ def _json_or_none(path: Path | None):
 def run(args: argparse.Namespace) -> int:
     from latentdreamer.eval.sae import merge_reports
     from latentdreamer.models.latent_ops import DEFAULT_SAE_WEIGHTS, export_sae, load_sae_checkpoint
-    from latentdreamer.models.weights import hardware_description
+    from latentdreamer.models.weights import code_commit, hardware_description
     from latentdreamer.train.checkpoint import META
     from latentdreamer.train.sae import EVAL_SEED_BASE
 
@@ -64,8 +57,9 @@ def run(args: argparse.Namespace) -> int:
             "eval_seeds": f">= {EVAL_SEED_BASE} (never used in training)",
             "public_datasets": "none",
         },
-        "hardware": hardware_description(),
-        "code_commit": _git_commit(),
+        "hardware": next((r["hardware"] for r in reversed(meta.get("runs", [])) if "hardware" in r), hardware_description()),
+        "code_commit_at_export": code_commit(),
+        "notes": args.note,
         "metrics": merge_reports([json.loads(p.read_text()) for p in args.eval]) if args.eval else None,
         "loss_ablation": _json_or_none(args.ablation),
         "resolution_study": _json_or_none(args.resolution_study),

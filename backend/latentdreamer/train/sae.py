@@ -183,7 +183,7 @@ class SAETrainer:
         if checkpoint_exists(self.out):
             self.meta = load_checkpoint(self.out, self.model, self.optimizer)
             self.step = int(self.meta["step"])
-        from latentdreamer.models.weights import hardware_description
+        from latentdreamer.models.weights import code_commit, hardware_description
 
         self.meta.setdefault("runs", []).append(
             {
@@ -191,6 +191,7 @@ class SAETrainer:
                 "start_step": self.step,
                 "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "hardware": hardware_description(),
+                "code_commit": code_commit(),
                 "changes": changes or {},
             }
         )
