@@ -18,7 +18,7 @@ import torch
 
 from latentdreamer.render.rasterize.edges import OPPOSITE, edge_topology
 from latentdreamer.render.rasterize.numba_antialias import antialias_numba, silhouettes_numba
-from latentdreamer.render.rasterize.numba_threads import threads_for
+from latentdreamer.render.rasterize.numba_support import threads_for
 from latentdreamer.render.rasterize.pixels import ndc_centres
 
 

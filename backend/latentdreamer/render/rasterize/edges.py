@@ -22,12 +22,13 @@ _CACHE_SIZE = 8
 
 def edge_topology(tri: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(F, 3) index of each triangle edge into the mesh's unique edges, and (E,) faces per edge."""
-    tri = tri.detach().to(torch.int64)
-    digest = hashlib.blake2b(tri.cpu().numpy().tobytes(), digest_size=16).digest()
-    key = (tuple(tri.shape), str(tri.device), digest)
+    tri = tri.detach()
+    digest = hashlib.blake2b(tri.cpu().contiguous().numpy(), digest_size=16).digest()
+    key = (tuple(tri.shape), tri.dtype, str(tri.device), digest)
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]
+    tri = tri.to(torch.int64)
     first = tri[:, [j for j, _ in OPPOSITE]]
     second = tri[:, [k for _, k in OPPOSITE]]
     stride = int(tri.max()) + 1 if tri.numel() else 1

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from latentdreamer.render.rasterize.numba_forward import pixel_centres
-from latentdreamer.render.rasterize.numba_threads import threads_for
+from latentdreamer.render.rasterize.numba_support import float_array, threads_for
 
 
 @numba.njit(parallel=True, cache=True)
@@ -28,12 +28,15 @@ def silhouettes_numba(pos: np.ndarray, tri: np.ndarray, edge: np.ndarray, count:
     views, faces = pos.shape[0], tri.shape[0]
     out = np.empty((views, faces, 3), dtype=np.bool_)
     for b in numba.prange(views):
+        # x / w once per vertex: the same quotient the reference forms per corner.
+        ndc = np.empty((pos.shape[1], 2), dtype=pos.dtype)
+        for v in range(pos.shape[1]):
+            ndc[v, 0] = pos[b, v, 0] / pos[b, v, 3]
+            ndc[v, 1] = pos[b, v, 1] / pos[b, v, 3]
         total = np.zeros(count.shape[0])
         for f in range(faces):
             i0, i1, i2 = tri[f, 0], tri[f, 1], tri[f, 2]
-            x0, y0 = pos[b, i0, 0] / pos[b, i0, 3], pos[b, i0, 1] / pos[b, i0, 3]
-            x1, y1 = pos[b, i1, 0] / pos[b, i1, 3], pos[b, i1, 1] / pos[b, i1, 3]
-            x2, y2 = pos[b, i2, 0] / pos[b, i2, 3], pos[b, i2, 1] / pos[b, i2, 3]
+            x0, y0, x1, y1, x2, y2 = ndc[i0, 0], ndc[i0, 1], ndc[i1, 0], ndc[i1, 1], ndc[i2, 0], ndc[i2, 1]
             area2 = (x1 - x0) * (y2 - y0) - (x2 - x0) * (y1 - y0)
             facing = 1.0 if area2 > 0 else (-1.0 if area2 < 0 else (0.0 if area2 == 0 else math.nan))
             for k in range(3):
@@ -143,15 +146,10 @@ def _walk(
                         grad_pos[b, v, 3] -= (gx * ndc[i, 0] + gy * ndc[i, 1]) / w
 
 
-def _numpy(t: torch.Tensor) -> np.ndarray:
-    dtype = torch.float64 if t.dtype == torch.float64 else torch.float32
-    return np.ascontiguousarray(t.detach().to(dtype).numpy())
-
-
 class _AntialiasCPU(torch.autograd.Function):
     @staticmethod
     def forward(ctx, color, rast, pos, tri, silhouette):  # noqa: ANN001, ANN205
-        arrays = (_numpy(color), _numpy(rast), _numpy(pos), np.ascontiguousarray(tri.detach().to(torch.int32).numpy()))
+        arrays = (float_array(color), float_array(rast), float_array(pos), np.ascontiguousarray(tri.detach().to(torch.int32).numpy()))
         sil = silhouette.numpy()
         out = arrays[0].copy()
         empty = np.zeros((0, 1, 1, 1))

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from latentdreamer.render.rasterize.numba_forward import pixel_centres, triangle_ids_numpy
-from latentdreamer.render.rasterize.numba_threads import threads_for
+from latentdreamer.render.rasterize.numba_support import float_array, threads_for
 
 
 @numba.njit(parallel=True, cache=True)
@@ -31,18 +31,29 @@ def _fill(pos: np.ndarray, tri: np.ndarray, ids: np.ndarray, rast: np.ndarray) -
         b = row // height
         y = row - b * height
         py = ys[y]
+        last = -1  # neighbours mostly share a triangle: its coefficients are set up once per run
+        ax0 = ay0 = a0 = ax1 = ay1 = a1 = ax2 = ay2 = a2 = 0.0
+        z0 = z1 = z2 = w0 = w1 = w2 = 0.0
         for x in range(width):
             f = ids[b, y, x]
             if f < 0:
                 continue
+            if f != last:
+                last = f
+                i0, i1, i2 = tri[f, 0], tri[f, 1], tri[f, 2]
+                x0, y0 = np.float64(pos[b, i0, 0]), np.float64(pos[b, i0, 1])
+                z0, w0 = np.float64(pos[b, i0, 2]), np.float64(pos[b, i0, 3])
+                x1, y1 = np.float64(pos[b, i1, 0]), np.float64(pos[b, i1, 1])
+                z1, w1 = np.float64(pos[b, i1, 2]), np.float64(pos[b, i1, 3])
+                x2, y2 = np.float64(pos[b, i2, 0]), np.float64(pos[b, i2, 1])
+                z2, w2 = np.float64(pos[b, i2, 2]), np.float64(pos[b, i2, 3])
+                ax0, ay0, a0 = y1 * w2 - w1 * y2, w1 * x2 - x1 * w2, x1 * y2 - y1 * x2
+                ax1, ay1, a1 = y2 * w0 - w2 * y0, w2 * x0 - x2 * w0, x2 * y0 - y2 * x0
+                ax2, ay2, a2 = y0 * w1 - w0 * y1, w0 * x1 - x0 * w1, x0 * y1 - y0 * x1
             px = xs[x]
-            i0, i1, i2 = tri[f, 0], tri[f, 1], tri[f, 2]
-            x0, y0, z0, w0 = pos[b, i0, 0], pos[b, i0, 1], pos[b, i0, 2], pos[b, i0, 3]
-            x1, y1, z1, w1 = pos[b, i1, 0], pos[b, i1, 1], pos[b, i1, 2], pos[b, i1, 3]
-            x2, y2, z2, w2 = pos[b, i2, 0], pos[b, i2, 1], pos[b, i2, 2], pos[b, i2, 3]
-            e0 = px * (y1 * w2 - w1 * y2) + py * (w1 * x2 - x1 * w2) + (x1 * y2 - y1 * x2)
-            e1 = px * (y2 * w0 - w2 * y0) + py * (w2 * x0 - x2 * w0) + (x2 * y0 - y2 * x0)
-            e2 = px * (y0 * w1 - w0 * y1) + py * (w0 * x1 - x0 * w1) + (x0 * y1 - y0 * x1)
+            e0 = px * ax0 + py * ay0 + a0
+            e1 = px * ax1 + py * ay1 + a1
+            e2 = px * ax2 + py * ay2 + a2
             s = e0 + e1 + e2
             b0, b1, b2 = e0 / s, e1 / s, e2 / s
             rast[b, y, x, 0] = b0
@@ -115,23 +126,23 @@ def _backward(pos: np.ndarray, tri: np.ndarray, ids: np.ndarray, grad: np.ndarra
 class _RasterizeCPU(torch.autograd.Function):
     @staticmethod
     def forward(ctx, pos: torch.Tensor, tri: torch.Tensor, resolution: tuple[int, int]) -> torch.Tensor:
-        pos64 = np.ascontiguousarray(pos.detach().to(torch.float64).numpy())
+        pos_np = float_array(pos)
         tri32 = np.ascontiguousarray(tri.detach().to(torch.int32).numpy())
-        ids = triangle_ids_numpy(pos64, tri32, resolution)
+        ids = triangle_ids_numpy(pos_np, tri32, resolution)
         rast = np.zeros((*ids.shape, 4), dtype=np.float64 if pos.dtype == torch.float64 else np.float32)
         with threads_for(ids.size):
-            _fill(pos64, tri32, ids, rast)
-        ctx.arrays = (pos64, tri32, ids)
+            _fill(pos_np, tri32, ids, rast)
+        ctx.arrays = (pos_np, tri32, ids)
         ctx.dtype = pos.dtype
         return torch.from_numpy(rast).to(pos.dtype)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad: torch.Tensor):
-        pos64, tri32, ids = ctx.arrays
+        pos_np, tri32, ids = ctx.arrays
         g = np.ascontiguousarray(grad.detach().to(torch.float64).numpy())
         with threads_for(ids.size):
-            grad_pos = _backward(pos64, tri32, ids, g)
+            grad_pos = _backward(pos_np, tri32, ids, g)
         return torch.from_numpy(grad_pos).to(ctx.dtype), None, None
 
 

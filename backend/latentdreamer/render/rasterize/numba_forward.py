@@ -19,7 +19,7 @@ import numba
 import numpy as np
 import torch
 
-from latentdreamer.render.rasterize.numba_threads import threads_for
+from latentdreamer.render.rasterize.numba_support import float_array, threads_for
 from latentdreamer.render.rasterize.pixels import BOX_SLACK
 
 @numba.njit(parallel=True, cache=True)
@@ -30,10 +30,10 @@ def _project(pos: np.ndarray) -> np.ndarray:
     for k in numba.prange(views * count):
         b = k // count
         v = k - b * count
-        w = pos[b, v, 3]
-        ndc[b, v, 0] = pos[b, v, 0] / w
-        ndc[b, v, 1] = pos[b, v, 1] / w
-        ndc[b, v, 2] = pos[b, v, 2] / w
+        w = np.float64(pos[b, v, 3])
+        ndc[b, v, 0] = np.float64(pos[b, v, 0]) / w
+        ndc[b, v, 1] = np.float64(pos[b, v, 1]) / w
+        ndc[b, v, 2] = np.float64(pos[b, v, 2]) / w
         ndc[b, v, 3] = w
     return ndc
 
@@ -123,8 +123,8 @@ def _raster(ndc: np.ndarray, tri: np.ndarray, height: int, width: int, bands: in
 
 
 def triangle_ids_numpy(pos: np.ndarray, tri: np.ndarray, resolution: tuple[int, int]) -> np.ndarray:
-    """Visible triangle per pixel, (B, H, W) int32 with -1 where empty, from float64 clip
-    positions (B, V, 4) and int32 faces (F, 3), both C-contiguous."""
+    """Visible triangle per pixel, (B, H, W) int32 with -1 where empty, from float32 or float64
+    clip positions (B, V, 4) and int32 faces (F, 3), both C-contiguous (see `float_array`)."""
     height, width = resolution
     views = pos.shape[0]
     with threads_for(views * (height * width + tri.shape[0])):
@@ -136,7 +136,7 @@ def triangle_ids_numpy(pos: np.ndarray, tri: np.ndarray, resolution: tuple[int, 
 
 def triangle_ids_numba(pos: torch.Tensor, tri: torch.Tensor, resolution: tuple[int, int]) -> torch.Tensor:
     """Visible triangle per pixel, (B, H, W) int64 with -1 where empty, on pos's device."""
-    pos_np = np.ascontiguousarray(pos.detach().to("cpu", torch.float64).numpy())
+    pos_np = float_array(pos)
     tri_np = np.ascontiguousarray(tri.detach().to("cpu", torch.int32).numpy())
     ids = triangle_ids_numpy(pos_np, tri_np, (int(resolution[0]), int(resolution[1])))
     return torch.from_numpy(ids).to(device=pos.device, dtype=torch.int64)

@@ -13,7 +13,7 @@ import numba
 import numpy as np
 import torch
 
-from latentdreamer.render.rasterize.numba_threads import threads_for
+from latentdreamer.render.rasterize.numba_support import float_array, threads_for
 
 
 @numba.njit(parallel=True, cache=True)
@@ -77,17 +77,11 @@ def _backward(
     return grad_attr, grad_rast
 
 
-def _numpy(t: torch.Tensor) -> np.ndarray:
-    """Contiguous float32 or float64 array (float64 only when the tensor is float64)."""
-    dtype = torch.float64 if t.dtype == torch.float64 else torch.float32
-    return np.ascontiguousarray(t.detach().to(dtype).numpy())
-
-
 class _InterpolateCPU(torch.autograd.Function):
     @staticmethod
     def forward(ctx, attr: torch.Tensor, rast: torch.Tensor, tri: torch.Tensor) -> torch.Tensor:
-        attr_np = _numpy(attr if attr.dim() == 3 else attr.unsqueeze(0))
-        rast_np = _numpy(rast)
+        attr_np = float_array(attr if attr.dim() == 3 else attr.unsqueeze(0))
+        rast_np = float_array(rast)
         tri_np = np.ascontiguousarray(tri.detach().to(torch.int32).numpy())
         out = np.zeros((*rast.shape[:3], attr.shape[-1]), dtype=attr_np.dtype)
         with threads_for(out.size):
@@ -103,7 +97,7 @@ class _InterpolateCPU(torch.autograd.Function):
         attr_np, rast_np, tri_np = ctx.arrays
         need_attr, need_rast = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         with threads_for(grad.numel()):
-            grad_attr, grad_rast = _backward(attr_np, rast_np, tri_np, _numpy(grad), need_attr, need_rast)
+            grad_attr, grad_rast = _backward(attr_np, rast_np, tri_np, float_array(grad), need_attr, need_rast)
         dtype, dim, first = ctx.attr_meta
         attr_grad = rast_grad = None
         if need_attr:

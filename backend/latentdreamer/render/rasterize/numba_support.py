@@ -1,5 +1,6 @@
-"""How many numba threads a compiled pass gets: fewer for small jobs.
+"""What the compiled passes share: their input arrays, and how many threads a pass gets.
 
+Fewer threads for small jobs:
 Starting a parallel region wakes numba's worker threads; on a loaded machine a worker
 waits for a free core, which measured ~20 ms per call on 2 busy cores against ~0.1 ms
 for a 12x12 buffer run on the calling thread alone. Gradient checks and small renders
@@ -12,9 +13,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numba
+import numpy as np
+import torch
 
 WORK_PER_THREAD = 1 << 16
 """Pixels plus triangle-view pairs per thread; about a millisecond of work."""
+
+
+def float_array(t: torch.Tensor) -> np.ndarray:
+    """C-contiguous float64 array for a float64 tensor, float32 otherwise (kernels widen in-register)."""
+    dtype = torch.float64 if t.dtype == torch.float64 else torch.float32
+    return np.ascontiguousarray(t.detach().to("cpu", dtype).numpy())
 
 
 @contextmanager
