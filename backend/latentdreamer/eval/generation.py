@@ -100,9 +100,10 @@ def _mean_std(values: list[float]) -> dict[str, float]:
 
 
 def _uninformed_init(prior: ShapePrior) -> tuple[str, str]:
+    """(label of the main run's start, the uninformed start to compare with)."""
     if prior.sae is None:
         return "hull", "sphere"
-    return ("lin" if prior.lin is not None else "hull"), "zero"
+    return ("auto (best of LIN, hull)" if prior.lin is not None else "auto (hull)"), "zero"
 
 
 class GenerationEvaluator:
@@ -136,9 +137,10 @@ class GenerationEvaluator:
         other = self.run(truth, views, PipelineOptions(init=uninformed, history=history), texture=False)
         level = max(main_history["coarse"][-1], history["coarse"][-1])
         other_geometry = evaluate_geometry(other.mesh, truth, count=self.points).as_dict()
-        for variant, hist, g in ((informed, main_history, main_geometry), (uninformed, history, other_geometry)):
+        runs = ((informed, main_history, main_geometry, main_result), (uninformed, history, other_geometry, other))
+        for variant, hist, g, res in runs:
             init.per_object.append({
-                "object": name, "variant": variant,
+                "object": name, "variant": variant, "start": res.stats.get("init"),
                 "steps_to_common_loss": _steps_to_reach(hist["coarse"], level),
                 "coarse_steps": len(hist["coarse"]), "initial_loss": hist["coarse"][0], "final_loss": hist["coarse"][-1],
                 "volume_iou": g["volume_iou"],
@@ -160,7 +162,7 @@ def summarise_ablation(ab: Ablation) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for variant in ab.variants:
         rows = [r for r in ab.per_object if r["variant"] == variant]
-        keys = [k for k in (rows[0] if rows else {}) if k not in ("object", "variant")]
+        keys = [k for k in (rows[0] if rows else {}) if k not in ("object", "variant", "start")]
         out[variant] = {k: _mean_std([float(r[k]) for r in rows]) for k in keys}
     return out
 
