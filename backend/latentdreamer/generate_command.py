@@ -1,12 +1,14 @@
 """`latentdreamer generate`: one command for every input, one textured mesh out.
 
     generate IMAGE -o out.glb                      one image -> Zero123++ views -> mesh
+    generate --prompt TEXT -o out.glb              text -> one image (Stable Diffusion) -> as IMAGE
     generate --views GRID [--normals GRID] -o ...  the user's own six views (grid or --view-files)
     generate --from-mesh MESH -o ...               a mesh rendered into the six views (the oracle)
 
 Weights and the image are checked before any model loads, so a missing download or a bad
 file fails in about a second with the exact command that fixes it. Generated (or oracle)
-views are saved beside the result (`<output>_views/`) whatever happens later.
+views are saved beside the result (`<output>_views/`, with `prompt_image.png` for --prompt)
+whatever happens later.
 """
 
 from __future__ import annotations
@@ -20,6 +22,12 @@ from pathlib import Path
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("image", nargs="?", default=None,
                         help="the input image (PNG with transparency works best; JPEG, WebP, TIFF ...)")
+    parser.add_argument("--prompt", metavar="TEXT", default=None,
+                        help="make the input image from this text first (instead of IMAGE); "
+                             "needs `latentdreamer weights download text-to-image`")
+    parser.add_argument("--prompt-suffix", metavar="TEXT", default=None,
+                        help='framing appended to --prompt (default: one whole object, centred, on a plain white '
+                             'background, studio lighting; "" for none)')
     source = parser.add_argument_group("bring your own views instead of an image")
     source.add_argument("--views", metavar="GRID", default=None, help="six views as one 2x3 grid image (Zero123++ layout)")
     source.add_argument("--view-files", metavar="F", nargs=6, default=None, help="six view images, azimuth 30, 90, ... 330")
@@ -43,15 +51,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _check_sources(args: argparse.Namespace) -> str:
-    """Which input path: 'image', 'views' or 'mesh'; exactly one must be given."""
+    """Which input path: 'image', 'prompt', 'views' or 'mesh'; exactly one must be given."""
+    if args.image is not None and args.prompt is not None:
+        raise ValueError("IMAGE and --prompt exclude each other: give an image, or a prompt to make one from")
+    if args.prompt is not None and not args.prompt.strip():
+        raise ValueError('--prompt is empty: describe one object, e.g. --prompt "a red teapot"')
+    if args.prompt_suffix is not None and args.prompt is None:
+        raise ValueError("--prompt-suffix goes with --prompt")
     given = {
         "image": args.image is not None,
+        "prompt": args.prompt is not None,
         "views": bool(args.views or args.view_files),
         "mesh": args.from_mesh is not None,
     }
     chosen = [k for k, v in given.items() if v]
     if len(chosen) != 1:
-        raise ValueError("give exactly one input: an IMAGE, --views/--view-files, or --from-mesh")
+        raise ValueError("give exactly one input: an IMAGE, --prompt, --views/--view-files, or --from-mesh")
     if (args.normals or args.normal_files) and chosen[0] != "views":
         raise ValueError("--normals/--normal-files go with --views/--view-files")
     if args.no_normals and chosen[0] != "mesh":
@@ -61,13 +76,27 @@ def _check_sources(args: argparse.Namespace) -> str:
     return chosen[0]
 
 
-def _image_views(args, settings, callbacks, views_dir: Path):
+def _prompt_image(args, settings, callbacks, views_dir: Path) -> Path:
+    """The input image made from --prompt, saved in the views folder; every model the run
+    needs is checked first, so a missing download fails before anything loads."""
+    from latentdreamer.priors.weights import require
+
+    require(("text-to-image", "zero123plus", "normal-controlnet"), args.models_dir)
+    from latentdreamer.priors.text_to_image import prompt_image
+
+    path = prompt_image(args.prompt, views_dir / "prompt_image.png", settings, callbacks, args.models_dir,
+                        args.prompt_suffix, span=(0.0, 0.1))
+    print(f"\nimage for the prompt saved as {path}", file=sys.stderr)
+    return path
+
+
+def _image_views(args, image: Path, settings, callbacks, views_dir: Path, span: tuple[float, float]):
     from latentdreamer.priors.provider import Zero123PlusProvider
     from latentdreamer.priors.single_image import prepare_views
 
     provider = Zero123PlusProvider(models_dir=args.models_dir, steps=args.steps, guidance=args.guidance,
-                                   segmentation=args.segmentation, span=(0.0, 0.3))
-    views, paths = prepare_views(args.image, settings, callbacks, views_dir=views_dir, provider=provider)
+                                   segmentation=args.segmentation, span=span)
+    views, paths = prepare_views(image, settings, callbacks, views_dir=views_dir, provider=provider)
     for note in paths.get("notes", []):
         print(f"note: {note}", file=sys.stderr)
     return views
@@ -108,8 +137,9 @@ def run(args: argparse.Namespace) -> int:
     bar = ProgressBar(enabled=not args.quiet)
     callbacks = Callbacks(on_progress=bar)
     try:
-        if source == "image":
-            views = _image_views(args, settings, callbacks, views_dir)
+        if source in ("image", "prompt"):
+            image = _prompt_image(args, settings, callbacks, views_dir) if source == "prompt" else Path(args.image)
+            views = _image_views(args, image, settings, callbacks, views_dir, (0.1 if source == "prompt" else 0.0, 0.3))
             print(f"\nviews saved in {views_dir}", file=sys.stderr)
         elif source == "mesh":
             views = _mesh_views(args, views_dir)
@@ -123,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
         from latentdreamer.io.mesh_io import save_mesh
         from latentdreamer.pipeline.generate import generate_from_views
 
-        result = generate_from_views(views, settings, _pipeline_span(callbacks, 0.3 if source == "image" else 0.0))
+        result = generate_from_views(views, settings, _pipeline_span(callbacks, 0.3 if source in ("image", "prompt") else 0.0))
         bar.close()
         path = save_mesh(result.mesh, output)
         print(summary(result), file=sys.stderr)

