@@ -34,6 +34,17 @@ def read_json(path: Path) -> dict:
         return json.load(f)
 
 
-def missing_parts(root: Path, folders: tuple[str, ...], files: tuple[str, ...] = ()) -> list[str]:
-    """The sub-folders and files of a model folder that are not there."""
-    return [c for c in folders if not (root / c).is_dir()] + [f for f in files if not (root / f).is_file()]
+def require_folder(root: Path, model: str, parts: tuple[str, ...], files: tuple[str, ...], weight_parts: tuple[str, ...]) -> None:
+    """Refuse, before any module loads, a folder that lacks a component or safetensors weights.
+
+    `model` is the weights registry's name, so the hint points at the exact status command.
+    """
+    missing = [c for c in parts if not (root / c).is_dir()] + [f for f in files if not (root / f).is_file()]
+    if missing:
+        raise PriorInputError(
+            f"{root} is not a complete {model} folder (missing: {', '.join(missing)})",
+            f"run `latentdreamer weights status {model}` to see what is present and how to get the rest",
+            code="weights_missing",
+        )
+    for part in weight_parts:
+        require_safetensors(root / part)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from latentdreamer.pipeline.api import Callbacks, Cancelled, GenerateSettings
-from latentdreamer.priors.diffusers_folder import missing_parts, read_json, require_safetensors, variant
+from latentdreamer.priors.diffusers_folder import read_json, require_folder, variant
 from latentdreamer.priors.errors import PriorInputError
 
 log = logging.getLogger(__name__)
@@ -59,15 +59,7 @@ class TextToImage:
         from transformers import CLIPTextModel, CLIPTokenizer
 
         root = Path(model_dir)
-        missing = missing_parts(root, COMPONENTS, ("scheduler/scheduler_config.json",))
-        if missing:
-            raise PriorInputError(
-                f"{root} is not a complete text-to-image folder (missing: {', '.join(missing)})",
-                "run `latentdreamer weights status text-to-image` to see what is present and how to get the rest",
-                code="weights_missing",
-            )
-        for part in WEIGHT_PARTS:
-            require_safetensors(root / part)
+        require_folder(root, "text-to-image", COMPONENTS, ("scheduler/scheduler_config.json",), WEIGHT_PARTS)
         device = torch.device(device)
         dtype = dtype or (torch.float16 if device.type == "cuda" else torch.float32)
         common = {"use_safetensors": True, "local_files_only": True}
@@ -148,7 +140,7 @@ def prompt_image(
 
     callbacks = callbacks or Callbacks()
     folder = require(("text-to-image",), models_dir)["text-to-image"]
-    compose_prompt(prompt, suffix)
+    compose_prompt(prompt, suffix)  # an empty prompt fails here, before the model loads
     device = resolve_device(settings.device)
     if device.type == "cpu":
         log.warning("text-to-image on the CPU: expect minutes (a CUDA GPU takes seconds)")

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from latentdreamer.pipeline.api import Cancelled
-from latentdreamer.priors.diffusers_folder import missing_parts, read_json, require_safetensors, variant
+from latentdreamer.priors.diffusers_folder import read_json, require_folder, require_safetensors, variant
 from latentdreamer.priors.errors import PriorInputError
 from latentdreamer.priors.reference_attention import ReferenceStore, install_reference_attention
 
@@ -91,15 +91,7 @@ class Zero123Plus:
         from transformers import CLIPTextModel, CLIPTokenizer, CLIPVisionModelWithProjection
 
         root = Path(model_dir)
-        missing = missing_parts(root, COMPONENTS, ("model_index.json",))
-        if missing:
-            raise PriorInputError(
-                f"{root} is not a complete Zero123++ folder (missing: {', '.join(missing)})",
-                "run `latentdreamer weights status` to see what is present and how to get the rest",
-                code="weights_missing",
-            )
-        for part in ("unet", "vae", "text_encoder", "vision_encoder"):
-            require_safetensors(root / part)
+        require_folder(root, "zero123plus", COMPONENTS, ("model_index.json",), ("unet", "vae", "text_encoder", "vision_encoder"))
         device = torch.device(device)
         dtype = dtype or (torch.float16 if device.type == "cuda" else torch.float32)
         index = read_json(root / "model_index.json")
