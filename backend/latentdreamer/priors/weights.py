@@ -84,7 +84,7 @@ MODELS: dict[str, ModelSpec] = {
             revision="main",
             folder="stable-diffusion-2-1-base",
             licence=OPEN_RAIL,
-            approx_gb=5.2,
+            approx_gb=7.8,
             weight_folders=("unet", "vae", "text_encoder"),
             other_files=(
                 "model_index.json",
@@ -93,13 +93,12 @@ MODELS: dict[str, ModelSpec] = {
                 "tokenizer/merges.txt",
             ),
             purpose="one object image from a text prompt (generate --prompt), before the six views",
-            # The diffusers sub-folders only (fp32): the repo's top-level single-file
-            # checkpoints would double the download.
+            # The diffusers sub-folders only (fp32 5.2 GB + the fp16 variants the original
+            # shipped): the top-level single-file checkpoints would double the download.
             allow_patterns=(
                 "model_index.json", "scheduler/*.json", "tokenizer/*.json", "tokenizer/*.txt",
-                "unet/config.json", "unet/diffusion_pytorch_model.safetensors",
-                "vae/config.json", "vae/diffusion_pytorch_model.safetensors",
-                "text_encoder/config.json", "text_encoder/model.safetensors",
+                "unet/*.json", "unet/*.safetensors", "vae/*.json", "vae/*.safetensors",
+                "text_encoder/*.json", "text_encoder/*.safetensors",
             ),
         ),
     )

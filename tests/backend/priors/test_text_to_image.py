@@ -88,12 +88,12 @@ def test_folder_with_only_pickled_weights_is_refused(tiny_models, tmp_path):
 def test_registry_knows_the_model(tiny_models, no_env, capsys):
     spec = weights.MODELS["text-to-image"]
     assert "Open RAIL++-M" in spec.licence and spec.revision == "main"
-    assert not any(p.endswith((".bin", ".ckpt")) for p in spec.allow_patterns)
+    assert all("/" in p for p in spec.allow_patterns if p.endswith(".safetensors"))  # never the single-file checkpoints
     assert main(["weights", "status", "text-to-image", "--models-dir", str(tiny_models)]) == 0
     assert "present (models-dir" in capsys.readouterr().out
     assert main(["weights", "path", "text-to-image", "--models-dir", str(tiny_models / "none")]) == 1
     err = capsys.readouterr().err
-    assert "latentdreamer weights download text-to-image" in err and "unet/diffusion_pytorch_model.safetensors" in err
+    assert "latentdreamer weights download text-to-image" in err and "'unet/*.safetensors'" in err
 
 
 def test_cli_without_weights_fails_fast_with_the_instruction(tiny_models, no_env, tmp_path, capsys):
