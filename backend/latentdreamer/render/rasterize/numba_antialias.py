@@ -6,8 +6,9 @@ The same pair walk serves forward and backward (`_walk`), so the two cannot disa
 which pairs blend. Blend fraction: alpha = clamp(t, 0, 1) - 0.5 with t = e_o / (e_o - e_x),
 where e_o, e_x are the crossed edge's NDC edge function at the owner's and the other pixel's
 centres; e = a px + b py + c is bilinear in the edge's NDC end points, whose derivatives
-chain to the clip positions through x = X / W, y = Y / W. Float64 throughout; one task per
-view, which owns that view's pixels and position gradients.
+chain to the clip positions through x = X / W, y = Y / W. Float64 arithmetic (colours
+and their gradients are stored in the colours' dtype); one task per view, which owns that
+view's pixels and position gradients.
 """
 
 from __future__ import annotations
@@ -152,7 +153,7 @@ class _AntialiasCPU(torch.autograd.Function):
         arrays = (float_array(color), float_array(rast), float_array(pos), np.ascontiguousarray(tri.detach().to(torch.int32).numpy()))
         sil = silhouette.numpy()
         out = arrays[0].copy()
-        empty = np.zeros((0, 1, 1, 1))
+        empty = np.zeros((0, 1, 1, 1), dtype=out.dtype)  # the backward's signature: one compile
         with threads_for(out.size):
             _walk(*arrays, sil, out, empty, empty, np.zeros((0, 1, 4)))
         ctx.arrays, ctx.silhouette = arrays, sil
@@ -164,7 +165,7 @@ class _AntialiasCPU(torch.autograd.Function):
     def backward(ctx, grad):  # noqa: ANN001, ANN205
         color, rast, pos, tri = ctx.arrays
         want_pos = ctx.needs_input_grad[2]
-        g = np.ascontiguousarray(grad.detach().to(torch.float64).numpy())
+        g = float_array(grad).astype(color.dtype, copy=False)
         grad_color = g.copy()
         grad_pos = np.zeros((pos.shape[0] if want_pos else 0, pos.shape[1], 4))
         with threads_for(g.size):

@@ -140,7 +140,7 @@ class _RasterizeCPU(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad: torch.Tensor):
         pos_np, tri32, ids = ctx.arrays
-        g = np.ascontiguousarray(grad.detach().to(torch.float64).numpy())
+        g = float_array(grad)
         with threads_for(ids.size):
             grad_pos = _backward(pos_np, tri32, ids, g)
         return torch.from_numpy(grad_pos).to(ctx.dtype), None, None
