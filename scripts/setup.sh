@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up of the two environments the project runs in (as in real use):
 #   .venv-backend  the PyTorch backend (numpy 2, torch, numba ...)
-#   .venv-blender  Blender's side for tests: bpy (pins numpy < 2) and pytest
+#   .venv-blender  Blender's side for tests: bpy 4.5 LTS (pins numpy < 2) and pytest
+#   .venv-blender5 the same on Blender 5.0, so the add-on is checked on both
 # Usage: scripts/setup.sh [backend|blender|all]   (default: backend)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -27,12 +28,16 @@ if [ "$what" = backend ] || [ "$what" = all ]; then
   fi
 fi
 
-if [ "$what" = blender ] || [ "$what" = all ]; then
-  key="bpy==4.5.*"
-  if ! stamp_ok .venv-blender "$key"; then
-    echo "== setting up .venv-blender"
-    [ -x .venv-blender/bin/python ] || "$py" -m venv .venv-blender
-    .venv-blender/bin/pip install -q --disable-pip-version-check "bpy==4.5.*" "pytest>=8"
-    echo "$key" > .venv-blender/.ld-stamp
+setup_blender() {  # venv folder, bpy requirement
+  if ! stamp_ok "$1" "$2"; then
+    echo "== setting up $1"
+    [ -x "$1/bin/python" ] || "$py" -m venv "$1"
+    "$1/bin/pip" install -q --disable-pip-version-check "$2" "pytest>=8"
+    echo "$2" > "$1/.ld-stamp"
   fi
+}
+
+if [ "$what" = blender ] || [ "$what" = all ]; then
+  setup_blender .venv-blender "bpy==4.5.*"
+  setup_blender .venv-blender5 "bpy==5.0.*"
 fi
