@@ -70,56 +70,65 @@ def _backward(pos: np.ndarray, tri: np.ndarray, ids: np.ndarray, grad: np.ndarra
     out = np.zeros((views, pos.shape[1], 4))
     for b in numba.prange(views):
         q = np.empty((3, 4))
-        n = np.empty((3, 3))
-        ge = np.empty(3)
-        gb = np.empty(3)
-        bary = np.empty(3)
+        acc = np.zeros((3, 4))  # gradient of the current run of pixels that see one triangle
         for y in range(height):
             py = ys[y]
-            for x in range(width):
-                f = ids[b, y, x]
+            last = -1
+            for x in range(width + 1):
+                f = ids[b, y, x] if x < width else -1
+                if f != last and last >= 0:  # flush the finished run into the shared vertices
+                    for i in range(3):
+                        v = tri[last, i]
+                        for c in range(4):
+                            out[b, v, c] += acc[i, c]
+                            acc[i, c] = 0.0
+                last = f
                 if f < 0:
                     continue
-                gu, gv, gd = grad[b, y, x, 0], grad[b, y, x, 1], grad[b, y, x, 2]
+                gu, gv, gd = np.float64(grad[b, y, x, 0]), np.float64(grad[b, y, x, 1]), np.float64(grad[b, y, x, 2])
                 if gu == 0.0 and gv == 0.0 and gd == 0.0:
                     continue
                 px = xs[x]
                 for i in range(3):
                     for c in range(4):
                         q[i, c] = pos[b, tri[f, i], c]
-                    # n_i = q_i x p on (x, y, w)
-                    n[i, 0] = q[i, 1] - q[i, 3] * py
-                    n[i, 1] = q[i, 3] * px - q[i, 0]
-                    n[i, 2] = q[i, 0] * py - q[i, 1] * px
-                s = 0.0
-                for i in range(3):
-                    j, k = (i + 1) % 3, (i + 2) % 3
-                    # E_i = (q_j x q_k) . p = q_j . n_k
-                    ge[i] = q[j, 0] * n[k, 0] + q[j, 1] * n[k, 1] + q[j, 3] * n[k, 2]
-                    s += ge[i]
-                num = 0.0
-                den = 0.0
-                for i in range(3):
-                    bary[i] = ge[i] / s
-                    num += bary[i] * q[i, 2]
-                    den += bary[i] * q[i, 3]
-                depth = num / den
-                gb[0], gb[1], gb[2] = gu, gv, 0.0
-                dot = 0.0
-                for i in range(3):
-                    gb[i] += gd * (q[i, 2] - depth * q[i, 3]) / den
-                    dot += gb[i] * bary[i]
-                for i in range(3):
-                    ge[i] = (gb[i] - dot) / s
-                for i in range(3):
-                    j, k = (i + 1) % 3, (i + 2) % 3
-                    # E_j = -q_i . n_k and E_k = q_i . n_j are the two that hold q_i.
-                    v = tri[f, i]
-                    out[b, v, 0] += ge[k] * n[j, 0] - ge[j] * n[k, 0]
-                    out[b, v, 1] += ge[k] * n[j, 1] - ge[j] * n[k, 1]
-                    out[b, v, 3] += ge[k] * n[j, 2] - ge[j] * n[k, 2]
-                    out[b, v, 2] += gd * bary[i] / den
-                    out[b, v, 3] -= gd * depth * bary[i] / den
+                x0, y0, z0, w0 = q[0, 0], q[0, 1], q[0, 2], q[0, 3]
+                x1, y1, z1, w1 = q[1, 0], q[1, 1], q[1, 2], q[1, 3]
+                x2, y2, z2, w2 = q[2, 0], q[2, 1], q[2, 2], q[2, 3]
+                # n_i = q_i x p on (x, y, w); E_i = (q_j x q_k) . p = q_j . n_k.
+                n0x, n0y, n0w = y0 - w0 * py, w0 * px - x0, x0 * py - y0 * px
+                n1x, n1y, n1w = y1 - w1 * py, w1 * px - x1, x1 * py - y1 * px
+                n2x, n2y, n2w = y2 - w2 * py, w2 * px - x2, x2 * py - y2 * px
+                e0 = x1 * n2x + y1 * n2y + w1 * n2w
+                e1 = x2 * n0x + y2 * n0y + w2 * n0w
+                e2 = x0 * n1x + y0 * n1y + w0 * n1w
+                s = e0 + e1 + e2
+                b0, b1, b2 = e0 / s, e1 / s, e2 / s
+                den = b0 * w0 + b1 * w1 + b2 * w2
+                depth = (b0 * z0 + b1 * z1 + b2 * z2) / den
+                gb0 = gu + gd * (z0 - depth * w0) / den
+                gb1 = gv + gd * (z1 - depth * w1) / den
+                gb2 = gd * (z2 - depth * w2) / den
+                dot = gb0 * b0 + gb1 * b1 + gb2 * b2
+                g0, g1, g2 = (gb0 - dot) / s, (gb1 - dot) / s, (gb2 - dot) / s
+                # E_j = -q_i . n_k and E_k = q_i . n_j hold q_i (j = i + 1, k = i + 2).
+                acc[0, 0] += g2 * n1x - g1 * n2x
+                acc[0, 1] += g2 * n1y - g1 * n2y
+                acc[0, 3] += g2 * n1w - g1 * n2w
+                acc[1, 0] += g0 * n2x - g2 * n0x
+                acc[1, 1] += g0 * n2y - g2 * n0y
+                acc[1, 3] += g0 * n2w - g2 * n0w
+                acc[2, 0] += g1 * n0x - g0 * n1x
+                acc[2, 1] += g1 * n0y - g0 * n1y
+                acc[2, 3] += g1 * n0w - g0 * n1w
+                # z/w = sum(b z) / sum(b w) also holds z_i and w_i directly.
+                k = gd / den
+                acc[0, 2] += k * b0
+                acc[1, 2] += k * b1
+                acc[2, 2] += k * b2
+                acc[0, 3] -= k * depth * b0
+                acc[1, 3] -= k * depth * b1
+                acc[2, 3] -= k * depth * b2
     return out
 
 
