@@ -42,14 +42,13 @@ def readable_card(card: dict, evaluation: dict) -> str:
 def run(args: argparse.Namespace) -> int:
     from latentdreamer.models.lin import DEFAULT_LIN_WEIGHTS, export_lin, load_lin_checkpoint
     from latentdreamer.models.sae import count_parameters
-    from latentdreamer.models.weights import hardware_description
+    from latentdreamer.models.weights import code_commit, hardware_description
     from latentdreamer.train.checkpoint import META
-    from latentdreamer.train.export_sae import _git_commit, _json_or_none
     from latentdreamer.train.sae import EVAL_SEED_BASE
 
     meta = json.loads((args.run / META).read_text())
     model, sae = load_lin_checkpoint(args.run)
-    evaluation = _json_or_none(args.eval)
+    evaluation = json.loads(args.eval.read_text()) if args.eval else None
     if evaluation and evaluation.get("sae_sha256") != sae["sha256"]:
         raise SystemExit(f"{args.eval} scored this LIN with another SAE ({evaluation.get('sae_sha256')}); re-run `latentdreamer eval lin`")
     steps, train = meta["step"], meta["train"]
@@ -78,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
             "public_datasets": "none",
         },
         "hardware": hardware_description(),
-        "code_commit": _git_commit(),
+        "code_commit": code_commit(),
         "metrics": evaluation,
         "last_training_eval": meta.get("last_eval"),
     }
