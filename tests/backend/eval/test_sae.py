@@ -28,7 +28,7 @@ def test_round_trip_scores_files_and_mesh_set(tmp_path: Path):
     meshes.mkdir()
     trimesh.creation.icosphere(subdivisions=3, radius=1.0).export(meshes / "ball.obj")
     model = SphereSAE(SAEConfig(**TINY)).eval()
-    report = evaluate(model, "w", "0" * 64, tmp_path / "out", shapes=2, meshes=meshes, use_meshes=True, points=2000, progress=False, gt_resolution=64)
+    report = evaluate(model, "w", "0" * 64, tmp_path / "out", shapes=2, meshes=meshes, use_meshes=True, decode_resolution=32, points=2000, progress=False, gt_resolution=64)
     ball = report["meshes"]["objects"][0]
     assert ball["name"] == "ball" and ball["volume_iou"] > 0.9 and ball["bound_volume_iou"] > 0.9
     assert report["random"]["count"] == 2
