@@ -18,7 +18,7 @@ import torch
 
 from latentdreamer.render.rasterize.edges import OPPOSITE, edge_topology
 from latentdreamer.render.rasterize.numba_antialias import antialias_numba, silhouettes_numba
-from latentdreamer.render.rasterize.numba_support import threads_for
+from latentdreamer.render.rasterize.numba_support import face_array, threads_for
 from latentdreamer.render.rasterize.pixels import ndc_centres
 
 
@@ -41,7 +41,7 @@ def silhouette_edges(pos: torch.Tensor, tri: torch.Tensor) -> torch.Tensor:
     edge, count = edge_topology(tri)
     p = pos.detach()
     p = p if p.dtype in (torch.float32, torch.float64) else p.float()
-    tri32 = tri.detach().to(torch.int32).contiguous().numpy()
+    tri32 = face_array(tri)
     with threads_for(pos.shape[0] * len(tri32)):
         flags = silhouettes_numba(p.contiguous().numpy(), tri32, edge.numpy(), count.numpy())
     return torch.from_numpy(flags)

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from latentdreamer.render.rasterize.numba_forward import pixel_centres
-from latentdreamer.render.rasterize.numba_support import float_array, threads_for
+from latentdreamer.render.rasterize.numba_support import face_array, float_array, threads_for
 
 
 @numba.njit(parallel=True, cache=True)
@@ -150,7 +150,7 @@ def _walk(
 class _AntialiasCPU(torch.autograd.Function):
     @staticmethod
     def forward(ctx, color, rast, pos, tri, silhouette):  # noqa: ANN001, ANN205
-        arrays = (float_array(color), float_array(rast), float_array(pos), np.ascontiguousarray(tri.detach().to(torch.int32).numpy()))
+        arrays = (float_array(color), float_array(rast), float_array(pos), face_array(tri))
         sil = silhouette.numpy()
         out = arrays[0].copy()
         empty = np.zeros((0, 1, 1, 1), dtype=out.dtype)  # the backward's signature: one compile

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from latentdreamer.render.rasterize.numba_forward import pixel_centres, triangle_ids_numpy
-from latentdreamer.render.rasterize.numba_support import float_array, threads_for
+from latentdreamer.render.rasterize.numba_support import face_array, float_array, threads_for
 
 
 @numba.njit(parallel=True, cache=True)
@@ -136,7 +136,7 @@ class _RasterizeCPU(torch.autograd.Function):
     @staticmethod
     def forward(ctx, pos: torch.Tensor, tri: torch.Tensor, resolution: tuple[int, int]) -> torch.Tensor:
         pos_np = float_array(pos)
-        tri32 = np.ascontiguousarray(tri.detach().to(torch.int32).numpy())
+        tri32 = face_array(tri)
         ids = triangle_ids_numpy(pos_np, tri32, resolution)
         rast = np.zeros((*ids.shape, 4), dtype=np.float64 if pos.dtype == torch.float64 else np.float32)
         with threads_for(ids.size):

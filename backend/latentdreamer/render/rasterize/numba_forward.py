@@ -19,7 +19,7 @@ import numba
 import numpy as np
 import torch
 
-from latentdreamer.render.rasterize.numba_support import float_array, threads_for
+from latentdreamer.render.rasterize.numba_support import face_array, float_array, threads_for
 from latentdreamer.render.rasterize.pixels import BOX_SLACK
 
 @numba.njit(parallel=True, cache=True)
@@ -137,6 +137,6 @@ def triangle_ids_numpy(pos: np.ndarray, tri: np.ndarray, resolution: tuple[int, 
 def triangle_ids_numba(pos: torch.Tensor, tri: torch.Tensor, resolution: tuple[int, int]) -> torch.Tensor:
     """Visible triangle per pixel, (B, H, W) int64 with -1 where empty, on pos's device."""
     pos_np = float_array(pos)
-    tri_np = np.ascontiguousarray(tri.detach().to("cpu", torch.int32).numpy())
+    tri_np = face_array(tri)
     ids = triangle_ids_numpy(pos_np, tri_np, (int(resolution[0]), int(resolution[1])))
     return torch.from_numpy(ids).to(device=pos.device, dtype=torch.int64)

@@ -13,7 +13,7 @@ import numba
 import numpy as np
 import torch
 
-from latentdreamer.render.rasterize.numba_support import float_array, threads_for
+from latentdreamer.render.rasterize.numba_support import face_array, float_array, threads_for
 
 
 @numba.njit(parallel=True, cache=True)
@@ -82,7 +82,7 @@ class _InterpolateCPU(torch.autograd.Function):
     def forward(ctx, attr: torch.Tensor, rast: torch.Tensor, tri: torch.Tensor) -> torch.Tensor:
         attr_np = float_array(attr if attr.dim() == 3 else attr.unsqueeze(0))
         rast_np = float_array(rast)
-        tri_np = np.ascontiguousarray(tri.detach().to(torch.int32).numpy())
+        tri_np = face_array(tri)
         out = np.zeros((*rast.shape[:3], attr.shape[-1]), dtype=attr_np.dtype)
         with threads_for(out.size):
             _forward(attr_np, rast_np, tri_np, out)

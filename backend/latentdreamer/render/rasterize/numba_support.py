@@ -26,6 +26,11 @@ def float_array(t: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(t.detach().to("cpu", dtype).numpy())
 
 
+def face_array(tri: torch.Tensor) -> np.ndarray:
+    """C-contiguous int32 (F, 3) array of triangle corners, as every kernel takes them."""
+    return np.ascontiguousarray(tri.detach().to("cpu", torch.int32).numpy())
+
+
 @contextmanager
 def threads_for(work: int) -> Iterator[None]:
     """Run the block with at most work // WORK_PER_THREAD (at least 1) of the current numba threads."""
