@@ -24,7 +24,15 @@ Coverage rules (identical in the numba and torch passes, bit for bit):
 Backends: "numba" (compiled CPU pass, the default on CPU), "torch" (any device, the
 fallback and the reference), "nvdiffrast" (CUDA; auto-selected when `nvdiffrast.torch`
 imports). nvdiffrast is NVIDIA's non-commercial-licence library: optional, installed by
-the user, never required.
+the user, never required. `interpolate` and `antialias` likewise take compiled passes for
+CPU tensors (`numba_*.py`, first-order gradients) and the torch versions (`*_torch`, the
+references, any order) elsewhere.
+
+Threads: numba and torch each keep an OpenMP pool; with OpenMP's default active waiting,
+one pool's idle workers spin while the other works. Set OMP_WAIT_POLICY=PASSIVE (before
+the process starts) when both use more than one thread; on a machine already busier than
+its core count, one thread each (torch.set_num_threads(1), numba.set_num_threads(1)) is
+faster in wall time. Small jobs run on fewer numba threads by themselves (`numba_support.py`).
 """
 
 from __future__ import annotations
