@@ -35,6 +35,7 @@ def readable_card(card: dict, evaluation: dict) -> str:
         f"- Commands: {'; '.join(r['command'] for r in t['commands'])}.",
         f"- Resume: `{t['resume']}`.",
         "",
+        "",
     ]
     return "\n".join(lines) + markdown(evaluation).replace("# LIN evaluation", "## Evaluation", 1)
 
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
             "eval_seeds": f">= {EVAL_SEED_BASE} (never used in training)",
             "public_datasets": "none",
         },
-        "hardware": hardware_description(),
+        "hardware": next((r["hardware"] for r in reversed(meta.get("runs", [])) if "hardware" in r), {**hardware_description(), "torch_threads": train["threads"]}),
         "code_commit": code_commit(),
         "metrics": evaluation,
         "last_training_eval": meta.get("last_eval"),

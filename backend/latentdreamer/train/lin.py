@@ -151,8 +151,15 @@ class LINTrainer:
             if self.meta["sae"]["sha256"] != sae_sha:
                 self.meta.setdefault("sae_history", []).append({**self.meta["sae"], "until_step": self.step})
         self.meta["sae"] = {"path": str(sae_path), "sha256": sae_sha}
+        from latentdreamer.models.weights import hardware_description
+
         self.meta.setdefault("runs", []).append(
-            {"command": command or shlex.join(sys.argv), "start_step": self.step, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            {
+                "command": command or shlex.join(sys.argv),
+                "start_step": self.step,
+                "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "hardware": hardware_description(),
+            }
         )
         self._eval_set: tuple[torch.Tensor, ...] | None = None
 
