@@ -62,7 +62,7 @@ def _initial_latent(prior: ShapePrior, init: str, targets: ViewTargets, hull: to
         resize = lambda x: torch.nn.functional.interpolate(  # noqa: E731
             x.permute(0, 3, 1, 2), size=(size, size), mode="area").permute(0, 2, 3, 1)
         normals = None if targets.normals is None else resize(targets.normals)[None]
-        return prior.lin.predict(resize(targets.mask)[None], normals).reshape(shape), "lin"
+        return prior.lin.predict(resize(targets.mask)[None], normals, sae=sae).reshape(shape), "lin"
     if init == "lin":
         raise ValueError("init='lin' needs LIN weights paired with the SAE")
     if init in ("auto", "hull"):
