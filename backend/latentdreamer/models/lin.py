@@ -224,11 +224,11 @@ class LIN(nn.Module):
         path = self.__dict__.get("paired_sae_path")
         if path is None:
             return None
-        if "_paired_sae" not in self.__dict__:
+        if "_paired_sae_model" not in self.__dict__:
             from latentdreamer.models.latent_ops import load_sae
 
-            self.__dict__["_paired_sae"] = load_sae(path, device)
-        return self.__dict__["_paired_sae"]
+            self.__dict__["_paired_sae_model"] = load_sae(path, device)
+        return self.__dict__["_paired_sae_model"]
 
 
 def hull_latent(sae: SAE, mask: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:

@@ -140,6 +140,8 @@ def test_a_loaded_residual_lin_finds_its_sae(tmp_path: Path):
     normals = torch.full((1, 6, 32, 32, 3), 0.5)
     from latentdreamer.models.latent_ops import load_sae
 
-    torch.testing.assert_close(loaded.predict(mask, normals), loaded.predict(mask, normals, sae=load_sae(sae_path)))
+    first = loaded.predict(mask, normals)
+    torch.testing.assert_close(first, loaded.predict(mask, normals, sae=load_sae(sae_path)))
+    torch.testing.assert_close(loaded.predict(mask, normals), first)  # the cached SAE serves later calls too
     with pytest.raises(ValueError, match="hull"):
         load_lin(tmp_path / "lin.safetensors", sae_card=read_card(sae_path)).predict(mask, normals)
