@@ -23,22 +23,31 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="latentdreamer", description="Single image to textured 3D mesh.")
-    parser.add_argument("--version", action="version", version=f"latentdreamer {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (module_name, help_text) in COMMANDS.items():
+def add_subcommands(parser: argparse.ArgumentParser, commands: dict[str, tuple[str, str]], dest: str, metavar: str) -> None:
+    """One sub-parser per table entry; `latentdreamer`, `train` and `eval` all dispatch this way."""
+    sub = parser.add_subparsers(dest=dest, required=True, metavar=metavar)
+    for name, (module_name, help_text) in commands.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.set_defaults(_module=module_name)
+        p.set_defaults(**{f"_{dest}_module": module_name})
         # Argument definitions live next to the code; importing for --help is cheap enough
         # because heavy imports in those modules happen inside run().
         importlib.import_module(module_name).add_arguments(p)
+
+
+def run_subcommand(args: argparse.Namespace, dest: str) -> int:
+    """Run the module `add_subcommands` recorded for the chosen `dest` entry."""
+    return int(importlib.import_module(getattr(args, f"_{dest}_module")).run(args) or 0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="latentdreamer", description="Single image to textured 3D mesh.")
+    parser.add_argument("--version", action="version", version=f"latentdreamer {__version__}")
+    add_subcommands(parser, COMMANDS, "command", "COMMAND")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(importlib.import_module(args._module).run(args) or 0)
+    return run_subcommand(build_parser().parse_args(argv), "command")
 
 
 if __name__ == "__main__":

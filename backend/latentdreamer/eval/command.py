@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import importlib
+
+from latentdreamer.cli import add_subcommands, run_subcommand
 
 EVALUATORS: dict[str, tuple[str, str]] = {
     "sae": ("latentdreamer.eval.sae_cli", "SAE round trip on unseen random shapes and the evaluation meshes"),
@@ -13,12 +14,8 @@ EVALUATORS: dict[str, tuple[str, str]] = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="model", required=True, metavar="MODEL")
-    for name, (module_name, help_text) in EVALUATORS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        p.set_defaults(_evaluator=module_name)
-        importlib.import_module(module_name).add_arguments(p)
+    add_subcommands(parser, EVALUATORS, "model", "MODEL")
 
 
 def run(args: argparse.Namespace) -> int:
-    return int(importlib.import_module(args._evaluator).run(args) or 0)
+    return run_subcommand(args, "model")

@@ -7,7 +7,8 @@ new trainer (the LIN) is one line here.
 from __future__ import annotations
 
 import argparse
-import importlib
+
+from latentdreamer.cli import add_subcommands, run_subcommand
 
 TRAINERS: dict[str, tuple[str, str]] = {
     "sae": ("latentdreamer.train.sae_cli", "train the signed-distance VAE on streamed random shapes"),
@@ -18,12 +19,8 @@ TRAINERS: dict[str, tuple[str, str]] = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="model", required=True, metavar="MODEL")
-    for name, (module_name, help_text) in TRAINERS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        p.set_defaults(_trainer=module_name)
-        importlib.import_module(module_name).add_arguments(p)
+    add_subcommands(parser, TRAINERS, "model", "MODEL")
 
 
 def run(args: argparse.Namespace) -> int:
-    return int(importlib.import_module(args._trainer).run(args) or 0)
+    return run_subcommand(args, "model")
