@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import signal
 import sys
 import time
 from collections.abc import Callable
@@ -26,6 +25,7 @@ import torch
 from latentdreamer.geometry.grid import voxel_size
 from latentdreamer.models.sae import SAE, SAEConfig, kl_divergence, sample_grid, sample_posterior
 from latentdreamer.train.checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint
+from latentdreamer.train.loop import train_until
 
 EVAL_SEED_BASE = 10**9
 """Shape seeds >= this are reserved for evaluation."""
@@ -195,7 +195,6 @@ class SAETrainer:
                 "changes": changes or {},
             }
         )
-        self._stop = False
 
     def _lr(self, step: int) -> float:
         warm = self.train_cfg.warmup_steps
@@ -242,53 +241,12 @@ class SAETrainer:
         meta["train"] = asdict(self.train_cfg)
         save_checkpoint(self.out, self.model, self.optimizer, self.step, meta)
 
-    def _request_stop(self, signum: int, frame: object) -> None:
-        self._stop = True
+    def quick_eval(self) -> dict[str, float]:
+        return quick_eval(self.model, self.shape_fn, self.train_cfg.eval_shapes)
 
     def train_until(self, total_steps: int, progress: bool = True) -> dict[str, float]:
-        """Run steps self.step .. total_steps-1, checkpointing on the way and at the end.
-
-        SIGINT/SIGTERM finish the current step, save, and return: an interrupted run resumes
-        exactly where it stopped.
-        """
-        from tqdm import tqdm
-
-        cfg = self.train_cfg
-        self.out.mkdir(parents=True, exist_ok=True)
-        log = open(self.out / "metrics.jsonl", "a")
-        old_handlers = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)} if _main_thread() else {}
-        bar = tqdm(total=total_steps, initial=self.step, disable=not progress, dynamic_ncols=True, desc="sae")
-        last: dict[str, float] = {}
-        t_run = time.perf_counter()
-        try:
-            while self.step < total_steps and not self._stop:
-                t0 = time.perf_counter()
-                last = self.train_step(self.step)
-                self.step += 1
-                dt = time.perf_counter() - t0
-                self.meta["wall_seconds"] = self.meta.get("wall_seconds", 0.0) + dt
-                self.meta["shapes_seen"] = self.step * cfg.batch_size
-                bar.update(1)
-                bar.set_postfix(loss=f"{last['loss']:.4f}", sign=f"{last['sign_acc']:.3f}")
-                record: dict[str, Any] = {}
-                if self.step % cfg.log_every == 0 or self.step == total_steps:
-                    record = {"step": self.step, **last, "lr": self._lr(self.step - 1), "s_per_step": dt}
-                if cfg.eval_every and self.step % cfg.eval_every == 0:
-                    record = {"step": self.step, **last, **quick_eval(self.model, self.shape_fn, cfg.eval_shapes)}
-                    self.meta["last_eval"] = {k: v for k, v in record.items() if k.startswith("eval")} | {"step": self.step}
-                if record:
-                    log.write(json.dumps(record) + "\n")
-                    log.flush()
-                if self.step % cfg.checkpoint_every == 0:
-                    self.save()
-            self.save()
-        finally:
-            bar.close()
-            log.close()
-            for s, handler in old_handlers.items():
-                signal.signal(s, handler)
-        last["run_seconds"] = time.perf_counter() - t_run
-        return last
+        """Run steps self.step .. total_steps-1 with the shared loop (checkpoints, log, clean stop)."""
+        return train_until(self, total_steps, "sae", progress, lr=self._lr)
 
 
 def _set_threads(threads: int) -> None:
@@ -297,12 +255,6 @@ def _set_threads(threads: int) -> None:
 
     torch.set_num_threads(threads)
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-
-
-def _main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
 
 
 def _overrides(cfg: SAETrainConfig) -> dict[str, Any]:
