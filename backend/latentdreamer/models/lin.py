@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from torch import nn
 from latentdreamer.models.sae import SAE
 from latentdreamer.models.weights import WeightsError, load_weights, read_card, save_weights
 from latentdreamer.render.normal_maps import decode_normals
+from latentdreamer.config import strict_from_dict
 
 IN_CHANNELS = 5
 """Per pixel: camera-space normal (3, zero where absent), mask, normals-present flag."""
@@ -95,10 +96,7 @@ class LINConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "LINConfig":
-        unknown = set(d) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown LIN config keys: {sorted(unknown)}")
-        return cls(**d)
+        return strict_from_dict(cls, d, "LIN config")
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from latentdreamer.geometry.grid import HALF_EXTENT
+from latentdreamer.config import strict_from_dict
 
 
 @dataclass(frozen=True)
@@ -70,11 +71,7 @@ class SAEConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "SAEConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown SAE config keys: {sorted(unknown)}")
-        return cls(**d)
+        return strict_from_dict(cls, d, "SAE config")
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)

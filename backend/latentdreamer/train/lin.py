@@ -16,7 +16,7 @@ import os
 import shlex
 import sys
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from latentdreamer.train.checkpoint import checkpoint_exists, load_checkpoint, s
 from latentdreamer.train.lin_data import LINDataConfig, training_views
 from latentdreamer.train.loop import train_until
 from latentdreamer.train.sae import EVAL_SEED_BASE, ShapeFn, default_shape_fn, grid_iou, shape_batch, step_generator
+from latentdreamer.config import strict_from_dict
 
 SAE_SNAPSHOT = "sae.safetensors"
 """Name, inside a LIN run directory, of the SAE snapshot taken from a training run."""
@@ -54,10 +55,7 @@ class LINTrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "LINTrainConfig":
-        unknown = set(d) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown LIN train config keys: {sorted(unknown)}")
-        return cls(**d)
+        return strict_from_dict(cls, d, "LIN train config")
 
 
 def load_config(path: str | Path) -> tuple[LINConfig, LINDataConfig, LINTrainConfig]:

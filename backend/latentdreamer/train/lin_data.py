@@ -11,7 +11,7 @@ the batches an uninterrupted one would.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +26,7 @@ from latentdreamer.render.cameras import (
 )
 from latentdreamer.render.normal_maps import BACKGROUND_VALUE, decode_normals, encode_normals
 from latentdreamer.render.sdf_views import sdf_views
+from latentdreamer.config import strict_from_dict
 
 BLUR_RADIUS = 2
 """Half-width in pixels of the blur kernel (covers sigma up to ~1 px)."""
@@ -52,10 +53,7 @@ class LINDataConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "LINDataConfig":
-        unknown = set(d) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown LIN data config keys: {sorted(unknown)}")
-        return cls(**d)
+        return strict_from_dict(cls, d, "LIN data config")
 
 
 def _uniform(gen: torch.Generator, shape: tuple[int, ...], low: float, high: float) -> torch.Tensor:

@@ -15,7 +15,7 @@ import shlex
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from latentdreamer.geometry.grid import voxel_size
 from latentdreamer.models.sae import SAE, SAEConfig, kl_divergence, sample_grid, sample_posterior
 from latentdreamer.train.checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint
 from latentdreamer.train.loop import train_until
+from latentdreamer.config import strict_from_dict
 
 EVAL_SEED_BASE = 10**9
 """Shape seeds >= this are reserved for evaluation."""
@@ -67,11 +68,7 @@ class SAETrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "SAETrainConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown SAE train config keys: {sorted(unknown)}")
-        return cls(**d)
+        return strict_from_dict(cls, d, "SAE train config")
 
 
 def load_config(path: str | Path) -> tuple[SAEConfig, SAETrainConfig]:
