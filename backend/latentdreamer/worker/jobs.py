@@ -171,8 +171,15 @@ class JobRunner:
             if len(self._queue) >= self._max_queue:
                 raise RequestError("queue_full", f"{len(self._queue)} jobs are already waiting",
                                    "wait for a result or cancel a queued job", request.id)
-            self._queue.append(Job(request, settings))
-            position = len(self._queue) - 1 + (self._current is not None)
+            job = Job(request, settings)
+            if self._current is None and not self._queue:
+                # Idle: the job is current from now on, not waiting, whether or not the job
+                # thread has woken yet; so a request right behind it queues at position 1.
+                self._current = job
+                position = 0
+            else:
+                self._queue.append(job)
+                position = len(self._queue) - 1 + (self._current is not None)
             # Sent under the lock, so `queued` always precedes the job's own events.
             self._emit(make_event("queued", request.id, position=position))
             self._cond.notify_all()
@@ -213,11 +220,16 @@ class JobRunner:
     def _loop(self) -> None:
         while True:
             with self._cond:
-                while not self._queue and not self._stopping:
+                while self._current is None and not self._queue and not self._stopping:
                     self._cond.wait()
                 if self._stopping:
+                    if self._current is not None:  # submitted while idle, never started
+                        self._emit(make_event("cancelled", self._current.id, stage="queued", path=None))
+                        self._current = None
                     return
-                job = self._current = self._queue.popleft()
+                if self._current is None:
+                    self._current = self._queue.popleft()
+                job = self._current
             try:
                 event = self._run(job)
             except BaseException as exc:  # even SystemExit from a library: the job ends, the worker lives

@@ -196,6 +196,37 @@ def test_every_job_gets_exactly_one_terminal_event_whatever_happens(runner_with)
     assert err.value.code == "unknown_job"
 
 
+def test_a_job_submitted_while_idle_runs_at_once_and_does_not_take_a_queue_place(runner_with):
+    # Regression: the job thread had not yet taken the first job when the second arrived,
+    # so with max_queue=1 the second was refused as queue_full (and CI timed out on a busy machine).
+    release = threading.Event()
+
+    def execute(job, settings, reporter):
+        release.wait(10)
+        return GenerationResult(triangle())
+
+    runner, rec = runner_with(execute, max_queue=1)
+    with runner._cond:  # the job thread cannot wake up before both submissions
+        assert runner.submit(GenerateRequest("a", views=ImageSource(grid="g.png")), GenerateSettings()) == 0
+        assert runner.submit(GenerateRequest("b", views=ImageSource(grid="g.png")), GenerateSettings()) == 1
+        assert runner.status() == ("a", ["b"])
+    with pytest.raises(RequestError) as err:
+        submit(runner, "c")
+    assert err.value.code == "queue_full"
+    release.set()
+    assert rec.terminal("a")["type"] == rec.terminal("b")["type"] == "result"
+
+
+def test_a_job_submitted_just_before_stop_still_gets_its_terminal_event(runner_with):
+    runner, rec = runner_with(lambda job, settings, reporter: GenerationResult(triangle()))
+    with runner._cond:
+        submit(runner, "a")
+        runner._stopping = True
+        runner._cond.notify_all()
+    runner._thread.join(5)
+    assert [e["type"] for e in rec.of("a")] == ["queued", "cancelled"]
+
+
 def test_job_folders_keep_the_newest_and_only_their_own(tmp_path):
     folders = JobFolders(tmp_path, keep=2)
     (tmp_path / "job-not-ours").mkdir()
