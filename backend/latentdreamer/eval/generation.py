@@ -15,7 +15,6 @@ to a unit bounding box, 100k surface points, 64^3 winding-number IoU), and PSNR/
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 import trimesh
 
+from latentdreamer.eval.report_files import write_report
 from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.io.eval_meshes import entry_name
 from latentdreamer.io.images import write_png
@@ -188,7 +188,7 @@ def evaluate_generation(
     objects: list[ObjectScores] = []
     sheets: list[np.ndarray] = []
     start = time.perf_counter()
-    def write_report() -> dict[str, Any]:
+    def save_report() -> dict[str, Any]:
         """Written after every object, so a run stopped early still leaves its results."""
         report = {
             "protocol": PROTOCOL,
@@ -208,8 +208,7 @@ def evaluate_generation(
             },
             "wall_s": time.perf_counter() - start,
         }
-        (out / "generation_eval.json").write_text(json.dumps(report, indent=1, default=float))
-        (out / "generation_eval.md").write_text(markdown(report))
+        write_report(out, "generation_eval", report, markdown)
         write_png(out / "generation_eval.png", np.concatenate(sheets, axis=0))
         return report
 
@@ -224,10 +223,10 @@ def evaluate_generation(
         sheets.append(_labelled(comparison_grids(views, render_mesh_views(result.mesh, prior_cameras(), view_size), 80), name))
         log(f"{name}: IoU {scores.geometry['volume_iou']:.3f}, Chamfer {scores.geometry['chamfer']:.4f}, "
             f"PSNR {scores.prior_views['psnr']:.2f}/{scores.novel_views['psnr']:.2f} in {scores.timings['total']:.0f} s", flush=True)
-        report = write_report()
+        report = save_report()
         if k < ablation_objects:
             evaluator.ablate(name, truth, views, (history, result, scores.geometry), init_ab, freeze_ab)
-            report = write_report()
+            report = save_report()
     return report
 
 

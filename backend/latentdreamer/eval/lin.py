@@ -16,7 +16,6 @@ training views but without degradations; and the evaluation meshes, rasterised a
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from latentdreamer.eval.report_files import eval_meshes_root, write_report
 from latentdreamer.models.lin import LIN, hull_latent, latent_loss
 from latentdreamer.models.sae import SAE
 from latentdreamer.train.sae import EVAL_SEED_BASE, grid_iou
@@ -189,19 +189,12 @@ def evaluate(
     ]
     report["random"] = summarise(objects)
     contact_sheet(shown, out / "lin_random.png")
-    if use_meshes:
-        from latentdreamer.io.eval_meshes import default_eval_root
-
-        root = meshes or default_eval_root()
-        if root.is_dir():
-            shown = []
-            objects = [{"name": v.name, **score(lin, sae, v, zero_sdf, shown)} for v in tqdm(mesh_views(root, r, size), desc="meshes", disable=not progress)]
-            report["meshes"] = summarise(objects)
-            contact_sheet(shown, out / "lin_meshes.png")
-        else:
-            report["meshes_skipped"] = f"{root} not found"
-            print(f"evaluation meshes not found at {root}: skipped", flush=True)
+    root = eval_meshes_root(meshes, report) if use_meshes else None
+    if root is not None:
+        shown = []
+        objects = [{"name": v.name, **score(lin, sae, v, zero_sdf, shown)} for v in tqdm(mesh_views(root, r, size), desc="meshes", disable=not progress)]
+        report["meshes"] = summarise(objects)
+        contact_sheet(shown, out / "lin_meshes.png")
     report["seconds"] = time.perf_counter() - t0
-    (out / "lin_eval.json").write_text(json.dumps(report, indent=1) + "\n")
-    (out / "lin_eval.md").write_text(markdown(report))
+    write_report(out, "lin_eval", report, markdown)
     return report

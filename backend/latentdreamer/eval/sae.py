@@ -9,7 +9,6 @@ follow DESIGN.md section 7 via `latentdreamer.metrics.geometry`.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from latentdreamer.eval.report_files import eval_meshes_root, write_report
 from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.models.latent_ops import encode_sdf, mesh_resolution, mesh_sdf, sdf_to_mesh
 from latentdreamer.models.sae import SAE
@@ -169,18 +169,11 @@ def evaluate(
     randoms = list(tqdm(random_round_trips(model, shapes, decode_resolution, points, gt_resolution, first_shape), total=shapes, desc="random", disable=not progress))
     report["random"] = summarise(randoms)
     contact_sheet(randoms, out / "sae_random.png")
-    if use_meshes:
-        from latentdreamer.io.eval_meshes import default_eval_root
-
-        root = meshes or default_eval_root()
-        if root.is_dir():
-            reals = list(tqdm(mesh_round_trips(model, root, decode_resolution, points), desc="meshes", disable=not progress))
-            report["meshes"] = summarise(reals)
-            contact_sheet(reals, out / "sae_meshes.png")
-        else:
-            report["meshes_skipped"] = f"{root} not found"
-            print(f"evaluation meshes not found at {root}: skipped", flush=True)
+    root = eval_meshes_root(meshes, report) if use_meshes else None
+    if root is not None:
+        reals = list(tqdm(mesh_round_trips(model, root, decode_resolution, points), desc="meshes", disable=not progress))
+        report["meshes"] = summarise(reals)
+        contact_sheet(reals, out / "sae_meshes.png")
     report["seconds"] = time.perf_counter() - t0
-    (out / "sae_eval.json").write_text(json.dumps(report, indent=1) + "\n")
-    (out / "sae_eval.md").write_text(markdown(report))
+    write_report(out, "sae_eval", report, markdown)
     return report

@@ -1,0 +1,31 @@
+"""Where every evaluation's report goes, and how a missing mesh folder is recorded.
+
+Each `eval` sub-command writes the same pair (`<stem>.json` with everything, `<stem>.md` with
+the tables a person reads); one writer keeps their encoding identical, so scripts that read
+one report read them all.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+
+def write_report(out: Path, stem: str, report: dict[str, Any], markdown: Callable[[dict[str, Any]], str]) -> None:
+    """`out/<stem>.json` and `out/<stem>.md`; NumPy scalars are written as floats."""
+    (out / f"{stem}.json").write_text(json.dumps(report, indent=1, default=float) + "\n")
+    (out / f"{stem}.md").write_text(markdown(report))
+
+
+def eval_meshes_root(meshes: Path | None, report: dict[str, Any]) -> Path | None:
+    """The mesh folder to score (default: the shared evaluation meshes), or None when it is
+    missing; the report then says so, so a run without them is never mistaken for a full one."""
+    from latentdreamer.io.eval_meshes import default_eval_root
+
+    root = meshes or default_eval_root()
+    if root.is_dir():
+        return root
+    report["meshes_skipped"] = f"{root} not found"
+    print(f"evaluation meshes not found at {root}: skipped", flush=True)
+    return None
