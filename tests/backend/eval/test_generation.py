@@ -46,6 +46,24 @@ def test_eval_generate_writes_scores_ablations_and_sheet(tmp_path, monkeypatch, 
     assert (out / "generation_eval.png").stat().st_size > 1000
 
 
+def test_with_the_shipped_sae_and_lin_the_init_ablation_runs_lin_and_zero_too(tmp_path, monkeypatch):
+    torch.set_num_threads(2)
+    monkeypatch.setitem(presets.PRESET_TABLE, "tiny", _short_tiny())
+    meshes = tmp_path / "meshes"
+    save_mesh(example_object(seed=3, resolution=32), meshes / "blob.glb")
+    out = tmp_path / "out"
+    assert main(["eval", "generate", "--meshes", str(meshes), "--preset", "tiny", "--device", "cpu", "--out", str(out),
+                 "--ablations", "1", "--view-size", "64", "--points", "2000"]) == 0
+    report = json.loads((out / "generation_eval.json").read_text())
+    init = report["ablations"]["initialisation"]
+    assert init["variants"] == ["auto (best of LIN, hull)", "LIN", "zero"]
+    rows = {r["variant"]: r for r in init["per_object"]}
+    assert rows["LIN"]["start"] == "lin" and rows["zero"]["start"] == "zero"
+    assert rows["auto (best of LIN, hull)"]["start"] in ("lin", "hull")
+    # every start is scored against the loss all of them reach, so none needs more steps than it ran
+    assert all(1 <= r["steps_to_common_loss"] <= r["coarse_steps"] == 3 for r in rows.values())
+
+
 def test_steps_to_reach():
     assert _steps_to_reach([3.0, 2.0, 1.0], 2.0) == 2
     assert _steps_to_reach([3.0, 2.5], 1.0) == 2
