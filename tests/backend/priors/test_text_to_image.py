@@ -16,6 +16,7 @@ from latentdreamer.pipeline.api import Callbacks, Cancelled, GenerateSettings
 from latentdreamer.priors import weights
 from latentdreamer.priors.errors import PriorInputError
 from latentdreamer.priors.text_to_image import OBJECT_SUFFIX, TextToImage, compose_prompt, prompt_image
+from tiny_diffusion import assert_refuses_pickled_and_incomplete
 
 SIZE = 16  # the tiny UNet's sample size (8) times the tiny VAE's factor (2)
 
@@ -73,16 +74,8 @@ def test_prompt_image_saves_a_png_with_progress(tiny_models, tmp_path):
 
 
 def test_folder_with_only_pickled_weights_is_refused(tiny_models, tmp_path):
-    folder = tmp_path / "sd"
-    shutil.copytree(tiny_models / "stable-diffusion-2-1-base", folder)
-    weights_file = next((folder / "text_encoder").glob("*.safetensors"))
-    weights_file.rename(weights_file.with_suffix(".bin"))
-    with pytest.raises(PriorInputError, match="no .safetensors") as info:
-        TextToImage.load(folder)
-    assert info.value.code == "weights_missing"
-    shutil.rmtree(folder / "tokenizer")
-    with pytest.raises(PriorInputError, match="missing: tokenizer"):
-        TextToImage.load(folder)
+    assert_refuses_pickled_and_incomplete(TextToImage.load, tiny_models / "stable-diffusion-2-1-base", tmp_path / "sd",
+                                          "text_encoder", "tokenizer")
 
 
 def test_registry_knows_the_model(tiny_models, no_env, capsys):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 import torch
@@ -11,8 +9,8 @@ import torch
 pytest.importorskip("diffusers", reason="the 'diffusion' extra is not installed: pip install -e 'backend[test,diffusion]'")
 
 from latentdreamer.pipeline.api import Cancelled
-from latentdreamer.priors.errors import PriorInputError
 from latentdreamer.priors.zero123plus import Zero123Plus
+from tiny_diffusion import assert_refuses_pickled_and_incomplete
 
 W, H = 32, 48  # the 2 x 3 grid layout of 640 x 960, scaled down
 
@@ -99,13 +97,5 @@ def test_normal_controlnet_changes_the_result(tiny_zero123):
 
 
 def test_folder_with_only_pickled_weights_is_refused(tiny_models, tmp_path):
-    folder = tmp_path / "zero123plus-v1.2"
-    shutil.copytree(tiny_models / "zero123plus-v1.2", folder)
-    weights = next((folder / "unet").glob("*.safetensors"))
-    weights.rename(weights.with_suffix(".bin"))
-    with pytest.raises(PriorInputError, match="no .safetensors") as info:
-        Zero123Plus.load(folder)
-    assert info.value.code == "weights_missing"
-    shutil.rmtree(folder / "vae")
-    with pytest.raises(PriorInputError, match="missing: vae"):
-        Zero123Plus.load(folder)
+    assert_refuses_pickled_and_incomplete(Zero123Plus.load, tiny_models / "zero123plus-v1.2", tmp_path / "zero123plus-v1.2",
+                                          "unet", "vae")

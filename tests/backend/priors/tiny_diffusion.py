@@ -8,7 +8,12 @@ code runs unchanged in seconds on a CPU. Shared by the priors' conftest and test
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
+
+import pytest
+
+from latentdreamer.priors.errors import PriorInputError
 
 TOKENS = 8
 WIDTH = 16
@@ -122,3 +127,17 @@ def build_tiny_text_to_image(root: Path, seed: int = 0) -> Path:
              "safety_checker": [None, None], "feature_extractor": [None, None], "requires_safety_checker": False}
     (model / "model_index.json").write_text(json.dumps(index))
     return model
+
+
+def assert_refuses_pickled_and_incomplete(load, source: Path, folder: Path, weights_part: str, missing_part: str) -> None:
+    """A diffusers folder whose `weights_part` holds only a pickled .bin, then one without
+    `missing_part`, must each be refused by `load` with the code and the part named."""
+    shutil.copytree(source, folder)
+    weights_file = next((folder / weights_part).glob("*.safetensors"))
+    weights_file.rename(weights_file.with_suffix(".bin"))
+    with pytest.raises(PriorInputError, match="no .safetensors") as info:
+        load(folder)
+    assert info.value.code == "weights_missing"
+    shutil.rmtree(folder / missing_part)
+    with pytest.raises(PriorInputError, match=f"missing: {missing_part}"):
+        load(folder)
