@@ -1,7 +1,7 @@
 """Quality against time for variants of a preset, on the evaluation meshes (oracle views).
 
     .venv-backend/bin/python benchmarks/compare_presets.py [--base standard] \
-        [--objects armchair cup_blue ...] [--variant NAME:key=value,key=value ...] [--unfrozen NAME ...]
+        [--objects armchair cup_blue ...] [--variant NAME:key=value,key=value ...]
 
 Keys: sdf (SDF samples per axis), render (px, geometry stages), coarse_steps, refine_steps,
 texture_steps. Every variant runs the full pipeline (shipped SAE + LIN, auto start) on the
@@ -34,7 +34,8 @@ def make_variant(base, spec: str):
             preset = replace(preset, **{KEYS[key]: int(value)})
         elif key in STAGES:
             budget = getattr(preset, STAGES[key])
-            preset = replace(preset, **{STAGES[key]: replace(budget, max_steps=int(value))})
+            steps = int(value)
+            preset = replace(preset, **{STAGES[key]: replace(budget, max_steps=steps, min_steps=min(budget.min_steps, steps))})
         else:
             raise SystemExit(f"unknown key {key!r} in {spec!r}; use {', '.join([*KEYS, *STAGES])}")
     return name, preset
@@ -45,7 +46,6 @@ def main() -> None:
     parser.add_argument("--base", default="standard")
     parser.add_argument("--objects", nargs="*", default=None, help="eval mesh names (default: all)")
     parser.add_argument("--variant", action="append", default=[])
-    parser.add_argument("--unfrozen", nargs="*", default=[], help="variants whose refinement keeps training the SDF")
     parser.add_argument("--view-size", type=int, default=256)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
@@ -71,7 +71,7 @@ def main() -> None:
         for name, preset in variants:
             t = time.perf_counter()
             result = generate_from_views(views, GenerateSettings(preset=args.base, device="cpu"),
-                                         options=PipelineOptions(preset=preset, freeze_sdf=name not in args.unfrozen),
+                                         options=PipelineOptions(preset=preset),
                                          prior=prior)
             seconds = time.perf_counter() - t
             g = evaluate_geometry(result.mesh, truth).as_dict()
