@@ -33,9 +33,7 @@ def make_variant(base, spec: str):
         if key in KEYS:
             preset = replace(preset, **{KEYS[key]: int(value)})
         elif key in STAGES:
-            budget = getattr(preset, STAGES[key])
-            steps = int(value)
-            preset = replace(preset, **{STAGES[key]: replace(budget, max_steps=steps, min_steps=min(budget.min_steps, steps))})
+            preset = preset.with_max_steps(**{STAGES[key]: int(value)})
         else:
             raise SystemExit(f"unknown key {key!r} in {spec!r}; use {', '.join([*KEYS, *STAGES])}")
     return name, preset

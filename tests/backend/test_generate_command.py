@@ -3,7 +3,6 @@ with the priors), at the tiny preset cut to a few steps."""
 
 from __future__ import annotations
 
-import dataclasses
 
 import pytest
 import torch
@@ -18,9 +17,7 @@ from latentdreamer.pipeline.example_object import example_object
 def short_tiny(monkeypatch):
     torch.set_num_threads(2)
     tiny = presets.get_preset("tiny")
-    cut = lambda b, n: dataclasses.replace(b, max_steps=n, min_steps=0)  # noqa: E731
-    monkeypatch.setitem(presets.PRESET_TABLE, "tiny", dataclasses.replace(
-        tiny, coarse=cut(tiny.coarse, 3), refine=cut(tiny.refine, 1), texture=cut(tiny.texture, 3)))
+    monkeypatch.setitem(presets.PRESET_TABLE, "tiny", tiny.with_max_steps(coarse=3, refine=1, texture=3))
 
 
 def test_from_mesh_then_the_saved_views(short_tiny, tmp_path, capsys):

@@ -10,7 +10,7 @@ each quad into four triangles, so we keep a cell at >= 3 pixels: res >= 3*(n-1)/
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from latentdreamer.pipeline.api import PRESETS
 
@@ -34,6 +34,10 @@ class StageBudget:
             raise ValueError(f"bad step counts: max {self.max_steps}, min {self.min_steps}")
         if self.lr <= 0 or self.window < 1 or self.rel_tol < 0:
             raise ValueError("lr must be > 0, window >= 1, rel_tol >= 0")
+
+    def capped(self, max_steps: int) -> StageBudget:
+        """The same stage stopped after `max_steps` (the minimum lowered to fit)."""
+        return replace(self, max_steps=max_steps, min_steps=min(self.min_steps, max_steps))
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,11 @@ class Preset:
             raise ValueError("texture grid needs at least 2 samples per axis")
         if not self.mask_weight_start >= self.mask_weight_end > 0:
             raise ValueError("mask weight must decay from start to a positive end")
+
+    def with_max_steps(self, **stages: int) -> Preset:
+        """This preset with some stages capped, e.g. `with_max_steps(coarse=3, texture=2)`:
+        the short runs tests and benchmarks need, without retyping the budgets."""
+        return replace(self, **{stage: getattr(self, stage).capped(steps) for stage, steps in stages.items()})
 
     @property
     def pixels_per_cell(self) -> float:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import torch
@@ -15,9 +14,7 @@ from latentdreamer.pipeline.example_object import example_object
 
 
 def _short_tiny() -> presets.Preset:
-    tiny = presets.get_preset("tiny")
-    cut = lambda b, n: dataclasses.replace(b, max_steps=n, min_steps=0)  # noqa: E731
-    return dataclasses.replace(tiny, coarse=cut(tiny.coarse, 3), refine=cut(tiny.refine, 2), texture=cut(tiny.texture, 3))
+    return presets.get_preset("tiny").with_max_steps(coarse=3, refine=2, texture=3)
 
 
 def test_eval_generate_writes_scores_ablations_and_sheet(tmp_path, monkeypatch, capsys):

@@ -3,7 +3,6 @@ outward-facing, coloured mesh out that overlaps the object."""
 
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 import pytest
@@ -90,7 +89,7 @@ def test_masks_only_mode(oracle):
     _, views = oracle
     masks_only = ViewSet(rgb=views.rgb, alpha=views.alpha, normals=None)
     tiny = get_preset("tiny")
-    short = dataclasses.replace(tiny, coarse=dataclasses.replace(tiny.coarse, max_steps=5, min_steps=0), refine=dataclasses.replace(tiny.refine, max_steps=2))
+    short = tiny.with_max_steps(coarse=5, refine=2)
     result = generate_from_views(masks_only, GenerateSettings(preset="tiny", device="cpu", texture=False), options=PipelineOptions(preset=short, use_sae=False))
     assert result.stats["mode"] == "masks-only" and result.mesh.colors is None
     assert _trimesh(result.mesh).is_watertight

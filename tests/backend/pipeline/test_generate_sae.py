@@ -7,7 +7,6 @@ and still hands back a closed mesh, whatever the weights.
 
 from __future__ import annotations
 
-import dataclasses
 
 import torch
 import trimesh
@@ -30,8 +29,7 @@ def _small_sae() -> SAE:
 def test_latent_path_runs_with_untrained_weights(oracle):
     _, views = oracle
     tiny = get_preset("tiny")
-    short = dataclasses.replace(tiny, coarse=dataclasses.replace(tiny.coarse, max_steps=3, min_steps=0),
-                                refine=dataclasses.replace(tiny.refine, max_steps=1), texture=dataclasses.replace(tiny.texture, max_steps=2, min_steps=0))
+    short = tiny.with_max_steps(coarse=3, refine=1, texture=2)
     sae = _small_sae()
     lin = LIN(LINConfig(cnn_channels=(8, 8, 8), width=16, heads=2, encoder_layers=1, decoder_layers=1, groups=4)).eval()
     history: dict[str, list[float]] = {}

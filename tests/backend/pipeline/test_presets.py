@@ -31,3 +31,13 @@ def test_bad_values_are_refused():
         StageBudget(max_steps=5, lr=0.0)
     with pytest.raises(ValueError):
         dataclasses.replace(get_preset("tiny"), mask_weight_start=0.5, mask_weight_end=1.0)
+
+
+def test_capping_a_preset_shortens_only_the_named_stages():
+    tiny = get_preset("tiny")
+    short = tiny.with_max_steps(coarse=3, texture=20)
+    assert (short.coarse.max_steps, short.coarse.min_steps) == (3, 3)  # the minimum of 4 lowered to fit
+    assert short.texture == dataclasses.replace(tiny.texture, max_steps=20)  # the minimum of 5 still fits
+    assert short.refine == tiny.refine and short.render_resolution == tiny.render_resolution
+    with pytest.raises(AttributeError):
+        tiny.with_max_steps(polish=2)
