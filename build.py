@@ -97,9 +97,16 @@ def write_zip(target: Path) -> Path:
 
 
 def find_blender_ext() -> Path | None:
-    """Blender's extension tool, from the bpy module in .venv-blender (or any bpy install)."""
-    for venv in (ROOT / ".venv-blender",):
-        for path in sorted(venv.glob("lib/python3*/site-packages/bpy/*/scripts/addons_core/bl_pkg/cli/blender_ext.py")):
+    """Blender's extension tool: from the bpy module of the Python running this (a Blender
+    test environment), else from one of the repository's Blender environments."""
+    import importlib.util
+
+    pattern = "*/scripts/addons_core/bl_pkg/cli/blender_ext.py"
+    spec = importlib.util.find_spec("bpy")
+    folders = [Path(spec.origin).parent] if spec is not None and spec.origin else []
+    folders += sorted(p for venv in sorted(ROOT.glob(".venv-blender*")) for p in venv.glob("lib/python3*/site-packages/bpy"))
+    for folder in folders:
+        for path in sorted(folder.glob(pattern)):
             return path
     return None
 

@@ -42,7 +42,7 @@ each unanswered request, with the exit code and the worker's last stderr lines, 
 next request starts a fresh worker.
 """
 
-from latentdreamer_addon.client.backend_client import (
+from .backend_client import (
     PROTOCOL_VERSION,
     TERMINAL_EVENTS,
     BackendClient,

@@ -25,7 +25,7 @@ PROTOCOL_VERSION = 1
 
 TERMINAL_EVENTS = frozenset({"result", "cancelled", "error", "pong", "ack", "bye"})
 
-log = logging.getLogger("latentdreamer_addon.client")
+log = logging.getLogger(__name__)
 
 
 class BackendError(RuntimeError):
