@@ -6,9 +6,11 @@
     objs = batch.generate_images([{"views": {"grid": "/v/mug.png"}, "normals": {"grid": "/v/mug_n.png"}}])
                                                                     # your own six views (no diffusion)
 
-Jobs run one after another on the same warm worker the panel uses, each result into its own
-object (side by side along X), with progress printed. The loop pumps the same `Session` the
-modal operator's timer pumps, so there is one code path from worker event to mesh.
+Jobs run one after another on the same warm worker the panel uses (its Backend Python,
+Worker Options and Models Folder; a running panel job is never killed), each result into
+its own object (side by side along X), with progress printed. The loop pumps the same
+`Session` the modal operator's timer pumps, so there is one code path from worker event to
+mesh.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Iterable
 
 import bpy
 
-from . import backend_setup, session
+from . import progress_text, session
 from .mesh_import import ImportOptions
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
@@ -52,17 +54,23 @@ def image_paths(images: str | Path | Iterable[str | Path | dict]) -> list[Path |
     return out
 
 
-def _default_python() -> str:
-    try:
-        from . import preferences
+def _writable_folder(folder: Path) -> None:
+    """Make `folder` and prove it takes a file, before any job runs (raises OSError)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    probe = folder / ".latentdreamer-write-test"
+    probe.write_bytes(b"")
+    probe.unlink()
 
-        py = preferences.worker_python()
-    except (ImportError, AttributeError, KeyError):
-        py = backend_setup.worker_python("", None)
-    if not py:
-        raise RuntimeError("no backend Python: install the backend from the add-on's preferences, "
-                           "or pass python=... or set LATENTDREAMER_BACKEND_PYTHON")
-    return py
+
+def _drop_object(job: session.Job) -> None:
+    """Remove what an unfinished item left in the scene (a preview or a partial mesh)."""
+    obj = job.object
+    if obj is not None:
+        mesh = obj.data
+        bpy.data.objects.remove(obj)
+        if mesh is not None and mesh.users == 0:
+            bpy.data.meshes.remove(mesh)
+    job.object_name = ""
 
 
 def _request(item: Path | dict) -> tuple[dict, str]:
@@ -98,13 +106,25 @@ def generate_images(
     {"grid": path}, "name": "mug"} for your own six views (docs/protocol.md).
 
     Failures raise `BatchError` at the end (after the other images ran), unless
-    `skip_errors`. `save_blend_dir` also writes each object to `<dir>/<name>.blend`.
+    `skip_errors`; an item that runs past `timeout_s` is cancelled, leaves nothing in the
+    scene and counts as failed. `save_blend_dir` also writes each object to
+    `<dir>/<name>.blend` (a folder that cannot be written is a `BatchError` before any job).
+    `python` overrides the preferences' Backend Python; `worker_args` adds worker options.
     """
+    from . import operators
+
     paths = image_paths(images)
     if not paths:
         raise ValueError(f"no images found in {images!r}")
-    command = backend_setup.worker_command(python or _default_python(), worker_args)
-    sess = session.get(command)
+    if save_blend_dir is not None:
+        try:
+            _writable_folder(Path(save_blend_dir))
+        except OSError as exc:
+            raise BatchError([], [(str(save_blend_dir), f"cannot write .blend files there: {exc}")]) from None
+    try:
+        sess = operators.worker_session(python=python, extra_args=worker_args)
+    except RuntimeError as exc:  # no backend, or the panel's job runs with another set-up
+        raise BatchError([], [("backend", str(exc))]) from None
     options = ImportOptions(target_size=target_size, face_budget=face_budget, remesh_voxel_size=remesh_voxel_size)
     settings = {"preset": preset, "device": device, "seed": seed, "texture": texture}
     objects, failures = [], []
@@ -118,14 +138,19 @@ def generate_images(
         except RuntimeError as exc:  # the worker could not start
             failures.append((str(path), str(exc)))
             continue
-        _wait(sess, job, timeout_s)
-        if job.state == "done" and job.object is not None:
+        timed_out = _wait(sess, job, timeout_s)
+        if job.state == "done" and job.object is not None and not timed_out:
             objects.append(job.object)
             print(f"[LatentDreamer]   done: {job.object.name} ({job.stats_text()})", flush=True)
             if save_blend_dir is not None:
-                _save_blend(job.object, Path(save_blend_dir))
+                try:
+                    _save_blend(job.object, Path(save_blend_dir))
+                except OSError as exc:  # the object stays in the scene; the batch goes on
+                    failures.append((str(path), f"generated, but its .blend could not be written: {exc}"))
         else:
-            failures.append((str(path), job.report_text() or job.message))
+            _drop_object(job)
+            reason = f"timed out after {timeout_s:g} s" if timed_out else (job.report_text() or job.message)
+            failures.append((str(path), reason))
             print(f"[LatentDreamer]   failed: {failures[-1][1]}", flush=True)
     sess.forget_finished()
     if failures and not skip_errors:
@@ -133,20 +158,24 @@ def generate_images(
     return objects
 
 
-def _wait(sess: session.Session, job: session.Job, timeout_s: float | None) -> None:
+def _wait(sess: session.Session, job: session.Job, timeout_s: float | None) -> bool:
+    """Pump until the job ends; True when it ran past `timeout_s` (it was then cancelled)."""
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     last = ""
+    timed_out = False
     while not job.finished:
         sess.pump()
-        line = f"{job.stage} {job.step}/{job.total} {job.fraction:.0%}" if job.stage else ""
+        label = progress_text.stage_label(job.stage)
+        line = f"{label} {job.step}/{job.total} {job.fraction:.0%}" if label else ""
         if line and line != last:
-            eta = f", {job.eta_s:.0f} s left" if job.eta_s is not None else ""
+            eta = f", {progress_text.eta_text(job.eta_s)}" if job.eta_s is not None else ""
             print(f"[LatentDreamer]   {line}{eta}", flush=True)
             last = line
         if deadline is not None and time.monotonic() > deadline:
             sess.cancel(job)
-            deadline = None  # wait for the worker's `cancelled` (it keeps the mesh so far)
+            timed_out, deadline = True, None  # wait for the worker's `cancelled`
         time.sleep(0.05)
+    return timed_out
 
 
 def _save_blend(obj: bpy.types.Object, folder: Path) -> Path:

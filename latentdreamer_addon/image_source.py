@@ -1,8 +1,9 @@
 """Which image the user means, as a file the worker can read.
 
-The worker is another process, so it needs a path. Besides one image, a user may bring the
-six views themselves (a 3x2 grid image, DESIGN.md §4, and optionally its normal maps), which
-skips the multi-view prior. An image datablock that is packed, generated or painted in
+The worker is another process, so it needs a path. Besides one image, a user may describe
+the object in words (the backend makes the image first), or bring the six views themselves,
+which skips the multi-view prior: one grid image of two columns by three rows (view k at row
+k // 2, column k % 2) or a folder of six files, each optionally with normal maps. An image datablock that is packed, generated or painted in
 memory is written as a copy to Blender's temporary folder first.
 """
 
@@ -60,6 +61,28 @@ def _file(raw: str, what: str) -> Path:
     return path
 
 
+NUM_VIEWS = 6
+
+
+def folder_views(folder: Path) -> tuple[list[str], list[str]]:
+    """(six view files, zero or six normal-map files) of a folder, each in name order.
+
+    Normal maps are the images whose names contain "normal" (the backend writes rgb_k.png
+    and normal_k.png); every other image is a view. Anything but six of each is an error
+    that says what was found.
+    """
+    suffixes = set(READABLE_FORMATS.values()) | {".jpeg", ".tiff"}
+    images = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
+    normals = [str(p) for p in images if "normal" in p.name.lower()]
+    views = [str(p) for p in images if "normal" not in p.name.lower()]
+    if len(views) != NUM_VIEWS:
+        raise ImageSourceError(f"{folder} holds {len(views)} view images; it needs exactly {NUM_VIEWS} "
+                               "(in camera order by name, e.g. rgb_0.png ... rgb_5.png)")
+    if normals and len(normals) != NUM_VIEWS:
+        raise ImageSourceError(f"{folder} holds {len(normals)} normal maps; give all {NUM_VIEWS} or none")
+    return views, normals
+
+
 def resolve(settings, screen: bpy.types.Screen | None) -> tuple[dict, str]:
     """(the generate request's input fields, a name for the object) from the scene settings.
 
@@ -68,6 +91,23 @@ def resolve(settings, screen: bpy.types.Screen | None) -> tuple[dict, str]:
     if settings.image_source == "FILE":
         path = _file(settings.filepath, "image file")
         return {"image": str(path)}, path.stem
+    if settings.image_source == "PROMPT":
+        prompt = settings.prompt.strip()
+        if not prompt:
+            raise ImageSourceError("describe the object in the Prompt field, e.g. 'a red ceramic teapot'")
+        words = [w for w in "".join(c if c.isalnum() else " " for c in prompt).split()][:4]
+        return {"prompt": prompt}, "_".join(words) or "prompt"
+    if settings.image_source == "VIEWS" and settings.views_layout == "FILES":
+        if not settings.views_folder:
+            raise ImageSourceError("choose the folder with the six view files")
+        folder = Path(bpy.path.abspath(settings.views_folder))
+        if not folder.is_dir():
+            raise ImageSourceError(f"views folder not found: {folder}")
+        views, normals = folder_views(folder)
+        inputs = {"views": {"files": views}}
+        if normals:
+            inputs["normals"] = {"files": normals}
+        return inputs, folder.name
     if settings.image_source == "VIEWS":
         grid = _file(settings.views_grid, "six-view grid image")
         inputs: dict = {"views": {"grid": str(grid)}}

@@ -20,6 +20,9 @@ import numpy as np
 
 COLOR_ATTRIBUTE = "Color"
 MATERIAL_NAME = "LatentDreamer Vertex Colour"
+CLAY_MATERIAL_NAME = "LatentDreamer Clay"
+CLAY_COLOUR = (0.62, 0.6, 0.58, 1.0)
+"""A light neutral grey: a result without colours should read as clay, not render near-black."""
 
 
 @dataclass(frozen=True)
@@ -40,11 +43,16 @@ class MeshArrays:
 
 @dataclass(frozen=True)
 class ImportOptions:
-    """What the user chose in the panel; 0 disables the face budget / remesh."""
+    """What the user chose in the panel; 0 disables the face budget / remesh.
+
+    `origin_bottom` puts the object's origin at the bottom centre of its bounds, so an object
+    placed at the 3D cursor stands on it (the backend's meshes are centred on the origin).
+    """
 
     target_size: float = 1.0
     face_budget: int = 0
     remesh_voxel_size: float = 0.0
+    origin_bottom: bool = True
 
 
 def validate(arrays: MeshArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -73,17 +81,29 @@ def validate(arrays: MeshArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray | N
     return v, f, c
 
 
-def build_mesh(name: str, arrays: MeshArrays, target_size: float = 0.0) -> bpy.types.Mesh:
-    """A new smooth-shaded mesh datablock; scaled so its longest side is `target_size` (0 = as is).
+def place_vertices(v: np.ndarray, target_size: float = 0.0, origin_bottom: bool = False) -> np.ndarray:
+    """Scale so the longest side is `target_size` (0 = as is), then, with `origin_bottom`,
+    shift so the bounds' bottom centre is the origin.
 
-    Scaling the vertices (not the object) keeps the object's scale at 1, which sculpting and
-    modifiers such as Remesh expect.
+    Done on the vertices (not the object) so the object keeps scale 1 and its location is
+    where it stands, which sculpting, modifiers such as Remesh and snapping expect.
     """
-    v, f, c = validate(arrays)
-    if target_size > 0 and len(v):
+    if not len(v):
+        return v
+    if target_size > 0:
         extent = float((v.max(axis=0) - v.min(axis=0)).max())
         if extent > 0:
             v = v * np.float32(target_size / extent)
+    if origin_bottom:
+        lo, hi = v.min(axis=0), v.max(axis=0)
+        v = v - np.array([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, lo[2]], dtype=np.float32)
+    return v
+
+
+def build_mesh(name: str, arrays: MeshArrays, target_size: float = 0.0, origin_bottom: bool = False) -> bpy.types.Mesh:
+    """A new smooth-shaded mesh datablock, placed by `place_vertices`."""
+    v, f, c = validate(arrays)
+    v = place_vertices(v, target_size, origin_bottom)
     mesh = bpy.data.meshes.new(name)
     mesh.vertices.add(len(v))
     mesh.vertices.foreach_set("co", v.ravel())
@@ -120,6 +140,26 @@ def vertex_colour_material() -> bpy.types.Material:
     links.new(attr.outputs["Color"], bsdf.inputs["Base Color"])
     bsdf.inputs["Roughness"].default_value = 0.8
     return mat
+
+
+def clay_material() -> bpy.types.Material:
+    """The material of a result without colours (Texture off): plain light grey everywhere."""
+    mat = bpy.data.materials.get(CLAY_MATERIAL_NAME)
+    if mat is not None:
+        return mat
+    mat = bpy.data.materials.new(CLAY_MATERIAL_NAME)
+    mat.diffuse_color = CLAY_COLOUR
+    mat.use_nodes = True
+    bsdf = next(n for n in mat.node_tree.nodes if n.type == "BSDF_PRINCIPLED")
+    bsdf.inputs["Base Color"].default_value = CLAY_COLOUR
+    bsdf.inputs["Roughness"].default_value = 0.8
+    return mat
+
+
+def material_for(mesh: bpy.types.Mesh) -> bpy.types.Material:
+    """Vertex colours where the mesh has them, else clay (a colour node on a missing
+    attribute reads black)."""
+    return vertex_colour_material() if COLOR_ATTRIBUTE in mesh.color_attributes else clay_material()
 
 
 def _apply_modifiers(obj: bpy.types.Object) -> None:
@@ -191,8 +231,8 @@ def finish_mesh(obj: bpy.types.Object, options: ImportOptions) -> None:
     """The optional clean-up the user asked for: face budget, then sculpt-ready remesh."""
     decimate(obj, options.face_budget)
     voxel_remesh(obj, options.remesh_voxel_size)
-    if not obj.data.materials:
-        obj.data.materials.append(vertex_colour_material())
+    obj.data.materials.clear()
+    obj.data.materials.append(material_for(obj.data))
 
 
 def create_object(
@@ -203,7 +243,7 @@ def create_object(
     collection: bpy.types.Collection | None = None,
 ) -> bpy.types.Object:
     """A new object at `location` (the 3D cursor for interactive use), linked and finished."""
-    mesh = build_mesh(name, arrays, options.target_size)
+    mesh = build_mesh(name, arrays, options.target_size, options.origin_bottom)
     obj = bpy.data.objects.new(name, mesh)
     obj.location = location
     (collection or bpy.context.scene.collection).objects.link(obj)
@@ -211,12 +251,12 @@ def create_object(
     return obj
 
 
-def replace_mesh(obj: bpy.types.Object, arrays: MeshArrays, target_size: float = 0.0) -> None:
+def replace_mesh(obj: bpy.types.Object, arrays: MeshArrays, options: ImportOptions = ImportOptions()) -> None:
     """Swap the object's mesh for new arrays (live preview); the old datablock is freed."""
     old = obj.data
     name = old.name
-    mesh = build_mesh(name, arrays, target_size)
-    mesh.materials.append(vertex_colour_material())
+    mesh = build_mesh(name, arrays, options.target_size, options.origin_bottom)
+    mesh.materials.append(material_for(mesh))
     obj.data = mesh
     if old.users == 0:
         bpy.data.meshes.remove(old)
@@ -232,12 +272,21 @@ def undo_push(message: str) -> None:
         pass
 
 
-def show_colours_in_solid_view(screen: bpy.types.Screen | None) -> None:
-    """Set Solid views to colour by attribute so the result is visible without a switch."""
-    if screen is None:
-        return
-    for area in screen.areas:
-        if area.type == "VIEW_3D":
-            shading = area.spaces.active.shading
-            if shading.type == "SOLID":
-                shading.color_type = "VERTEX"
+def show_colours_in_solid_view(screens=None) -> int:
+    """Set Solid 3D views to colour by attribute, so the result shows its colours without a
+    trip to the shading popover; returns how many views changed.
+
+    Only views still on the default ("Material") colouring change: a view the artist set to
+    another colouring (random, single, texture) is theirs. `screens` defaults to every
+    screen of the file (workspaces keep their own views).
+    """
+    changed = 0
+    for screen in bpy.data.screens if screens is None else screens:
+        for area in screen.areas:
+            if area.type != "VIEW_3D":
+                continue
+            for space in area.spaces:
+                if space.type == "VIEW_3D" and space.shading.type == "SOLID" and space.shading.color_type == "MATERIAL":
+                    space.shading.color_type = "VERTEX"
+                    changed += 1
+    return changed

@@ -21,20 +21,28 @@ class BackendUnavailable(RuntimeError):
     """No backend Python configured or installed yet."""
 
 
-def worker_session(context=None) -> session.Session:
-    py = preferences.worker_python(context)
+def worker_session(context=None, python: str | None = None, extra_args: str = "") -> session.Session:
+    """The one worker the panel and the batch API share: the preferences' Backend Python (or
+    `python`), Worker Options (plus `extra_args`) and Models Folder.
+
+    Raises BackendUnavailable, or session.BackendBusy when the set-up differs from that of a
+    job still running (it is never killed for another set-up)."""
+    py = python or preferences.worker_python(context)
     if not py:
         raise BackendUnavailable(
             "no backend installed — open Preferences > Add-ons > LatentDreamer and click Install Backend "
             "(or set Backend Python)"
         )
     prefs = preferences.addon_prefs(context)
-    command = backend_setup.worker_command(py, prefs.worker_args if prefs else "")
+    command = backend_setup.worker_command(py, f"{prefs.worker_args if prefs else ''} {extra_args}".strip())
     return session.get(command, backend_setup.worker_env(preferences.models_dir(context)))
 
 
-def job_settings(settings) -> dict:
-    return {"preset": settings.preset, "device": settings.device, "seed": settings.seed, "texture": settings.texture}
+def job_settings(settings, preset: str = "") -> dict:
+    """The request's settings from the panel; `preset` overrides the panel's (scripts may ask
+    for the backend's test preset `tiny`, which the panel does not offer)."""
+    return {"preset": preset or settings.preset, "device": settings.device, "seed": settings.seed,
+            "texture": settings.texture}
 
 
 def import_options(settings) -> ImportOptions:
@@ -42,16 +50,17 @@ def import_options(settings) -> ImportOptions:
         target_size=settings.target_size,
         face_budget=settings.face_budget,
         remesh_voxel_size=settings.voxel_size if settings.sculpt_remesh else 0.0,
+        origin_bottom=settings.origin_bottom,
     )
 
 
-def start_job(context) -> session.Job:
+def start_job(context, preset: str = "") -> session.Job:
     """Resolve the image and send the request (the first one starts the worker and waits for
     its hello); raises ImageSourceError / BackendUnavailable / client.BackendError."""
     settings = context.scene.latentdreamer
     inputs, name = image_source.resolve(settings, context.screen)
     sess = worker_session(context)
-    job = sess.start(inputs, name, job_settings(settings), tuple(context.scene.cursor.location),
+    job = sess.start(inputs, name, job_settings(settings, preset), tuple(context.scene.cursor.location),
                      import_options(settings), settings.live_preview)
     status = context.window_manager.latentdreamer
     status.error = status.hint = status.stats = ""
@@ -90,6 +99,11 @@ class LATENTDREAMER_OT_generate(bpy.types.Operator):
     bl_label = "Generate 3D from Image"
     bl_options = {"REGISTER"}  # the import pushes its own undo step when the mesh lands
 
+    preset: bpy.props.StringProperty(
+        name="Preset", default="", options={"SKIP_SAVE", "HIDDEN"},
+        description="For scripts: a backend preset name that overrides the panel's (e.g. 'tiny')",
+    )
+
     @classmethod
     def poll(cls, context):
         sess = session.current()
@@ -97,7 +111,7 @@ class LATENTDREAMER_OT_generate(bpy.types.Operator):
 
     def _start(self, context):
         try:
-            return start_job(context)
+            return start_job(context, self.preset)
         except (image_source.ImageSourceError, RuntimeError, OSError) as exc:  # BackendError is a RuntimeError
             status = context.window_manager.latentdreamer
             status.running = False
@@ -187,8 +201,12 @@ class LATENTDREAMER_OT_release_backend(bpy.types.Operator):
         return session.current() is not None
 
     def execute(self, context):
-        session.release()
+        sess = session.current()
+        jobs = sess.running() if sess is not None else []
+        session.release()  # running jobs end as "released", saying what was kept
         status = context.window_manager.latentdreamer
+        for job in jobs:
+            session.copy_to_status(job, status)
         status.worker_alive = False
         status.running = False
         return {"FINISHED"}

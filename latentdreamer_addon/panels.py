@@ -11,7 +11,7 @@ import textwrap
 import bpy
 import bpy.utils.previews
 
-from . import preferences, session
+from . import preferences, progress_text, session
 
 _thumbnails = None  # bpy.utils.previews collection of the six generated views
 
@@ -24,18 +24,38 @@ def _thumbnail(path: str) -> int:
     return _thumbnails[path].icon_id
 
 
+def wrap_width(region_width: float | None, ui_scale: float | None) -> int:
+    """Characters per line for a sidebar this wide; in background mode there is no region and
+    the UI scale can read 0, which must not divide."""
+    scale = ui_scale if ui_scale and ui_scale > 0 else 1.0
+    width = region_width if region_width and region_width > 0 else 300
+    return max(20, int(width / (7 * scale)))
+
+
 def _wrapped(layout, context, text: str, icon: str = "NONE") -> None:
     """Labels do not wrap; long worker messages are split to the sidebar's width."""
-    chars = max(20, int(context.region.width / (7 * context.preferences.system.ui_scale)))
+    region = getattr(context, "region", None)
+    chars = wrap_width(region.width if region else None, context.preferences.system.ui_scale)
     for i, line in enumerate(textwrap.wrap(text, chars) or [""]):
         layout.label(text=line, icon=icon if i == 0 else "BLANK1")
 
 
-def _eta_text(seconds: float) -> str:
-    if seconds < 0:
-        return ""
-    minutes, secs = divmod(int(round(seconds)), 60)
-    return f"{minutes} min {secs:02d} s left" if minutes else f"{secs} s left"
+NEEDS_PRIOR = ("DATABLOCK", "EDITOR", "FILE", "PROMPT")
+"""Sources that go through the multi-view prior (Zero123++), whose weights are a download."""
+
+
+def missing_models(source: str, weights: dict) -> list[str]:
+    """The models the chosen source needs that the worker does not report present; all of
+    them while the worker has not said (it starts on the first Generate)."""
+    if source not in NEEDS_PRIOR:
+        return []
+    names = ["zero123plus", "normal-controlnet"] + (["text-to-image"] if source == "PROMPT" else [])
+
+    def present(name: str) -> bool:
+        model = weights.get(name)
+        return bool(model.get("present")) if isinstance(model, dict) else bool(model)
+
+    return [n for n in names if not present(n)]
 
 
 class LatentDreamerPanel:
@@ -61,25 +81,46 @@ class VIEW3D_PT_latentdreamer(LatentDreamerPanel, bpy.types.Panel):
             col.template_ID(settings, "image", open="image.open")
         elif settings.image_source == "FILE":
             col.prop(settings, "filepath")
+        elif settings.image_source == "PROMPT":
+            col.prop(settings, "prompt")
+            col.label(text="Text model: Stable Diffusion 2.1, CreativeML Open RAIL++-M", icon="INFO")
         elif settings.image_source == "VIEWS":
-            col.prop(settings, "views_grid")
-            col.prop(settings, "normals_grid")
+            col.prop(settings, "views_layout")
+            if settings.views_layout == "FILES":
+                col.prop(settings, "views_folder")
+            else:
+                col.prop(settings, "views_grid")
+                col.prop(settings, "normals_grid")
+        sess = session.current()
+        weights = (sess.info.get("weights") or {}) if sess is not None else {}
+        missing = missing_models(settings.image_source, weights)
+        if missing and not status.running:
+            box = col.box()
+            known = sess is not None and bool(sess.info)
+            first = ("Needs model weights the backend does not have: " + ", ".join(missing) if known else
+                     "This source needs the Zero123++ weights (about 9 GB download, CC-BY-NC 4.0, "
+                     "non-commercial)" + (" and the text model (about 8 GB)" if "text-to-image" in missing else ""))
+            _wrapped(box.column(align=True), context, first, "ERROR" if known else "INFO")
+            _wrapped(box.column(align=True), context,
+                     "Get them with Download Models in Preferences > Add-ons > LatentDreamer, "
+                     "or choose Six Views to bring your own.", "BLANK1")
         col.prop(settings, "preset")
         col.prop(settings, "device")
         col.prop(settings, "seed")
         col.prop(settings, "texture")
         col.prop(settings, "live_preview")
+        col.prop(settings, "origin_bottom")
 
         if status.running:
-            text = status.stage or status.message or "Working"
+            text = progress_text.stage_label(status.stage) or status.message or "Working"
             if status.total:
                 text += f" {status.step}/{status.total}"
-            eta = _eta_text(status.eta)
+            eta = progress_text.eta_text(status.eta)
             if eta:
                 text += f" — {eta}"
             layout.progress(factor=status.progress, type="BAR", text=text)  # Blender 4.0+
             if status.message and status.message != status.stage:
-                layout.label(text=status.message)
+                _wrapped(layout.column(align=True), context, status.message)
             layout.operator("latentdreamer.cancel", icon="CANCEL")
         else:
             row = layout.row()
@@ -96,6 +137,8 @@ class VIEW3D_PT_latentdreamer(LatentDreamerPanel, bpy.types.Panel):
             box.label(text=status.object_name or "Result", icon="CHECKMARK")
             for part in status.stats.split(", "):
                 box.label(text=part)
+        elif not status.running and status.message and not status.error:
+            _wrapped(layout.box().column(align=True), context, status.message, "INFO")  # e.g. after a cancel
         if status.error:
             box = layout.box()
             box.alert = True

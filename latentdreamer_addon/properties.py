@@ -21,8 +21,9 @@ from bpy.props import (
 # older versions do not know the option.
 _PATH_OPTIONS = {"PATH_SUPPORTS_BLEND_RELATIVE"} if bpy.app.version >= (4, 5, 0) else set()
 
+# The panel offers the artist's presets; the backend's test-only `tiny` is reachable from
+# scripts (`bpy.ops.latentdreamer.generate(preset="tiny")`, `batch.generate_images(preset=...)`).
 PRESET_ITEMS = [
-    ("tiny", "Tiny", "Seconds; for tests and trying the set-up"),
     ("draft", "Draft", "Fast, coarse"),
     ("standard", "Standard", "The usual balance of time and quality"),
     ("high", "High", "Slowest, finest"),
@@ -36,16 +37,33 @@ class LatentDreamerSettings(bpy.types.PropertyGroup):
             ("DATABLOCK", "Image", "An image in this file"),
             ("EDITOR", "Image Editor", "The image shown in an Image Editor"),
             ("FILE", "File", "An image file on disk"),
-            ("VIEWS", "Six Views", "Your own six views as a 3x2 grid image (skips the multi-view prior)"),
+            ("PROMPT", "Text", "Describe the object; an image is made from the text first "
+                               "(Stable Diffusion 2.1, CreativeML Open RAIL++-M)"),
+            ("VIEWS", "Six Views", "Your own six views (skips the multi-view prior): one grid image of two "
+                                   "columns by three rows, or a folder of six files"),
         ],
         default="DATABLOCK",
     )
     image: PointerProperty(name="Image", type=bpy.types.Image)
     filepath: StringProperty(name="File", subtype="FILE_PATH", options=_PATH_OPTIONS)
+    prompt: StringProperty(name="Prompt", description="One object, e.g. 'a red ceramic teapot'")
+    views_layout: EnumProperty(
+        name="Layout",
+        items=[
+            ("GRID", "Grid Image", "One image, two columns by three rows: view k at row k // 2, column k % 2"),
+            ("FILES", "Six Files", "A folder with six view images (and optionally six normal maps whose names "
+                                   "contain 'normal'), taken in name order"),
+        ],
+        default="GRID",
+    )
     views_grid: StringProperty(name="Views", subtype="FILE_PATH", options=_PATH_OPTIONS,
-                               description="3x2 grid of the six views in Zero123++ camera order")
+                               description="The six views as one grid image, two columns by three rows "
+                                           "(640 wide by 960 high for 320-pixel views), in camera order")
     normals_grid: StringProperty(name="Normals", subtype="FILE_PATH", options=_PATH_OPTIONS,
-                                 description="Optional 3x2 grid of the six normal maps")
+                                 description="Optional: the six normal maps as a grid of the same layout")
+    views_folder: StringProperty(name="Folder", subtype="DIR_PATH", options=_PATH_OPTIONS,
+                                 description="Six view images in camera order by name (e.g. rgb_0.png ... "
+                                             "rgb_5.png), optionally six normal maps named with 'normal'")
     preset: EnumProperty(name="Quality", items=PRESET_ITEMS, default="standard")
     device: EnumProperty(
         name="Device",
@@ -53,10 +71,14 @@ class LatentDreamerSettings(bpy.types.PropertyGroup):
         default="auto",
     )
     seed: IntProperty(name="Seed", default=0, min=0)
-    texture: BoolProperty(name="Texture", default=True, description="Optimise vertex colours")
+    texture: BoolProperty(name="Texture", default=True,
+                          description="Colour the mesh from the views (off: geometry only, a plain clay material)")
     live_preview: BoolProperty(name="Live Preview", default=True, description="Show the mesh as it forms")
     target_size: FloatProperty(name="Size", default=1.0, min=0.0, unit="LENGTH",
                                description="Longest side of the result (0 keeps the backend's size)")
+    origin_bottom: BoolProperty(name="Stand on Cursor", default=True,
+                                description="Put the origin at the bottom centre, so the object stands on the "
+                                            "3D cursor instead of half below it")
     face_budget: IntProperty(name="Face Budget", default=0, min=0,
                              description="Decimate to at most this many faces (0: off)")
     sculpt_remesh: BoolProperty(name="Sculpt-Ready Remesh", default=False,
@@ -82,6 +104,7 @@ class LatentDreamerStatus(bpy.types.PropertyGroup):
     hint: StringProperty()
     stats: StringProperty()
     object_name: StringProperty()
+    log_path: StringProperty()
     views: CollectionProperty(type=LatentDreamerViewPath)
     # Backend sub-panel.
     worker_alive: BoolProperty()

@@ -10,13 +10,15 @@ loaded) until "Release backend" or the add-on is disabled.
 
 from __future__ import annotations
 
+import re
+import time
 import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
 import bpy
 
-from . import mesh_import
+from . import mesh_import, progress_text
 from .mesh_import import ImportOptions, MeshArrays
 
 TERMINAL = ("result", "cancelled", "error")
@@ -57,6 +59,8 @@ class Job:
     timings: dict[str, float] = field(default_factory=dict)
     result_path: str = ""  # the worker's npz (lives until the worker prunes its job folder)
     cancel_requested: bool = False
+    log_path: str = ""  # the worker's log file, named in failure messages
+    rate: progress_text.RateGate = field(default_factory=progress_text.RateGate)
 
     @property
     def finished(self) -> bool:
@@ -77,8 +81,9 @@ class Job:
             self.total = int(event.get("total", 0))
             self.fraction = float(event.get("fraction", 0.0))
             eta = event.get("eta_s", event.get("eta"))
-            self.eta_s = float(eta) if eta is not None else None
-            self.message = str(event.get("message", ""))
+            self.eta_s = self.rate.eta(self.stage, float(eta) if eta is not None else None, time.monotonic())
+            detail = str(event.get("message", ""))
+            self.message = detail if progress_text.is_artist_message(detail) else ""
         elif kind == "views":
             rgb = event.get("rgb") or event.get("paths") or []
             self.views = [str(p) for p in rgb]
@@ -103,13 +108,40 @@ class Job:
                 mesh_import.finish_mesh(self.object, self.options)
                 mesh_import.undo_push(f"LatentDreamer: {self.name} (cancelled)")
             self.state = "cancelled"
-            self.message = f"Cancelled during {event.get('stage') or self.stage}"
+            stage = progress_text.stage_label(str(event.get("stage") or self.stage)).lower() or "the start"
+            self.message = f"Cancelled while {stage}. {self.kept_text()}"
         elif kind == "error":
             self.fail(str(event.get("code", "")), str(event.get("message", "")), str(event.get("hint", "")))
 
+    def kept_text(self) -> str:
+        """What is left in the scene after a job ended early, in one sentence."""
+        if self.object is not None:
+            return f"The mesh so far was kept as '{self.object.name}'."
+        return "Nothing was kept: no mesh had formed yet."
+
     def fail(self, code: str, message: str, hint: str = "") -> None:
+        """End the job with an error; a dead worker or a release is said in plain words."""
         self.state = "error"
-        self.error_code, self.error, self.hint = code, message, ADDON_HINTS.get(code, hint)
+        self.error_code = code
+        if code in ("worker_died", "released") and self.object is not None:
+            mesh_import.finish_mesh(self.object, self.options)  # the last preview becomes the kept mesh
+        log = f" Worker log: {self.log_path}" if self.log_path else ""
+        if code == "worker_died":
+            code_match = re.search(r"exited with code (-?\d+)", message)
+            how = ""
+            if code_match:
+                exit_code = int(code_match.group(1))
+                how = f" (killed by signal {-exit_code})" if exit_code < 0 else f" (exit code {exit_code})"
+            self.error = f"The backend stopped unexpectedly{how}. {self.kept_text()}"
+            self.hint = f"Generate again to start a new backend.{log}"
+        elif code == "released":
+            self.error = f"The backend was released while this job ran. {self.kept_text()}"
+            self.hint = "Generate again to restart it."
+        else:
+            self.error = message
+            self.hint = ADDON_HINTS.get(code, hint)
+            if code == "internal" and log:
+                self.hint = f"{self.hint}{log}"
 
     def _show(self, path: str, final: bool) -> bool:
         """Import a preview or final mesh; False (and the job failed) when the file is unusable."""
@@ -117,13 +149,16 @@ class Job:
             arrays = MeshArrays.load(path)
             obj = self.object
             if obj is None:
-                options = self.options if final else ImportOptions(target_size=self.options.target_size)
+                options = self.options if final else ImportOptions(target_size=self.options.target_size,
+                                                                   origin_bottom=self.options.origin_bottom)
                 obj = mesh_import.create_object(self.name, arrays, self.location, options, self.collection)
                 self.object_name = obj.name
             else:
-                mesh_import.replace_mesh(obj, arrays, self.options.target_size)
+                mesh_import.replace_mesh(obj, arrays, self.options)
                 if final:
                     mesh_import.finish_mesh(obj, self.options)
+            if final and arrays.colors is not None:
+                mesh_import.show_colours_in_solid_view()
         except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
             if not final:  # the job goes on in the worker; a later preview or the result may be fine
                 self.message = f"preview skipped ({exc})"
@@ -193,7 +228,8 @@ class Session:
         as in docs/protocol.md. Starting the worker (first job) waits for its hello."""
         client = self.ensure_client()
         request_id = client.generate(**inputs, settings=settings)
-        job = Job(request_id, name, tuple(location), options, live_preview, collection)
+        job = Job(request_id, name, tuple(location), options, live_preview, collection,
+                  log_path=str((client.hello or {}).get("log_file") or ""))
         self.jobs[request_id] = job
         return job
 
@@ -240,13 +276,21 @@ class Session:
 _session: Session | None = None
 
 
+class BackendBusy(RuntimeError):
+    """The backend set-up changed while a job runs; restarting would kill that job."""
+
+
 def get(command: list[str], env: dict[str, str] | None = None) -> Session:
     """The session for this command and environment, restarted when the backend set-up changed.
 
-    `env` holds variables added to Blender's environment for the worker.
+    `env` holds variables added to Blender's environment for the worker. A running job is
+    never killed for a new set-up: that raises `BackendBusy` until the job ends.
     """
     global _session
     if _session is not None and (_session.command != command or _session.env != env):
+        if _session.running():
+            raise BackendBusy("the backend is busy with a job started with other settings; "
+                              "wait for it to finish (or cancel it), then try again")
         release()
     if _session is None:
         _session = Session(command, env)
@@ -268,6 +312,7 @@ def release() -> None:
 def copy_to_status(job: Job, status) -> None:
     """Mirror a job into the window manager's status (any object with those attributes)."""
     status.running = not job.finished
+    status.log_path = job.log_path
     status.progress = max(0.0, min(1.0, job.fraction))
     status.stage = job.stage
     status.step = job.step

@@ -37,7 +37,7 @@ def test_two_images_become_two_objects_and_blend_files(fake_worker, tmp_path, ca
     assert all(len(o.data.polygons) == 4 for o in objs)
     assert objs[0].location.x != objs[1].location.x  # side by side, not stacked
     out = capsys.readouterr().out
-    assert "[LatentDreamer] 1/2" in out and "texture" in out and "done: lamp" in out
+    assert "[LatentDreamer] 1/2" in out and "Painting colours" in out and "done: lamp" in out
     with bpy.data.libraries.load(str(tmp_path / "blends" / "lamp.blend")) as (src, _):
         assert src.objects == ["lamp"]
 

@@ -82,12 +82,11 @@ def real_worker(addon, tmp_path):
     settings = bpy.context.scene.latentdreamer
     settings.image_source = "VIEWS"
     settings.views_grid, settings.normals_grid = str(views), str(normals)
-    settings.preset = "tiny"
     return settings
 
 
 def test_tiny_generation_to_completion(real_worker):
-    assert bpy.ops.latentdreamer.generate("INVOKE_DEFAULT") == {"FINISHED"}
+    assert bpy.ops.latentdreamer.generate("INVOKE_DEFAULT", preset="tiny") == {"FINISHED"}
     status = bpy.context.window_manager.latentdreamer
     assert not status.error, status.error + " " + status.hint
     obj = bpy.data.objects[status.object_name]
@@ -111,7 +110,7 @@ def test_tiny_generation_to_completion(real_worker):
 
 
 def test_tiny_generation_cancelled_midway_keeps_a_mesh(real_worker):
-    operators.start_job(bpy.context)
+    operators.start_job(bpy.context, "tiny")
     had_preview = None
 
     def tick(status):
@@ -125,6 +124,6 @@ def test_tiny_generation_cancelled_midway_keeps_a_mesh(real_worker):
     job = next(iter(session.current().jobs.values()))
     assert had_preview is not None, "the job ended before it was 30 % done"
     assert job.state == "cancelled", (job.state, job.error, job.hint)
-    assert status.message.startswith("Cancelled during")
+    assert status.message.startswith("Cancelled while ") and "The mesh so far was kept as" in status.message
     if had_preview:
         assert job.object is not None and len(job.object.data.polygons) > 0  # the best mesh so far is kept

@@ -28,7 +28,8 @@ def icosphere_arrays(subdivisions: int = 2) -> MeshArrays:
 def test_import_counts_colours_material_and_orientation(clean_file):
     arrays = icosphere_arrays()
     bpy.context.scene.cursor.location = (1.0, 2.0, 3.0)
-    obj = mesh_import.create_object("chair", arrays, tuple(bpy.context.scene.cursor.location), ImportOptions(target_size=1.0))
+    obj = mesh_import.create_object("chair", arrays, tuple(bpy.context.scene.cursor.location),
+                                    ImportOptions(target_size=1.0, origin_bottom=False))
     mesh = obj.data
     assert obj.name == "chair"
     assert len(mesh.vertices) == len(arrays.vertices)
@@ -104,7 +105,7 @@ def test_voxel_remesh_is_manifold_and_transfers_colours(clean_file):
     import bmesh
 
     arrays = icosphere_arrays(3)
-    obj = mesh_import.create_object("r", arrays, options=ImportOptions(remesh_voxel_size=0.05))
+    obj = mesh_import.create_object("r", arrays, options=ImportOptions(remesh_voxel_size=0.05, origin_bottom=False))
     assert not obj.modifiers
     assert "(colour source)" not in " ".join(o.name for o in bpy.data.objects)
     mesh = obj.data

@@ -91,13 +91,12 @@ def choose(path: Path) -> None:
     settings = bpy.context.scene.latentdreamer
     settings.image_source = "FILE"
     settings.filepath = str(path)
-    settings.preset = "tiny"
 
 
 def start(path: Path) -> None:
     """Start a job the way `invoke` does, for tests that drive the polling themselves."""
     choose(path)
-    operators.start_job(bpy.context)
+    operators.start_job(bpy.context, "tiny")
     assert bpy.context.window_manager.latentdreamer.running
 
 
@@ -125,7 +124,7 @@ def test_bad_image_gives_the_workers_message_and_hint(addon, tmp_path):
     # The modal operator reports the worker's error; from a script Blender raises it as a
     # RuntimeError carrying the report's text (our message and hint, not a traceback).
     with pytest.raises(RuntimeError, match="not an image the worker can read .* — use PNG or JPEG"):
-        bpy.ops.latentdreamer.generate("INVOKE_DEFAULT")
+        bpy.ops.latentdreamer.generate("INVOKE_DEFAULT", preset="tiny")
     status = bpy.context.window_manager.latentdreamer
     assert "not an image" in status.error
     assert status.hint  # the worker's hint is shown with the error
@@ -153,7 +152,7 @@ def test_generation_event_flow_imports_views_previews_and_result(fake_pipeline, 
 
     operators.poll_jobs = watching_poll
     try:
-        assert bpy.ops.latentdreamer.generate("INVOKE_DEFAULT") == {"FINISHED"}
+        assert bpy.ops.latentdreamer.generate("INVOKE_DEFAULT", preset="tiny") == {"FINISHED"}
     finally:
         operators.poll_jobs = real_poll
     status = bpy.context.window_manager.latentdreamer
@@ -185,7 +184,7 @@ def test_cancel_midway_keeps_the_best_mesh(fake_pipeline, tmp_path):
     assert cancelled["sent"]
     job = next(iter(session.current().jobs.values()))
     assert job.state == "cancelled", (job.error, job.hint)
-    assert status.message.startswith("Cancelled during")
+    assert status.message == f"Cancelled while refining details. The mesh so far was kept as '{status.object_name}'."
     assert status.progress < 1.0
     obj = bpy.data.objects[status.object_name]
     assert len(obj.data.polygons) == 4  # the preview mesh at the time of the cancel was kept
@@ -194,12 +193,13 @@ def test_cancel_midway_keeps_the_best_mesh(fake_pipeline, tmp_path):
 def test_worker_crash_becomes_a_report_and_the_next_job_restarts_it(fake_pipeline, tmp_path):
     fake_pipeline("hard_exit")
     choose(input_image(tmp_path))
-    with pytest.raises(RuntimeError, match="exited with code 3"):
-        bpy.ops.latentdreamer.generate("INVOKE_DEFAULT")
+    with pytest.raises(RuntimeError, match=r"The backend stopped unexpectedly \(exit code 3\)\. Nothing was kept"):
+        bpy.ops.latentdreamer.generate("INVOKE_DEFAULT", preset="tiny")
     status = bpy.context.window_manager.latentdreamer
-    assert "exited with code 3" in status.error and status.hint
+    assert status.error.startswith("The backend stopped unexpectedly (exit code 3)")
+    assert "Generate again" in status.hint
     fake_pipeline("slow")  # new worker options: the session restarts the worker
-    assert bpy.ops.latentdreamer.generate("INVOKE_DEFAULT") == {"FINISHED"}
+    assert bpy.ops.latentdreamer.generate("INVOKE_DEFAULT", preset="tiny") == {"FINISHED"}
     assert not status.error and bpy.data.objects.get(status.object_name) is not None
 
 
@@ -223,7 +223,7 @@ def test_single_image_without_weights_points_to_the_download_button(addon, tmp_p
     if any(m.get("present") for m in hello.get("weights", {}).values()):
         pytest.skip("prior weights are installed here")
     with pytest.raises(RuntimeError, match="is missing.*Download Models"):
-        bpy.ops.latentdreamer.generate("INVOKE_DEFAULT")
+        bpy.ops.latentdreamer.generate("INVOKE_DEFAULT", preset="tiny")
     job = next(iter(session.current().jobs.values()))
     assert job.error_code == "weights_missing"
     assert "zero123plus" in job.error

@@ -28,7 +28,8 @@ def test_previews_then_result_is_one_undo_step(tmp_path, clean_file):
     mesh_import.undo_push("before the job")
     job = Job("g1", "statue", (0.0, 0.0, 0.0), ImportOptions(face_budget=200))
     job.handle(progress("coarse", 3, 0.2))
-    assert (job.stage, job.step, job.eta_s, job.fraction) == ("coarse", 3, 12.5, 0.2)
+    # One event is no measured rate yet: no time left is shown until it is (progress_text.RateGate).
+    assert (job.stage, job.step, job.eta_s, job.fraction) == ("coarse", 3, None, 0.2)
     job.handle({"type": "preview", "id": "g1", "stage": "coarse", "path": npz(tmp_path, "p1", 1),
                 "num_vertices": 12, "num_faces": 20})
     assert len(job.object.data.polygons) == 20  # the live preview object
@@ -53,7 +54,7 @@ def test_cancel_without_a_mesh_from_the_worker_keeps_the_preview(tmp_path, clean
     job.handle({"type": "preview", "id": "g1", "stage": "refine", "path": npz(tmp_path, "p", 2),
                 "num_vertices": 42, "num_faces": 80})
     job.handle({"type": "cancelled", "id": "g1", "stage": "refine", "path": None})
-    assert job.state == "cancelled" and job.message == "Cancelled during refine"
+    assert job.state == "cancelled" and job.message == "Cancelled while refining details. The mesh so far was kept as 'vase'."
     assert len(job.object.data.polygons) == 80 and job.object.data.materials
 
 

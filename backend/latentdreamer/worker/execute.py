@@ -25,6 +25,8 @@ PRIOR = ("latentdreamer.priors.provider", "Zero123PlusProvider")
 SAVE_PRIOR_VIEWS = ("latentdreamer.priors.single_image", "save_prior_views")
 PRIOR_SPAN = (0.0, 0.3)
 """Share of a single-image job's progress bar given to multi-view diffusion."""
+PROMPT_SPAN = (0.0, 0.1)
+"""Share of a text job's progress bar given to making the image (its views follow up to 0.3)."""
 
 _providers: dict[str | None, Any] = {}
 """Loaded priors, kept between jobs: loading Zero123++ takes longer than sampling it."""
@@ -33,7 +35,8 @@ _providers: dict[str | None, Any] = {}
 def capabilities() -> dict[str, Any]:
     """What this backend can run, found without importing the pipeline (torch) at start-up."""
     return {
-        "inputs": ["views"] + (["image"] if _module_exists(PRIOR[0]) else []),
+        "inputs": ["views"] + (["image"] if _module_exists(PRIOR[0]) else [])
+                  + (["prompt"] if _module_exists("latentdreamer.priors.text_to_image") else []),
         "pipeline": all(_module_exists(module) for module, _ in (LOAD_VIEWS, GENERATE)),
     }
 
@@ -49,7 +52,11 @@ def execute(job: Job, settings: GenerateSettings, reporter: JobReporter) -> Gene
     check_device(settings.device)
     request = job.request
     assert job.folder is not None
-    if request.image is not None:
+    if request.prompt is not None:
+        image = _image_from_prompt(request.prompt, job, settings, reporter)
+        views = _views_from_image(str(image), job, settings, reporter, span=(PROMPT_SPAN[1], PRIOR_SPAN[1]))
+        reporter.span = (PRIOR_SPAN[1], 1.0)
+    elif request.image is not None:
         views = _views_from_image(request.image, job, settings, reporter)
         reporter.span = (PRIOR_SPAN[1], 1.0)
     else:
@@ -64,7 +71,21 @@ def execute(job: Job, settings: GenerateSettings, reporter: JobReporter) -> Gene
     return generate(views, settings, reporter.callbacks())
 
 
-def _views_from_image(image: str, job: Job, settings: GenerateSettings, reporter: JobReporter):
+def _image_from_prompt(prompt: str, job: Job, settings: GenerateSettings, reporter: JobReporter):
+    """The object image for a text prompt, saved in the job folder; every model the job needs
+    is checked first, so a missing download fails before anything loads."""
+    from latentdreamer.priors.text_to_image import prompt_image
+    from latentdreamer.priors.weights import require
+
+    models_dir = os.environ.get("LATENTDREAMER_MODELS")
+    require(("text-to-image", "zero123plus", "normal-controlnet"), models_dir)
+    assert job.folder is not None
+    return prompt_image(prompt, job.folder / "prompt_image.png", settings, reporter.callbacks(), models_dir,
+                        span=PROMPT_SPAN)
+
+
+def _views_from_image(image: str, job: Job, settings: GenerateSettings, reporter: JobReporter,
+                      span: tuple[float, float] = PRIOR_SPAN):
     """Zero123++ views (weights are checked before any model loads), saved in the job folder."""
     provider_class = pipeline_attr(*PRIOR)
     save_prior_views = pipeline_attr(*SAVE_PRIOR_VIEWS)
@@ -72,6 +93,7 @@ def _views_from_image(image: str, job: Job, settings: GenerateSettings, reporter
     provider = _providers.get(key)
     if provider is None:
         provider = _providers[key] = provider_class(models_dir=key, span=PRIOR_SPAN)
+    provider.span = span
     prior = provider.run(image, settings, reporter.callbacks())
     paths = save_prior_views(prior, job.folder / "views")
     reporter.saved_views(paths)

@@ -19,6 +19,8 @@ event fields or new event types does not bump it. Client and worker must agree e
 
 MAX_LINE_BYTES = 1 << 20
 MAX_ID_LENGTH = 128
+MAX_PROMPT_LENGTH = 1000
+"""Longer text is not a prompt a text encoder reads (CLIP keeps 77 tokens)."""
 NUM_VIEWS = 6
 
 REQUEST_TYPES = ("generate", "cancel", "ping", "shutdown")
@@ -101,12 +103,15 @@ class ImageSource:
 class GenerateRequest:
     id: str
     image: str | None = None
+    prompt: str | None = None
     views: ImageSource | None = None
     normals: ImageSource | None = None
     settings: dict[str, Any] = field(default_factory=dict)
     glb: bool = False
 
     def input_paths(self) -> tuple[str, ...]:
+        if self.prompt is not None:
+            return ()
         if self.image is not None:
             return (self.image,)
         assert self.views is not None
@@ -166,12 +171,15 @@ def _only(obj: dict, allowed: set[str]) -> None:
 
 
 def _parse_generate(obj: dict, request_id: str) -> GenerateRequest:
-    _only(obj, {"type", "id", "image", "views", "normals", "settings", "glb"})
-    image, views = obj.get("image"), obj.get("views")
-    if (image is None) == (views is None):
-        raise ValueError("generate needs exactly one of 'image' (one path) or 'views' ({'grid': path} or {'files': [6 paths]})")
+    _only(obj, {"type", "id", "image", "prompt", "views", "normals", "settings", "glb"})
+    image, prompt, views = obj.get("image"), obj.get("prompt"), obj.get("views")
+    if sum(x is not None for x in (image, prompt, views)) != 1:
+        raise ValueError("generate needs exactly one of 'image' (one path), 'prompt' (text) or "
+                         "'views' ({'grid': path} or {'files': [6 paths]})")
     if image is not None and not _is_path(image):
         raise ValueError("'image' must be a non-empty path string")
+    if prompt is not None and (not isinstance(prompt, str) or not prompt.strip() or len(prompt) > MAX_PROMPT_LENGTH):
+        raise ValueError(f"'prompt' must be a non-empty text of at most {MAX_PROMPT_LENGTH} characters")
     normals = obj.get("normals")
     if normals is not None and views is None:
         raise ValueError("'normals' go with 'views'; a single image gets its normals from the prior")
@@ -190,6 +198,7 @@ def _parse_generate(obj: dict, request_id: str) -> GenerateRequest:
     return GenerateRequest(
         id=request_id,
         image=image,
+        prompt=prompt,
         views=_parse_source(views, "views") if views is not None else None,
         normals=_parse_source(normals, "normals") if normals is not None else None,
         settings=dict(settings),

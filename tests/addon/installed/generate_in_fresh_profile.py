@@ -109,9 +109,8 @@ def main() -> dict:
     settings.image_source = "VIEWS"
     settings.views_layout = "FILES"
     settings.views_folder = str(VIEWS_DIR)
-    settings.preset = "tiny"
     t1 = time.monotonic()
-    result = bpy.ops.latentdreamer.generate()
+    result = bpy.ops.latentdreamer.generate(preset="tiny")  # the panel does not offer the test preset
     t2 = time.monotonic()
     status = bpy.context.window_manager.latentdreamer
     if result != {"FINISHED"}:
