@@ -92,10 +92,21 @@ def worker_python(configured: str, user_dir: Path | None) -> str | None:
     return env or None
 
 
-def worker_command(python: str, extra_args: str = "") -> list[str]:
-    """The worker's command line; `extra_args` (shell syntax) passes options such as
-    `--jobs-dir DIR` or `--log-level DEBUG` (see `latentdreamer worker --help`)."""
-    return [python, "-m", "latentdreamer.worker", *shlex.split(extra_args)]
+def worker_command(backend: str, extra_args: str = "") -> list[str]:
+    """The worker's command line.
+
+    `backend` is either a Python interpreter that has the backend installed (a file, or a
+    single word found on PATH such as `python3`), which runs `-m latentdreamer.worker`, or a
+    whole worker command in shell syntax, used as given — e.g. `ssh gpu-box latentdreamer
+    worker` for a remote GPU over the same pipes. `extra_args` (shell syntax) appends options
+    such as `--jobs-dir DIR` or `--log-level DEBUG` (see `latentdreamer worker --help`).
+    """
+    text = backend.strip()
+    if Path(text).expanduser().is_file() or not any(c.isspace() for c in text):
+        base = [text, "-m", "latentdreamer.worker"]
+    else:
+        base = shlex.split(text)
+    return base + shlex.split(extra_args)
 
 
 def worker_env(models_dir: Path | None) -> dict[str, str] | None:

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 import bpy
+import numpy as np
 
 
 # Formats the worker (Pillow) reads, with the file suffix for each.
@@ -47,9 +48,28 @@ def image_to_file(image: bpy.types.Image) -> Path:
     out = Path(bpy.app.tempdir or os.path.join(os.path.expanduser("~"), ".cache")) / "latentdreamer"
     out.mkdir(parents=True, exist_ok=True)
     target = out / (bpy.path.clean_name(image.name) + suffix)
-    # A copy: the user's datablock keeps its own path, source and "unsaved changes" state.
-    image.save(filepath=str(target), save_copy=True)
+    # Saved through a temporary copy of the pixels, so the user's datablock keeps its own path,
+    # source and "unsaved changes" state (`Image.save(save_copy=...)` is newer than 4.2).
+    width, height = image.size
+    pixels = np.empty(width * height * image.channels, np.float32)
+    image.pixels.foreach_get(pixels)
+    if image.channels != 4:
+        pixels = _to_rgba(pixels.reshape(-1, image.channels))
+    copy = bpy.data.images.new("latentdreamer-export", width, height, alpha=True, float_buffer=image.is_float)
+    try:
+        copy.colorspace_settings.name = image.colorspace_settings.name
+        copy.pixels.foreach_set(pixels.ravel())
+        copy.filepath_raw, copy.file_format = str(target), image.file_format
+        copy.save()
+    finally:
+        bpy.data.images.remove(copy)
     return target
+
+
+def _to_rgba(px: np.ndarray) -> np.ndarray:
+    """(N, 1..3) channels -> (N, 4): grey or RGB, opaque."""
+    rgb = np.repeat(px[:, :1], 3, axis=1) if px.shape[1] < 3 else px[:, :3]
+    return np.concatenate([rgb, np.ones((len(px), 1), np.float32)], axis=1)
 
 
 def _file(raw: str, what: str) -> Path:

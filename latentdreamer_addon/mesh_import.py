@@ -121,6 +121,12 @@ def build_mesh(name: str, arrays: MeshArrays, target_size: float = 0.0, origin_b
     return mesh
 
 
+def _use_nodes(mat: bpy.types.Material) -> None:
+    """Node materials: an opt-in before Blender 5.0, always on (and the switch deprecated) since."""
+    if bpy.app.version < (5, 0, 0):
+        mat.use_nodes = True
+
+
 def vertex_colour_material() -> bpy.types.Material:
     """One shared material that shows the colour attribute in Material and Rendered views.
 
@@ -131,7 +137,7 @@ def vertex_colour_material() -> bpy.types.Material:
     if mat is not None:
         return mat
     mat = bpy.data.materials.new(MATERIAL_NAME)
-    mat.use_nodes = True
+    _use_nodes(mat)
     nodes, links = mat.node_tree.nodes, mat.node_tree.links
     bsdf = next(n for n in nodes if n.type == "BSDF_PRINCIPLED")
     attr = nodes.new("ShaderNodeVertexColor")
@@ -149,7 +155,7 @@ def clay_material() -> bpy.types.Material:
         return mat
     mat = bpy.data.materials.new(CLAY_MATERIAL_NAME)
     mat.diffuse_color = CLAY_COLOUR
-    mat.use_nodes = True
+    _use_nodes(mat)
     bsdf = next(n for n in mat.node_tree.nodes if n.type == "BSDF_PRINCIPLED")
     bsdf.inputs["Base Color"].default_value = CLAY_COLOUR
     bsdf.inputs["Roughness"].default_value = 0.8

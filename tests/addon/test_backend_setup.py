@@ -118,3 +118,16 @@ def test_model_status_comes_from_the_backend(tmp_path):
     assert step.argv[1:] == ["-m", "latentdreamer", "weights", "download", "--all", "--models-dir", str(tmp_path)]
     with pytest.raises(RuntimeError, match="could not report"):
         backend_setup.model_status(sys.executable, tmp_path)  # a Python without the backend
+
+
+def test_backend_python_may_be_an_interpreter_or_a_whole_worker_command(tmp_path):
+    py = tmp_path / "my env" / "python"
+    py.parent.mkdir()
+    py.write_text("")
+    # A file (spaces in its path included) or one word on PATH is an interpreter.
+    assert backend_setup.worker_command(str(py)) == [str(py), "-m", "latentdreamer.worker"]
+    assert backend_setup.worker_command("python3", "--log-level DEBUG") == [
+        "python3", "-m", "latentdreamer.worker", "--log-level", "DEBUG"]
+    # Anything else is the README's remote recipe: used as given, options appended.
+    assert backend_setup.worker_command("ssh gpu-box latentdreamer worker", "--jobs-dir '/srv/ld jobs'") == [
+        "ssh", "gpu-box", "latentdreamer", "worker", "--jobs-dir", "/srv/ld jobs"]

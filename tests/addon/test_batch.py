@@ -60,3 +60,24 @@ def test_own_six_views_as_batch_items(fake_worker, tmp_path):
     objs = batch.generate_images([{"views": {"grid": str(grid)}, "name": "mug"}, {"views": {"grid": str(grid)}}],
                                  preset="tiny", **fake_worker)
     assert [o.name for o in objs] == ["mug", "chair"]
+
+
+def test_an_unwritable_blend_folder_is_a_batch_error_before_any_job(fake_worker, tmp_path):
+    blocker = tmp_path / "a file"
+    blocker.write_text("not a folder")
+    with pytest.raises(batch.BatchError) as info:
+        batch.generate_images([input_image(tmp_path)], preset="tiny", save_blend_dir=blocker / "blends", **fake_worker)
+    (path, message), = info.value.failures
+    assert path == str(blocker / "blends") and message.startswith("cannot write .blend files there")
+    assert session.current() is None or not session.current().jobs  # nothing was sent
+    assert not bpy.data.objects
+
+
+def test_a_timed_out_item_leaves_nothing_behind_and_the_batch_goes_on(fake_worker, tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKE_STEP_S", "0.3")  # each job takes a few seconds
+    with pytest.raises(batch.BatchError) as info:
+        batch.generate_images([input_image(tmp_path)], preset="tiny", timeout_s=0.8, **fake_worker)
+    (_, message), = info.value.failures
+    assert message == "timed out after 0.8 s"
+    assert not bpy.data.objects and not [m for m in bpy.data.meshes if m.users == 0]
+    assert not session.current().running()

@@ -63,3 +63,39 @@ def test_six_views_and_missing_inputs(settings, tmp_path):
     settings.image_source, settings.filepath = "FILE", ""
     with pytest.raises(ImageSourceError, match="choose the image file"):
         image_source.resolve(settings, None)
+
+
+def test_six_files_from_a_folder_in_name_order_with_their_normals(settings, tmp_path):
+    for k in range(6):
+        (tmp_path / f"rgb_{k}.png").write_bytes(b"png")
+        (tmp_path / f"normal_{k}.png").write_bytes(b"png")
+    (tmp_path / "notes.txt").write_text("ignored")
+    settings.image_source, settings.views_layout, settings.views_folder = "VIEWS", "FILES", str(tmp_path)
+    inputs, name = image_source.resolve(settings, None)
+    assert inputs["views"]["files"] == [str(tmp_path / f"rgb_{k}.png") for k in range(6)]
+    assert inputs["normals"]["files"] == [str(tmp_path / f"normal_{k}.png") for k in range(6)]
+    assert name == tmp_path.name
+
+
+def test_a_folder_without_six_views_says_what_it_found(settings, tmp_path):
+    for k in range(5):
+        (tmp_path / f"view{k}.jpg").write_bytes(b"jpg")
+    settings.image_source, settings.views_layout, settings.views_folder = "VIEWS", "FILES", str(tmp_path)
+    with pytest.raises(ImageSourceError, match="holds 5 view images; it needs exactly 6"):
+        image_source.resolve(settings, None)
+    (tmp_path / "view5.jpg").write_bytes(b"jpg")
+    (tmp_path / "normal_0.png").write_bytes(b"png")
+    with pytest.raises(ImageSourceError, match="holds 1 normal maps; give all 6 or none"):
+        image_source.resolve(settings, None)
+    settings.views_folder = str(tmp_path / "missing")
+    with pytest.raises(ImageSourceError, match="views folder not found"):
+        image_source.resolve(settings, None)
+
+
+def test_prompt_source(settings):
+    settings.image_source = "PROMPT"
+    with pytest.raises(ImageSourceError, match="describe the object"):
+        image_source.resolve(settings, None)
+    settings.prompt = "  a red, ceramic teapot!  "
+    inputs, name = image_source.resolve(settings, None)
+    assert inputs == {"prompt": "a red, ceramic teapot!"} and name == "a_red_ceramic_teapot"

@@ -143,3 +143,39 @@ def test_load_reads_npz(tmp_path):
     loaded = MeshArrays.load(path)
     np.testing.assert_array_equal(loaded.faces, arrays.faces)
     assert loaded.colors.dtype == np.uint8
+
+
+def test_origin_at_the_bottom_centre_stands_the_object_on_the_cursor(clean_file):
+    arrays = icosphere_arrays()
+    obj = mesh_import.create_object("stand", arrays, (1.0, 2.0, 3.0), ImportOptions(target_size=2.0))
+    co = np.empty(len(obj.data.vertices) * 3, dtype=np.float32)
+    obj.data.vertices.foreach_get("co", co)
+    co = co.reshape(-1, 3)
+    assert co[:, 2].min() == pytest.approx(0.0, abs=1e-6)  # the bottom touches the origin
+    assert (co.max(0) + co.min(0))[:2] == pytest.approx([0.0, 0.0], abs=1e-6)
+    assert float((co.max(0) - co.min(0)).max()) == pytest.approx(2.0, rel=1e-5)
+    assert tuple(obj.location) == pytest.approx((1.0, 2.0, 3.0))
+
+
+def test_without_colours_the_object_is_clay_not_black(clean_file):
+    arrays = icosphere_arrays()
+    obj = mesh_import.create_object("plain", MeshArrays(arrays.vertices, arrays.faces, None))
+    (mat,) = obj.data.materials
+    assert mat.name == mesh_import.CLAY_MATERIAL_NAME
+    bsdf = next(n for n in mat.node_tree.nodes if n.type == "BSDF_PRINCIPLED")
+    assert min(bsdf.inputs["Base Color"].default_value[:3]) > 0.5
+    assert not [n for n in mat.node_tree.nodes if n.type == "VERTEX_COLOR"]
+    coloured = mesh_import.create_object("coloured", arrays)
+    assert coloured.data.materials[0].name == mesh_import.MATERIAL_NAME
+
+
+def test_solid_views_show_the_colours_unless_the_artist_chose_otherwise(clean_file):
+    bpy.ops.wm.read_factory_settings()  # the default file: workspaces with 3D views
+    views = [s for scr in bpy.data.screens for a in scr.areas if a.type == "VIEW_3D"
+             for s in a.spaces if s.type == "VIEW_3D"]
+    assert views
+    views[0].shading.color_type = "RANDOM"  # the artist's own choice is kept
+    solid_default = [v for v in views[1:] if v.shading.type == "SOLID" and v.shading.color_type == "MATERIAL"]
+    assert mesh_import.show_colours_in_solid_view() == len(solid_default)
+    assert views[0].shading.color_type == "RANDOM"
+    assert all(v.shading.color_type == "VERTEX" for v in solid_default)

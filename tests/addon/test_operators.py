@@ -243,3 +243,34 @@ def test_opening_another_file_stops_the_job(fake_pipeline, tmp_path):
         time.sleep(0.05)
     assert not [o for o in bpy.data.objects if o.type == "MESH"]
     assert bpy.ops.latentdreamer.generate.poll()
+
+
+def test_release_during_a_job_says_what_happened_and_what_was_kept(fake_pipeline, tmp_path):
+    fake_pipeline("slow", 0.1)
+    start(input_image(tmp_path))
+    status = bpy.context.window_manager.latentdreamer
+    while not status.object_name:  # wait for the first live preview
+        operators.poll_jobs()
+        time.sleep(0.02)
+    assert bpy.ops.latentdreamer.release_backend() == {"FINISHED"}
+    assert not status.running
+    assert status.error == f"The backend was released while this job ran. The mesh so far was kept as '{status.object_name}'."
+    assert status.hint == "Generate again to restart it."
+    assert bpy.data.objects[status.object_name].data.materials
+
+
+def test_batch_never_kills_a_running_panel_job(fake_pipeline, tmp_path):
+    from latentdreamer_addon import batch
+
+    fake_pipeline("slow", 0.05)
+    start(input_image(tmp_path))
+    pid = session.current().client.pid
+    with pytest.raises(batch.BatchError, match="busy with a job started with other settings"):
+        batch.generate_images([input_image(tmp_path)], preset="tiny", worker_args="--log-level DEBUG")
+    run_until_finished()
+    status = bpy.context.window_manager.latentdreamer
+    assert not status.error and bpy.data.objects.get(status.object_name) is not None
+    assert session.current().client.pid == pid  # the same worker ran the panel's job to the end
+    # With the panel's own set-up the batch shares that warm worker.
+    (obj,) = batch.generate_images([input_image(tmp_path)], preset="tiny")
+    assert session.current().client.pid == pid and obj.name != status.object_name

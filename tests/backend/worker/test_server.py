@@ -202,6 +202,21 @@ def test_single_image_without_prior_weights_says_how_to_get_them(start_worker, t
     assert "zero123plus" in event["message"] and "latentdreamer weights download" in event["hint"]
 
 
+def test_a_prompt_without_the_text_model_says_how_to_get_it_before_anything_loads(start_worker, tmp_path):
+    empty = tmp_path / "no-models"
+    empty.mkdir()
+    w = start_worker("--models-dir", str(empty), pipeline=None, env={"HF_HUB_CACHE": str(empty)})
+    assert "prompt" in w.hello["capabilities"]["inputs"]
+    event = w.request({"type": "generate", "id": "t", "prompt": "a red ceramic teapot"})
+    assert (event["type"], event["code"], event["id"]) == ("error", "weights_missing", "t")
+    assert "text-to-image" in event["message"] and "latentdreamer weights download text-to-image" in event["hint"]
+    for bad in ("", "   ", 7, "x" * 1001):
+        event = w.request({"type": "generate", "id": "b", "prompt": bad})
+        assert (event["type"], event["code"]) == ("error", "bad_request"), bad
+    event = w.request({"type": "generate", "id": "c", "prompt": "a cup", "image": "/x.png"})
+    assert event["code"] == "bad_request" and "exactly one of" in event["message"]
+
+
 def test_shutdown_cancels_jobs_then_says_bye_and_removes_its_folder(start_worker, grid):
     w = start_worker(env={"FAKE_STEP_S": "0.2"})
     jobs_dir = Path(w.hello["jobs_dir"])
