@@ -38,6 +38,19 @@ def worker_session(context=None, python: str | None = None, extra_args: str = ""
     return session.get(command, backend_setup.worker_env(preferences.models_dir(context)))
 
 
+def prestart_backend(context=None) -> float | None:
+    """Timer callback (one shot): start the configured backend early unless the artist turned
+    it off or there is none yet; the panel registers it when first drawn."""
+    prefs = preferences.addon_prefs(context)
+    if prefs is not None and not prefs.start_early:
+        return None
+    try:
+        worker_session(context).prestart()
+    except RuntimeError:  # no backend installed, or busy with another set-up: Generate will say
+        pass
+    return None
+
+
 def job_settings(settings, preset: str = "") -> dict:
     """The request's settings from the panel; `preset` overrides the panel's (scripts may ask
     for the backend's test preset `tiny`, which the panel does not offer)."""

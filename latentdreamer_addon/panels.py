@@ -11,7 +11,7 @@ import textwrap
 import bpy
 import bpy.utils.previews
 
-from . import preferences, progress_text, session
+from . import operators, preferences, progress_text, session
 
 _thumbnails = None  # bpy.utils.previews collection of the six generated views
 
@@ -73,6 +73,9 @@ class VIEW3D_PT_latentdreamer(LatentDreamerPanel, bpy.types.Panel):
         layout.use_property_decorate = False
         settings = context.scene.latentdreamer
         status = context.window_manager.latentdreamer
+        if session.current() is None and not bpy.app.timers.is_registered(operators.prestart_backend):
+            # The artist is looking at the panel: warm the backend up while they choose.
+            bpy.app.timers.register(operators.prestart_backend, first_interval=0.1)
 
         col = layout.column()
         col.enabled = not status.running
@@ -202,6 +205,8 @@ def register() -> None:
 
 def unregister() -> None:
     global _thumbnails
+    if bpy.app.timers.is_registered(operators.prestart_backend):
+        bpy.app.timers.unregister(operators.prestart_backend)
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)
     if _thumbnails is not None:

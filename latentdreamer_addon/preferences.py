@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import bpy
-from bpy.props import StringProperty
+from bpy.props import BoolProperty, StringProperty
 
 from . import backend_setup
 
@@ -117,6 +117,11 @@ class LatentDreamerPreferences(bpy.types.AddonPreferences):
         subtype="FILE_PATH",
         description="A Python with the latentdreamer backend installed; empty: the one 'Install Backend' made",
     )
+    start_early: BoolProperty(
+        name="Start Backend Early", default=True,
+        description="Start the backend when the LatentDreamer panel is shown, so it has loaded and compiled its "
+                    "models by the time you click Generate (off: it starts at the first Generate)",
+    )
     worker_args: StringProperty(
         name="Worker Options",
         description="Extra command-line options for the worker, e.g. --jobs-dir /path --log-level DEBUG",
@@ -136,6 +141,7 @@ class LatentDreamerPreferences(bpy.types.AddonPreferences):
         col = layout.column()
         col.prop(self, "backend_python")
         col.prop(self, "worker_args")
+        col.prop(self, "start_early")
         py = worker_python(context)
         col.label(text=f"Worker Python: {py}" if py else "No backend yet: install it below", icon="CONSOLE")
 

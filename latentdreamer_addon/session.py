@@ -11,6 +11,7 @@ loaded) until "Release backend" or the add-on is disabled.
 from __future__ import annotations
 
 import re
+import threading
 import time
 import zipfile
 from dataclasses import dataclass, field
@@ -195,6 +196,7 @@ class Session:
         self.env = env
         self.client = None  # client.BackendClient, made on first use
         self.jobs: dict[str, Job] = {}
+        self._prestart: threading.Thread | None = None
 
     @property
     def alive(self) -> bool:
@@ -213,6 +215,26 @@ class Session:
 
             self.client = BackendClient(self.command, env=self.env)
         return self.client
+
+    def prestart(self) -> None:
+        """Start the worker in the background (it then loads and compiles its pipeline) while
+        the artist is still choosing inputs, so the first Generate runs like a later one.
+
+        Never blocks and never raises: a backend that cannot start says so, with its message,
+        at the Generate that needs it.
+        """
+        if self.alive or self._prestart is not None and self._prestart.is_alive():
+            return
+        client = self.ensure_client()
+
+        def run() -> None:
+            try:
+                client.start()
+            except Exception as exc:  # reported again, to the user, by the Generate that needs it
+                print(f"[LatentDreamer] the backend could not start early: {exc}")
+
+        self._prestart = threading.Thread(target=run, name="latentdreamer-prestart", daemon=True)
+        self._prestart.start()
 
     def start(
         self,
@@ -268,6 +290,8 @@ class Session:
     def close(self) -> None:
         for job in self.running():
             job.fail("released", "the backend was released while the job ran", "generate again to restart it")
+        if self._prestart is not None:
+            self._prestart.join()  # the client's start holds its lock; close after it
         if self.client is not None:
             self.client.close()
         self.client = None

@@ -47,7 +47,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_subcommand(build_parser().parse_args(argv), "command")
+    """Parse, choose this process's thread settings (before torch loads), run the command."""
+    import os
+
+    from latentdreamer import threads
+
+    args = build_parser().parse_args(argv)
+    try:
+        override = threads.parse_override(os.environ.get(threads.ENV_THREADS))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    threads.configure_process(override, one_shot=args.command != "worker")
+    return run_subcommand(args, "command")
 
 
 if __name__ == "__main__":

@@ -274,3 +274,19 @@ def test_batch_never_kills_a_running_panel_job(fake_pipeline, tmp_path):
     # With the panel's own set-up the batch shares that warm worker.
     (obj,) = batch.generate_images([input_image(tmp_path)], preset="tiny")
     assert session.current().client.pid == pid and obj.name != status.object_name
+
+
+def test_the_backend_starts_early_when_the_panel_shows_unless_turned_off(addon):
+    addon.start_early = False
+    assert operators.prestart_backend() is None  # a one-shot timer
+    assert session.current() is None
+    addon.start_early = True
+    operators.prestart_backend()
+    sess = session.current()
+    deadline = time.monotonic() + 60
+    while not sess.alive or not sess.info:  # started in the background: Blender never waits for it
+        assert time.monotonic() < deadline, "the early start never said hello"
+        time.sleep(0.05)
+    pid = sess.client.pid
+    operators.prestart_backend()  # a second draw does not start another
+    assert session.current().client.pid == pid

@@ -1,3 +1,5 @@
-from latentdreamer.worker.server import main
+"""`python -m latentdreamer.worker`: the command the add-on starts (the same as `latentdreamer worker`)."""
 
-raise SystemExit(main())
+from latentdreamer.cli import main
+
+raise SystemExit(main(["worker", *__import__("sys").argv[1:]]))

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 import os
+import threading
 from typing import Any
 
+from latentdreamer import threads
 from latentdreamer.pipeline.api import Cancelled, GenerateSettings, GenerationResult
 from latentdreamer.worker.jobs import Job, JobReporter
 from latentdreamer.worker.protocol import ImageSource, RequestError
 
+log = logging.getLogger(__name__)
 
 LOAD_VIEWS = ("latentdreamer.pipeline.inputs", "load_views")
 GENERATE = ("latentdreamer.pipeline.generate", "generate_from_views")
@@ -30,6 +34,12 @@ PROMPT_SPAN = (0.0, 0.1)
 
 _providers: dict[str | None, Any] = {}
 """Loaded priors, kept between jobs: loading Zero123++ takes longer than sampling it."""
+
+_shape_priors: dict[str, Any] = {}
+"""The SAE and LIN per device, loaded once per worker (verified at load, then kept)."""
+
+_warm_up_stop = threading.Event()
+_warm_up_thread: threading.Thread | None = None
 
 
 def capabilities() -> dict[str, Any]:
@@ -48,8 +58,70 @@ def _module_exists(name: str) -> bool:
         return False
 
 
+def start_warm_up() -> None:
+    """Compile and load ahead of the first job, while the artist is still choosing inputs.
+
+    In a background thread: import the pipeline, load the shape prior, and run one `tiny`
+    generation on a small synthetic object, which loads every numba kernel (from its cache,
+    or compiles it on the first run after an install) and warms torch's kernels. A job that
+    arrives meanwhile stops it at its next step (`finish_warm_up`) and runs on what is
+    loaded by then.
+    """
+    global _warm_up_thread
+    if _warm_up_thread is not None:
+        return
+    _warm_up_stop.clear()
+    _warm_up_thread = threading.Thread(target=_warm_up, name="latentdreamer-warm-up", daemon=True)
+    _warm_up_thread.start()
+
+
+def finish_warm_up() -> None:
+    """Stop a running warm-up and wait for it (a job must not share the cores with it)."""
+    _warm_up_stop.set()
+    if _warm_up_thread is not None:
+        _warm_up_thread.join()
+
+
+def _warm_up() -> None:
+    import time
+
+    from latentdreamer.pipeline.api import Callbacks
+    from latentdreamer.pipeline.example_object import example_object
+    from latentdreamer.pipeline.oracle_views import oracle_views
+
+    start = time.perf_counter()
+    try:
+        settings = GenerateSettings(preset="tiny", device="auto")
+        prior = shape_prior(settings.device)
+        if _warm_up_stop.is_set():
+            raise Cancelled(None, "init")
+        _, views = oracle_views(example_object(seed=1, resolution=32), resolution=128)
+        generate = pipeline_attr(*GENERATE)
+        generate(views, settings, Callbacks(should_cancel=_warm_up_stop.is_set), prior=prior)
+        log.info("warm-up done in %.1f s", time.perf_counter() - start)
+    except Cancelled:
+        log.info("warm-up stopped by a job after %.1f s", time.perf_counter() - start)
+    except Exception:  # a failed warm-up costs only time; the job reports the real problem
+        log.exception("warm-up failed")
+
+
+def shape_prior(device_choice: str):
+    """The SAE + LIN for this device, loaded on first use and kept for the worker's life."""
+    from latentdreamer.device import resolve_device
+    from latentdreamer.pipeline.shape_prior import load_shape_prior
+
+    device = resolve_device(device_choice)
+    key = str(device)
+    if key not in _shape_priors:
+        _shape_priors[key] = load_shape_prior(device)
+    return _shape_priors[key]
+
+
 def execute(job: Job, settings: GenerateSettings, reporter: JobReporter) -> GenerationResult:
     check_device(settings.device)
+    finish_warm_up()
+    plan = threads.before_job()  # the machine may be busier (or idler) than at the last job
+    log.info("job %s: %d threads (%s)", job.id, plan.threads, plan.reason)
     request = job.request
     assert job.folder is not None
     if request.prompt is not None:
@@ -68,7 +140,7 @@ def execute(job: Job, settings: GenerateSettings, reporter: JobReporter) -> Gene
     if job.cancel.is_set():  # loading views can take a while; do not start the optimisation then
         raise Cancelled(None, "views")
     generate = pipeline_attr(*GENERATE)
-    return generate(views, settings, reporter.callbacks())
+    return generate(views, settings, reporter.callbacks(), prior=shape_prior(settings.device))
 
 
 def _image_from_prompt(prompt: str, job: Job, settings: GenerateSettings, reporter: JobReporter):
@@ -103,6 +175,7 @@ def _views_from_image(image: str, job: Job, settings: GenerateSettings, reporter
 def release_models() -> None:
     """Forget loaded priors (after running out of memory: the mesh needs the room)."""
     _providers.clear()
+    _shape_priors.clear()
 
 
 def check_device(choice: str) -> None:

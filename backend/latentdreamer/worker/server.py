@@ -30,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-queue", type=_positive, default=8, help="jobs that may wait behind the running one")
     parser.add_argument("--log-file", default=DEFAULT_LOG_FILE, help="log file besides stderr ('' for none)")
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING"))
+    parser.add_argument("--no-warm-up", dest="warm_up", action="store_false",
+                        help="do not load and compile the pipeline ahead of the first job (on by default "
+                             "with the built-in pipeline: the first job then runs as fast as later ones)")
     parser.add_argument("--no-probe", dest="probe", action="store_false",
                         help="do not load torch at start-up to report the device (the first job does)")
     parser.add_argument("--grace", type=float, default=10.0,
@@ -93,7 +96,7 @@ def serve(args: argparse.Namespace) -> int:
         os.environ["LATENTDREAMER_MODELS"] = str(Path(args.models_dir).expanduser())
 
     from latentdreamer.worker.environment import DeviceReport, hello_event
-    from latentdreamer.worker.execute import capabilities, load_execute, release_models
+    from latentdreamer.worker.execute import capabilities, finish_warm_up, load_execute, release_models, start_warm_up
     from latentdreamer.worker.jobs import JobRunner, release_memory
     from latentdreamer.worker.results import JobFolders
 
@@ -121,6 +124,8 @@ def serve(args: argparse.Namespace) -> int:
     writer.emit(hello_event(folders.root, log_path, args.max_queue, pipeline))
     if args.probe:
         device.start_probe()
+    if args.probe and args.warm_up and args.pipeline == DEFAULT_PIPELINE:
+        start_warm_up()  # --no-probe promises no torch at start-up: no warm-up either
 
     shutdown_id = None
     reason = "stdin closed"
@@ -137,6 +142,7 @@ def serve(args: argparse.Namespace) -> int:
             if hasattr(signal, name):
                 signal.signal(getattr(signal, name), signal.SIG_IGN)
         log.info("stopping (%s)", reason)
+        finish_warm_up()  # stops at its next step: never left running in native code at exit
         stopped = runner.stop(args.grace)
         folders.close()
         if shutdown_id is not None:

@@ -20,7 +20,7 @@ from latentdreamer.worker.protocol import GenerateRequest, ImageSource, RequestE
 SEEN: dict = {}
 
 
-def fake_generate(views: ViewSet, settings, callbacks) -> GenerationResult:
+def fake_generate(views: ViewSet, settings, callbacks, prior=None) -> GenerationResult:
     SEEN["views"] = views
     for step in (1, 2):
         callbacks.on_progress(Progress("coarse", step, 2, step / 2))
@@ -46,6 +46,7 @@ class FakeProvider:
 def run_job(tmp_path, monkeypatch):
     monkeypatch.setattr(bridge, "GENERATE", (__name__, "fake_generate"))
     monkeypatch.setattr(bridge, "PRIOR", (__name__, "FakeProvider"))
+    monkeypatch.setattr(bridge, "shape_prior", lambda device: None)  # the stand-in needs no SAE
     monkeypatch.delenv("LATENTDREAMER_MODELS", raising=False)
     bridge.release_models()
 

@@ -217,6 +217,28 @@ def test_a_prompt_without_the_text_model_says_how_to_get_it_before_anything_load
     assert event["code"] == "bad_request" and "exactly one of" in event["message"]
 
 
+def _wait_for_log(w, text: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(text in line for line in w.stderr):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_the_built_in_pipeline_warms_up_ahead_of_the_first_job(start_worker):
+    w = start_worker(pipeline=None, probe=True)
+    assert _wait_for_log(w, "warm-up done in", 180), "".join(w.stderr[-20:])
+    assert w.request({"type": "ping", "id": "p"})["type"] == "pong"
+
+
+def test_a_job_stops_the_warm_up_and_runs_at_once(start_worker, grid):
+    w = start_worker(pipeline=None, probe=True)
+    event = w.request(gen("g", grid))  # not usable views: the job ends at once, after the warm-up stopped
+    assert event["type"] == "error" and event["code"] == "invalid_input", event
+    assert _wait_for_log(w, "warm-up stopped by a job", 30) or any("warm-up done" in line for line in w.stderr)
+
+
 def test_shutdown_cancels_jobs_then_says_bye_and_removes_its_folder(start_worker, grid):
     w = start_worker(env={"FAKE_STEP_S": "0.2"})
     jobs_dir = Path(w.hello["jobs_dir"])

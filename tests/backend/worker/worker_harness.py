@@ -17,8 +17,10 @@ TERMINAL = {"result", "cancelled", "error", "pong", "ack", "bye"}
 
 class WorkerProcess:
     def __init__(self, *args: str, pipeline: str | None = "fake_pipeline:slow", env: dict | None = None,
-                 command: list[str] | None = None):
-        cmd = (command or [sys.executable, "-m", "latentdreamer.worker"]) + ["--no-probe", "--log-file", "", *args]
+                 command: list[str] | None = None, probe: bool = False):
+        cmd = (command or [sys.executable, "-m", "latentdreamer.worker"]) + ["--log-file", "", *args]
+        if not probe:  # tests start many workers: no torch (and no warm-up) at start-up unless asked
+            cmd.append("--no-probe")
         if pipeline:
             cmd += ["--pipeline", pipeline]
         full_env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
