@@ -1,16 +1,20 @@
 """Cutting the object out of the input image, with the best method this machine has.
 
-Order (DESIGN.md §5 "Background removal"): rembg when it is installed *and* its model file
-is already on disk (a download is never started from here, so offline machines and tests
-stay offline), else the image's own alpha channel, else a flood fill of the plain
-background from the image border. The method used is reported, because a poor cut-out is
-the first thing to suspect when the views look wrong.
+Order (DESIGN.md §5 "Background removal"): rembg when it is installed *and* its u2net
+model is on disk — fetched by `latentdreamer weights download background-removal` (the
+add-on's Download Models) into the models folder with a pinned SHA-256, or already where
+rembg keeps it — else the image's own alpha channel, else a flood fill of the plain
+background from the image border. A download is never started from here (rembg is pointed
+at the verified file, so it never fetches one itself), and a damaged model file stops with
+its name and the fix rather than falling back silently. The method used is reported,
+because a poor cut-out is the first thing to suspect when the views look wrong.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,22 +43,64 @@ class Segmentation:
     notes: list[str] = field(default_factory=list)
 
 
-def rembg_model_path(model: str = REMBG_MODEL) -> Path:
-    """Where rembg keeps its model file (it honours U2NET_HOME, default ~/.u2net)."""
-    home = Path(os.environ.get("U2NET_HOME") or Path.home() / ".u2net").expanduser()
-    return home / f"{model}.onnx"
+def rembg_model_path(model: str = REMBG_MODEL) -> Path | None:
+    """The u2net file the backend would use (models folder first, then rembg's own home),
+    or None when it is not on disk. Only `u2net` is managed (downloaded and pinned)."""
+    from latentdreamer.priors.weights import MODELS, model_status
+
+    if model != REMBG_MODEL:
+        return None
+    st = model_status(MODELS["background-removal"])
+    return st.path / f"{model}.onnx" if st.complete else None
 
 
 def rembg_ready(model: str = REMBG_MODEL) -> bool:
-    return importlib.util.find_spec("rembg") is not None and rembg_model_path(model).is_file()
+    return importlib.util.find_spec("rembg") is not None and rembg_model_path(model) is not None
 
 
-def _rembg_mask(rgba: np.ndarray, model: str = REMBG_MODEL) -> np.ndarray:
+_sessions: dict[tuple, object] = {}
+_session_lock = threading.Lock()
+
+
+def _rembg_session(path: Path):
+    """A rembg session on exactly this verified file, kept for the process (a worker cuts
+    out many images; u2net takes a second to load).
+
+    The file's SHA-256 is checked first (weights.check_files raises, naming it, on a
+    mismatch). rembg finds models through U2NET_HOME; it is set to the file's folder only
+    while the session is made, with rembg's own MD5 check off because ours is stronger and
+    a mirror's pinned file may differ — so rembg never starts a download of its own."""
+    from latentdreamer.priors.weights import MODELS, check_files
+
+    check_files(MODELS["background-removal"], path.parent)
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    with _session_lock:
+        if key in _sessions:
+            return _sessions[key]
+        from rembg import new_session
+
+        saved = {k: os.environ.get(k) for k in ("U2NET_HOME", "MODEL_CHECKSUM_DISABLED")}
+        os.environ["U2NET_HOME"], os.environ["MODEL_CHECKSUM_DISABLED"] = str(path.parent), "1"
+        try:
+            session = new_session(path.stem)
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        _sessions.clear()  # one model file in use at a time
+        _sessions[key] = session
+        return session
+
+
+def _rembg_mask(rgba: np.ndarray, path: Path) -> np.ndarray:
     from PIL import Image
-    from rembg import new_session, remove
+    from rembg import remove
 
     image = Image.fromarray(np.round(rgba[..., :3] * 255).astype(np.uint8), "RGB")
-    mask = remove(image, session=new_session(model), only_mask=True)
+    mask = remove(image, session=_rembg_session(path), only_mask=True)
     return np.asarray(mask.convert("L"), dtype=np.float32) / 255.0
 
 
@@ -95,20 +141,20 @@ def segment(rgba: np.ndarray, has_alpha: bool, method: str = "auto") -> Segmenta
         raise ValueError(f"unknown segmentation method {method!r}; choose one of {', '.join(METHODS)}")
     notes: list[str] = []
     if method in ("auto", "rembg"):
-        if rembg_ready():
-            result = Segmentation(_rembg_mask(rgba), "rembg", notes)
-            return _checked(result)
-        missing = (
-            "rembg is not installed"
-            if importlib.util.find_spec("rembg") is None
-            else f"rembg's model is not on disk ({rembg_model_path()})"
-        )
+        installed = importlib.util.find_spec("rembg") is not None
+        path = rembg_model_path()
+        if installed and path is not None:
+            return _checked(Segmentation(_rembg_mask(rgba, path), "rembg", notes))
+        if not installed:
+            missing, fix = "rembg is not installed", ("pip install rembg onnxruntime (the backend's `segmentation` extra; "
+                                                      "the add-on's Install Backend installs it)")
+        else:
+            missing, fix = "the background-removal model is not downloaded", (
+                "run `latentdreamer weights download background-removal` (the add-on: Download Models)")
         if method == "rembg":
-            raise PriorInputError(
-                f"background removal with rembg was asked for but {missing}",
-                "pip install rembg and run it once with network access to fetch its model, "
-                "or choose another segmentation method",
-            )
+            raise PriorInputError(f"background removal with rembg was asked for but {missing}",
+                                  f"{fix}, or choose another segmentation method")
+        missing = f"{missing} ({fix})"
         notes.append(f"{missing}; fell back")
     if method in ("auto", "alpha"):
         if alpha_is_useful(rgba, has_alpha):

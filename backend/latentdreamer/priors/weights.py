@@ -2,36 +2,55 @@
 
 Weights are looked up, in order, in a local models folder (`--models-dir` or
 LATENTDREAMER_MODELS, one sub-folder per model in diffusers layout) and in the Hugging Face
-cache (HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub). Nothing here touches
-the network except `download`, which fetches safetensors and configs only (never pickled
-weights), honours HF_HUB_OFFLINE, and records a SHA-256 for every file so that `verify` can
-tell a damaged or swapped file later.
+cache (HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub); rembg's u2net model
+also where rembg itself keeps it (U2NET_HOME, else ~/.u2net). Nothing here touches the
+network except `download`, which fetches safetensors and configs only (never pickled
+weights; the one ONNX file is rembg's u2net, a graph of tensors that is not pickle either),
+honours HF_HUB_OFFLINE, checks each file against the hub's own checksum (the ETag: SHA-256
+for large files, git blob SHA-1 for small ones) and against the hashes pinned in this file
+per repository and commit, and records a SHA-256 for every file.
+
+Every file is checked against its reference again at load (`require`), so a damaged or
+swapped file stops the job with its name and the fix instead of running silently; a file
+nothing vouches for (copied in by hand) is loaded with a warning and `weights verify`
+reports it as unverified, never as OK.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
-from dataclasses import dataclass, field
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from latentdreamer.priors.errors import PriorInputError
+
+log = logging.getLogger(__name__)
 
 MANIFEST = "latentdreamer-manifest.json"
 ALLOW_PATTERNS = ["*.json", "*.txt", "*.safetensors"]
 DENY_PATTERNS = ["*.bin", "*.pt", "*.pth", "*.pkl", "*.ckpt", "*.msgpack", "*.h5", "*.onnx"]
 NON_COMMERCIAL = "CC-BY-NC-4.0 (non-commercial use of the weights; generated outputs are yours)"
 OPEN_RAIL = "CreativeML Open RAIL++-M (commercial use allowed within its use restrictions; outputs are yours)"
+APACHE = "Apache-2.0 (U-2-Net by Qin et al.; ONNX export by rembg, MIT)"
+PINS_ENV = "LATENTDREAMER_PINS"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_SHA1 = re.compile(r"^[0-9a-f]{40}$")
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
     repo_id: str
+    """The Hugging Face repository; for a single-file download, the project that publishes it."""
     revision: str
+    """A commit (immutable) where one is known, else a branch; for a URL download, its release tag."""
     folder: str
     licence: str
     approx_gb: float
@@ -42,6 +61,12 @@ class ModelSpec:
     purpose: str
     allow_patterns: tuple[str, ...] = tuple(ALLOW_PATTERNS)
     """What `download` fetches; narrower where a repo also ships single-file checkpoints."""
+    url: str = ""
+    """A single file fetched over HTTPS instead of a hub repository (its name: other_files[0])."""
+    size_bytes: int = 0
+    """The exact size of that single file, checked while it streams (0: not known)."""
+    needed_for: str = "image"
+    """"image" (single image -> 3D) or "text" (text -> 3D): what `download` fetches by default."""
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -50,7 +75,9 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             name="zero123plus",
             repo_id="sudo-ai/zero123plus-v1.2",
-            revision="main",
+            # The commit public Zero123++/InstantMesh set-ups resolve `main` to (seen as their
+            # cache's snapshot folder); not looked up from here (no hub access).
+            revision="2da07e89919e1a130c9b5add1584c70c7aa065fd",
             folder="zero123plus-v1.2",
             licence=NON_COMMERCIAL,
             approx_gb=7.7,
@@ -77,6 +104,22 @@ MODELS: dict[str, ModelSpec] = {
             purpose="six normal maps (and so the masks) from the six colour views",
         ),
         ModelSpec(
+            # rembg's u2net (what `rembg` would fetch on first use), fetched by us with a
+            # pinned checksum so that a photo is cut out by it rather than by a flood fill.
+            name="background-removal",
+            repo_id="danielgatis/rembg",
+            revision="v0.0.0",
+            folder="u2net",
+            licence=APACHE,
+            approx_gb=0.18,
+            weight_folders=(),
+            other_files=("u2net.onnx",),
+            purpose="cuts the object out of a photo (rembg u2net; without it: the image's transparency, else a flood fill)",
+            allow_patterns=("u2net.onnx",),
+            url="https://github.com/danielgatis/rembg/releases/download/v0.0.0/u2net.onnx",
+            size_bytes=175997641,
+        ),
+        ModelSpec(
             # Stability AI withdrew its SD 2.x repos in November 2025; this community mirror
             # keeps the same diffusers-layout safetensors under the same licence.
             name="text-to-image",
@@ -100,8 +143,23 @@ MODELS: dict[str, ModelSpec] = {
                 "unet/*.json", "unet/*.safetensors", "vae/*.json", "vae/*.safetensors",
                 "text_encoder/*.json", "text_encoder/*.safetensors",
             ),
+            needed_for="text",
         ),
     )
+}
+
+IMAGE_MODELS: tuple[str, ...] = tuple(n for n, s in MODELS.items() if s.needed_for == "image")
+"""What single image -> 3D needs: what `weights download` and the add-on fetch by default."""
+
+PINNED_SHA256: dict[str, dict[str, dict[str, str]]] = {
+    # repository -> commit (or release tag) -> file -> SHA-256. A file pinned here must match
+    # at download and at every load, whatever the hub or the folder's own records say; a new
+    # pin is one line. Empty: the commit is pinned but its file hashes are not known here
+    # (then the hub's own per-file checksums at download are the reference).
+    "danielgatis/rembg": {
+        "v0.0.0": {"u2net.onnx": "8d10d2f3bb75ae3b6d527c77944fc5e7dcd94b29809d47a739a7a728a912b491"},
+    },
+    "sudo-ai/zero123plus-v1.2": {"2da07e89919e1a130c9b5add1584c70c7aa065fd": {}},
 }
 
 
@@ -110,7 +168,7 @@ class ModelStatus:
     spec: ModelSpec
     path: Path | None
     source: str
-    """"models-dir", "hf-cache" or "missing"."""
+    """"models-dir", "hf-cache", "rembg-home" or "missing"."""
     missing: list[str] = field(default_factory=list)
     size_bytes: int = 0
     ignored_pickles: list[str] = field(default_factory=list)
@@ -135,13 +193,69 @@ def hub_cache_dir() -> Path:
     return base / "huggingface" / "hub"
 
 
+def rembg_home() -> Path:
+    """Where rembg itself looks for its models (U2NET_HOME, default ~/.u2net)."""
+    return Path(os.environ.get("U2NET_HOME") or Path.home() / ".u2net").expanduser()
+
+
 def offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+# ---- pins: the project's per-file references, plus a mirror's own (LATENTDREAMER_PINS)
+
+
+def _pin_overrides() -> dict[str, dict]:
+    """LATENTDREAMER_PINS: a JSON file `{model: {"revision", "url", "sha256": {file: hex}}}`
+    for a private mirror (HF_ENDPOINT) that serves another commit or another URL; read now."""
+    path = os.environ.get(PINS_ENV)
+    if not path:
+        return {}
+    try:
+        data = json.loads(Path(path).expanduser().read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+            raise ValueError("expected an object of objects, one per model name")
+        unknown = sorted(set(data) - set(MODELS))
+        if unknown:
+            raise ValueError(f"unknown model name(s) {', '.join(unknown)}; known: {', '.join(MODELS)}")
+        for name, entry in data.items():
+            for file, digest in (entry.get("sha256") or {}).items():
+                if not _SHA256.match(str(digest)):
+                    raise ValueError(f"{name}: {file}: {digest!r} is not a lowercase hex SHA-256")
+    except (OSError, ValueError) as exc:
+        raise PriorInputError(f"{PINS_ENV}={path} cannot be used: {exc}",
+                              f"fix that file or unset {PINS_ENV}", code="weights_missing") from None
+    return data
+
+
+def effective_spec(spec: ModelSpec) -> ModelSpec:
+    """`spec` with a mirror's revision and URL (LATENTDREAMER_PINS) applied."""
+    entry = _pin_overrides().get(spec.name, {})
+    changes = {k: entry[k] for k in ("revision", "url") if entry.get(k)}
+    if changes.get("url"):
+        changes["size_bytes"] = int(entry.get("size_bytes") or 0)
+    return replace(spec, **changes) if changes else spec
+
+
+def pins_for(spec: ModelSpec, commit: str | None) -> dict[str, str]:
+    """The pinned SHA-256 per file for `spec` at `commit` (empty when nothing is pinned)."""
+    if not commit:
+        return {}
+    pins = dict(PINNED_SHA256.get(spec.repo_id, {}).get(commit, {}))
+    entry = _pin_overrides().get(spec.name, {})
+    if entry.get("sha256") and (entry.get("revision") or spec.revision) == commit:
+        pins.update(entry["sha256"])
+    return pins
+
+
+# ---- finding a model
 
 
 def _cache_snapshot(spec: ModelSpec) -> Path | None:
     repo = hub_cache_dir() / f"models--{spec.repo_id.replace('/', '--')}"
     ref = repo / "refs" / spec.revision
+    if _SHA1.match(spec.revision) and (repo / "snapshots" / spec.revision).is_dir():
+        return repo / "snapshots" / spec.revision
     if ref.is_file():
         snapshot = repo / "snapshots" / ref.read_text().strip()
         if snapshot.is_dir():
@@ -167,20 +281,32 @@ def _files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and ".cache" not in p.relative_to(root).parts and p.name != MANIFEST)
 
 
+def model_files(spec: ModelSpec, root: Path) -> list[Path]:
+    """The files that make up `spec` in `root` (a single-file model: just that file, since
+    rembg's folder also holds its other models)."""
+    if spec.url:
+        return [root / f for f in spec.other_files if (root / f).is_file()]
+    return _files(root)
+
+
 def model_status(spec: ModelSpec, models_dir: str | Path | None = None) -> ModelStatus:
     """Where `spec` is (first complete candidate wins; else the most complete one) and what it lacks."""
     candidates: list[tuple[Path, str]] = []
     local = models_dir_from_env(models_dir)
     if local is not None and (local / spec.folder).is_dir():
         candidates.append((local / spec.folder, "models-dir"))
-    snapshot = _cache_snapshot(spec)
-    if snapshot is not None:
-        candidates.append((snapshot, "hf-cache"))
+    if spec.url:
+        if all((rembg_home() / f).is_file() for f in spec.other_files):
+            candidates.append((rembg_home(), "rembg-home"))
+    else:
+        snapshot = _cache_snapshot(spec)
+        if snapshot is not None:
+            candidates.append((snapshot, "hf-cache"))
     if not candidates:
         return ModelStatus(spec, None, "missing", missing=["everything"])
     found = [(path, source, _missing_files(spec, path)) for path, source in candidates]
     path, source, missing = min(found, key=lambda f: len(f[2]))
-    files = _files(path)
+    files = model_files(spec, path)
     pickles = [str(p.relative_to(path)) for p in files if any(p.name.endswith(ext[1:]) for ext in DENY_PATTERNS[:5])]
     return ModelStatus(spec, path, source, missing, sum(p.stat().st_size for p in files), pickles)
 
@@ -189,16 +315,20 @@ def how_to_get(spec: ModelSpec, models_dir: str | Path | None = None) -> str:
     target = models_dir_from_env(models_dir)
     where = f" --models-dir {target}" if target else ""
     local_dir = (target / spec.folder) if target else Path("<models-dir>") / spec.folder
+    fetch = f"run `latentdreamer weights download {spec.name}{where}` (needs network, about {spec.approx_gb:g} GB; licence {spec.licence})"
+    if spec.url:
+        return (f"{fetch}; offline, fetch {spec.url} on another machine and copy it to {local_dir / spec.other_files[0]} "
+                "(its SHA-256 is checked at load)")
     return (
-        f"run `latentdreamer weights download {spec.name}{where}` (needs network, about {spec.approx_gb:g} GB; "
-        f"licence {spec.licence}); offline, fetch Hugging Face repo {spec.repo_id} on another machine "
-        f"(`hf download {spec.repo_id} --include {' '.join(repr(p) for p in spec.allow_patterns)} --local-dir {local_dir}`) "
-        "and copy the folder there, then point LATENTDREAMER_MODELS or --models-dir at its parent"
+        f"{fetch}; offline, fetch Hugging Face repo {spec.repo_id} on another machine "
+        f"(`hf download {spec.repo_id} --revision {spec.revision} --include {' '.join(repr(p) for p in spec.allow_patterns)} "
+        f"--local-dir {local_dir}`) and copy the folder there, then point LATENTDREAMER_MODELS or --models-dir at its parent"
     )
 
 
 def require(names: tuple[str, ...] = ("zero123plus", "normal-controlnet"), models_dir: str | Path | None = None) -> dict[str, Path]:
-    """Paths of the named models, or a fast `PriorInputError` saying exactly what is missing."""
+    """Paths of the named models, every file checked against its reference checksum, or a
+    fast `PriorInputError` saying exactly what is missing or damaged and how to fix it."""
     paths, problems, hints = {}, [], []
     for name in names:
         st = model_status(MODELS[name], models_dir)
@@ -210,7 +340,12 @@ def require(names: tuple[str, ...] = ("zero123plus", "normal-controlnet"), model
             hints.append(how_to_get(st.spec, models_dir))
     if problems:
         raise PriorInputError("; ".join(problems), " | ".join(hints), code="weights_missing")
+    for name, path in paths.items():
+        check_files(MODELS[name], path, models_dir)
     return paths
+
+
+# ---- checksums
 
 
 def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
@@ -221,76 +356,236 @@ def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
     return digest.hexdigest()
 
 
-def expected_sha256(root: Path, file: Path) -> str | None:
-    """The hub's own SHA-256 where the layout keeps it (cache blob name, local-dir metadata),
-    else the one our manifest recorded at download time; None when nothing vouches for it."""
-    if file.is_symlink() and _SHA256.match(file.resolve().name):
-        return file.resolve().name
-    meta = root / ".cache" / "huggingface" / "download" / (str(file.relative_to(root)) + ".metadata")
-    if meta.is_file():
-        lines = meta.read_text().splitlines()
-        if len(lines) > 1 and _SHA256.match(lines[1].strip()):
-            return lines[1].strip()
-    manifest = root / MANIFEST
-    if manifest.is_file():
-        return json.loads(manifest.read_text()).get("sha256", {}).get(str(file.relative_to(root)))
+def git_blob_sha1(path: Path) -> str:
+    """The hub's ETag of a small (non-LFS) file: git's blob id, SHA-1 of "blob <size>\\0" + bytes."""
+    digest = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
+    with open(path, "rb") as f:
+        while block := f.read(1 << 22):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+_digests: dict[tuple, str] = {}
+_digests_lock = threading.Lock()
+
+
+def _digest(path: Path, kind: str) -> str:
+    """SHA-256 or git SHA-1 of `path`, remembered for this process while the file's size,
+    mtime and inode stay the same (a worker checks 9 GB once, not at every job)."""
+    st = path.stat()
+    key = (str(path.resolve()), kind, st.st_size, st.st_mtime_ns, st.st_ino)
+    with _digests_lock:
+        if key in _digests:
+            return _digests[key]
+    value = sha256_file(path) if kind == "sha256" else git_blob_sha1(path)
+    with _digests_lock:
+        _digests[key] = value
+    return value
+
+
+def _manifest(root: Path) -> dict:
+    path = root / MANIFEST
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _download_metadata(root: Path, rel: str) -> list[str]:
+    """huggingface_hub's record of a local-dir download: commit, ETag, timestamp."""
+    meta = root / ".cache" / "huggingface" / "download" / (rel + ".metadata")
+    return meta.read_text().splitlines() if meta.is_file() else []
+
+
+def _recorded_commit(root: Path) -> str | None:
+    """The commit huggingface_hub wrote beside a local-dir download (first line of each record)."""
+    meta_root = root / ".cache" / "huggingface" / "download"
+    if meta_root.is_dir():
+        for meta in sorted(meta_root.rglob("*.metadata")):
+            lines = meta.read_text().splitlines()
+            if lines and _SHA1.match(lines[0].strip()):
+                return lines[0].strip()
     return None
 
 
-def write_manifest(root: Path, spec: ModelSpec, commit: str | None = None) -> Path:
+def folder_commit(root: Path, spec: ModelSpec | None = None) -> str | None:
+    """The commit (or release tag) a model folder came from: our manifest, the cache's
+    snapshot name, or huggingface_hub's local-dir records; a single-file model is its
+    release's file whatever folder holds it. None when nothing says."""
+    commit = _manifest(root).get("commit")
+    if commit:
+        return str(commit)
+    if root.parent.name == "snapshots" and _SHA1.match(root.name):
+        return root.name
+    if spec is not None and spec.url:
+        return spec.revision
+    return _recorded_commit(root)
+
+
+def _hub_reference(root: Path, file: Path) -> tuple[str, str, str] | None:
+    """The hub's own checksum of `file`: the cache blob's name or the local-dir ETag."""
+    rel = str(file.relative_to(root))
+    candidates = []
+    if file.is_symlink():
+        candidates.append((file.resolve().name, "the hub's checksum (cache blob name)"))
+    lines = _download_metadata(root, rel)
+    if len(lines) > 1:
+        candidates.append((lines[1].strip().strip('"'), "the hub's checksum (download record)"))
+    for value, source in candidates:
+        if _SHA256.match(value):
+            return "sha256", value, source
+        if _SHA1.match(value):
+            return "git-sha1", value, source
+    return None
+
+
+def reference(spec: ModelSpec, root: Path, file: Path, commit: str | None = None) -> tuple[str, str, str] | None:
+    """(kind, hex digest, where it comes from) that `file` must match, or None when nothing
+    vouches for it. Order: the project's pin for the folder's commit, the hub's checksum,
+    the manifest `download` wrote after checking the hub's checksum."""
+    rel = str(file.relative_to(root))
+    pinned = pins_for(spec, commit if commit is not None else folder_commit(root, spec)).get(rel)
+    if pinned:
+        return "sha256", pinned, "the SHA-256 pinned in the project"
+    hub = _hub_reference(root, file)
+    if hub is not None:
+        return hub
+    recorded = _manifest(root).get("sha256", {}).get(rel)
+    if isinstance(recorded, str) and _SHA256.match(recorded):
+        return "sha256", recorded, "the download manifest"
+    return None
+
+
+def expected_sha256(root: Path, file: Path, spec: ModelSpec | None = None) -> str | None:
+    """The SHA-256 `file` must have, when a SHA-256 (not a git SHA-1) vouches for it."""
+    if spec is None:
+        hub = _hub_reference(root, file)
+        if hub is not None and hub[0] == "sha256":
+            return hub[1]
+        recorded = _manifest(root).get("sha256", {}).get(str(file.relative_to(root)))
+        return recorded if isinstance(recorded, str) else None
+    ref = reference(spec, root, file)
+    return ref[1] if ref is not None and ref[0] == "sha256" else None
+
+
+def _mismatch(spec: ModelSpec, file: Path, ref: tuple[str, str, str], models_dir: str | Path | None) -> PriorInputError:
+    target = models_dir_from_env(models_dir)
+    where = f" --models-dir {target}" if target else ""
+    return PriorInputError(
+        f"{spec.name}: {file} is damaged or was replaced: its {ref[0]} does not match {ref[2]} ({ref[1][:12]}...)",
+        f"delete that file and run `latentdreamer weights download {spec.name}{where}` to fetch it again, "
+        f"then `latentdreamer weights verify {spec.name}{where}`",
+        code="weights_missing",
+    )
+
+
+def check_files(spec: ModelSpec, root: Path, models_dir: str | Path | None = None) -> list[str]:
+    """Every file of `spec` in `root` against its reference (done at each load); raises on
+    the first mismatch, naming the file and the fix. Returns the files nothing vouches for,
+    after warning about them (they load: a hand-copied folder is the user's choice)."""
+    commit = folder_commit(root, spec)
+    unverified = []
+    for file in model_files(spec, root):
+        ref = reference(spec, root, file, commit)
+        if ref is None:
+            unverified.append(str(file.relative_to(root)))
+        elif _digest(file, ref[0]) != ref[1]:
+            raise _mismatch(spec, file, ref, models_dir)
+    if unverified:
+        log.warning("%s: %d file(s) in %s have no reference checksum and were not verified (%s); "
+                    "`latentdreamer weights download %s` fetches the hub's checksums", spec.name, len(unverified), root,
+                    ", ".join(unverified[:3]) + (" ..." if len(unverified) > 3 else ""), spec.name)
+    return unverified
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_manifest(root: Path, spec: ModelSpec, commit: str | None = None, url: str | None = None) -> Path:
     """Record every file's SHA-256 (and the resolved commit) beside the weights."""
     record = {
         "repo_id": spec.repo_id,
         "revision": spec.revision,
         "commit": commit,
         "licence": spec.licence,
-        "sha256": {str(p.relative_to(root)): sha256_file(p) for p in _files(root)},
+        "sha256": {str(p.relative_to(root)): _digest(p, "sha256") for p in model_files(spec, root)},
     }
+    if url:
+        record["url"] = url
     path = root / MANIFEST
-    path.write_text(json.dumps(record, indent=1, sort_keys=True))
+    _write_atomic(path, json.dumps(record, indent=1, sort_keys=True))
     return path
 
 
 def verify(spec: ModelSpec, models_dir: str | Path | None = None) -> tuple[bool, list[str]]:
-    """(ok, report lines): completeness, safetensors headers, checksums."""
+    """(ok, report lines): completeness, safetensors headers, checksums. OK only when every
+    file has a reference checksum and matches it."""
     from safetensors import safe_open
 
     st = model_status(spec, models_dir)
     if st.path is None:
         return False, [f"{spec.name}: not found; {how_to_get(spec, models_dir)}"]
-    ok, lines = not st.missing, []
+    ok, lines, unverified = not st.missing, [], 0
     if st.missing:
         lines.append(f"{spec.name}: incomplete in {st.path}: missing {', '.join(st.missing)}")
-    for file in _files(st.path):
+    commit = folder_commit(st.path, spec)
+    for file in model_files(spec, st.path):
         rel = str(file.relative_to(st.path))
         if file.suffix == ".safetensors":
             try:
                 with safe_open(str(file), framework="pt") as f:
                     f.keys()
-            except Exception as exc:  # any parse failure means a damaged file
+            except Exception as exc:  # noqa: BLE001  (any parse failure means a damaged file)
                 ok = False
                 lines.append(f"{spec.name}: {rel}: not a valid safetensors file ({exc})")
                 continue
-        expected = expected_sha256(st.path, file)
-        if expected is None:
-            lines.append(f"{spec.name}: {rel}: no reference checksum (not downloaded by `weights download`)")
-        elif sha256_file(file) != expected:
+        ref = reference(spec, st.path, file, commit)
+        if ref is None:
+            unverified += 1
+            lines.append(f"{spec.name}: {rel}: no reference checksum (not downloaded by `weights download`): NOT VERIFIED")
+        elif _digest(file, ref[0]) != ref[1]:
             ok = False
-            lines.append(f"{spec.name}: {rel}: CHECKSUM MISMATCH (expected {expected[:12]}...)")
+            lines.append(f"{spec.name}: {rel}: CHECKSUM MISMATCH (expected {ref[0]} {ref[1][:12]}..., {ref[2]})")
     for rel in st.ignored_pickles:
         lines.append(f"{spec.name}: {rel}: pickled weights are never loaded (ignored)")
-    lines.append(f"{spec.name}: {'OK' if ok else 'FAILED'} ({st.source}: {st.path})")
+    at = f" at {commit}" if commit else ""
+    if ok and unverified:
+        lines.append(f"{spec.name}: NOT VERIFIED: {unverified} file(s) have no reference checksum ({st.source}: {st.path}{at}); "
+                     f"`latentdreamer weights download {spec.name}` fetches the hub's checksums "
+                     "(files that already match are not fetched again)")
+        return False, lines
+    lines.append(f"{spec.name}: {'OK' if ok else 'FAILED'} ({st.source}: {st.path}{at})")
     return ok, lines
 
 
+# ---- downloads
+
+
 def download(spec: ModelSpec, models_dir: str | Path | None = None) -> Path:
-    """Fetch the model's configs and safetensors (progress bars from huggingface_hub)."""
+    """Fetch the model (progress on stderr), check every file against the hub's checksum and
+    the project's pins, and record the manifest; a file that fails is deleted so a retry
+    fetches it again."""
+    spec = effective_spec(spec)
     if offline():
         raise PriorInputError(
             f"cannot download {spec.name} ({spec.repo_id}): HF_HUB_OFFLINE is set",
             "unset HF_HUB_OFFLINE on a machine with network, or " + how_to_get(spec, models_dir),
             code="weights_missing",
         )
+    if spec.url:
+        return _download_url(spec, models_dir)
     try:
         from huggingface_hub import snapshot_download
     except ImportError as exc:
@@ -310,6 +605,94 @@ def download(spec: ModelSpec, models_dir: str | Path | None = None) -> Path:
         raise PriorInputError(
             f"downloading {spec.repo_id} failed ({exc.__class__.__name__}: {exc})", how_to_get(spec, models_dir), code="weights_missing"
         ) from exc
-    commit = path.name if path.parent.name == "snapshots" else None
+    commit = path.name if path.parent.name == "snapshots" else _recorded_commit(path)
+    if _SHA1.match(spec.revision) and commit not in (None, spec.revision):
+        raise PriorInputError(f"{spec.repo_id}: the hub served commit {commit}, not the pinned {spec.revision}",
+                              how_to_get(spec, models_dir), code="weights_missing")
+    _check_download(spec, path, commit, models_dir)
     write_manifest(path, spec, commit)
     return path
+
+
+def _check_download(spec: ModelSpec, root: Path, commit: str | None, models_dir: str | Path | None) -> None:
+    """What arrived against the hub's checksums and, where the commit is pinned, the pins."""
+    pins = pins_for(spec, commit)
+    files = {str(p.relative_to(root)): p for p in model_files(spec, root)}
+    problems = []
+    for rel, file in files.items():
+        hub = _hub_reference(root, file)
+        if hub is not None and _digest(file, hub[0]) != hub[1]:
+            problems.append(f"{rel} arrived damaged (its {hub[0]} does not match the hub's)")
+        elif pins and rel not in pins:
+            problems.append(f"{rel} is not among the files pinned for {spec.repo_id}@{commit}")
+        elif rel in pins and _digest(file, "sha256") != pins[rel]:
+            problems.append(f"{rel} does not match the SHA-256 pinned for {spec.repo_id}@{commit}")
+        else:
+            continue
+        _discard(root, rel)
+    problems += [f"{rel} (pinned for {spec.repo_id}@{commit}) was not served" for rel in pins if rel not in files]
+    if problems:
+        raise PriorInputError(
+            f"{spec.name}: refused what {spec.repo_id} served: " + "; ".join(problems),
+            "the offending files were deleted; run the download again, and if it fails the same way the hub (or the "
+            "HF_ENDPOINT mirror) serves other files than the project pins: " + how_to_get(spec, models_dir),
+            code="weights_missing",
+        )
+
+
+def _discard(root: Path, rel: str) -> None:
+    """Delete a refused file (and huggingface_hub's record of it, which would skip a re-fetch)."""
+    file = root / rel
+    target = file.resolve() if file.is_symlink() else None
+    file.unlink(missing_ok=True)
+    if target is not None:
+        target.unlink(missing_ok=True)
+    (root / ".cache" / "huggingface" / "download" / (rel + ".metadata")).unlink(missing_ok=True)
+
+
+def _download_url(spec: ModelSpec, models_dir: str | Path | None) -> Path:
+    """One file over HTTP(S) into the models folder (else where rembg looks), streamed to a
+    temporary file beside it, checked against its pinned SHA-256 and size, then renamed."""
+    import urllib.error
+    import urllib.request
+
+    target = models_dir_from_env(models_dir)
+    folder = target / spec.folder if target else rembg_home()
+    name = spec.other_files[0]
+    pinned = pins_for(spec, spec.revision).get(name)
+    if not pinned:
+        raise PriorInputError(f"{spec.name}: no SHA-256 is pinned for {name} at {spec.revision}; refusing to download it",
+                              f"pin it in {PINS_ENV} (see the README)", code="weights_missing")
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / name
+    if final.is_file() and _digest(final, "sha256") == pinned:
+        write_manifest(folder, spec, spec.revision, spec.url)
+        return folder
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
+    digest, received, shown = hashlib.sha256(), 0, -1
+    try:
+        request = urllib.request.Request(spec.url, headers={"User-Agent": "latentdreamer", "Accept-Encoding": "identity"})
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=60) as response:
+            total = spec.size_bytes or int(response.headers.get("Content-Length") or 0)
+            while block := response.read(1 << 20):
+                received += len(block)
+                if spec.size_bytes and received > spec.size_bytes:
+                    raise ValueError(f"more than the expected {spec.size_bytes} bytes arrived")
+                digest.update(block)
+                out.write(block)
+                if total and (pct := 100 * received // total) // 10 != shown:
+                    shown = pct // 10
+                    print(f"{spec.name}: {name} {pct}% of {total / 1e6:.0f} MB", file=sys.stderr, flush=True)
+        if digest.hexdigest() != pinned:
+            raise ValueError(f"its SHA-256 {digest.hexdigest()[:12]}... is not the pinned {pinned[:12]}...")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, final)
+    except (OSError, ValueError, urllib.error.URLError) as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise PriorInputError(f"downloading {spec.url} failed ({exc.__class__.__name__}: {exc})",
+                              "check the network and run the download again; " + how_to_get(spec, models_dir),
+                              code="weights_missing") from None
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    write_manifest(folder, spec, spec.revision, spec.url)
+    return folder

@@ -1,5 +1,10 @@
 """`latentdreamer weights status|download|verify|path`: the prior weights, seen and fetched
-only when the user asks. Cheap to import: no torch, no hub client until `download`."""
+only when the user asks. Cheap to import: no torch, no hub client until `download`.
+
+`download` with no model named fetches nothing; `--image` names what single image -> 3D
+needs (Zero123++, its normal ControlNet, the background-removal model) — what the add-on's
+Download Models asks for — and `text-to-image` is fetched only when named (or `--all`).
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,22 @@ import json
 import sys
 
 from latentdreamer.priors.errors import PriorInputError
-from latentdreamer.priors.weights import MODELS, download, how_to_get, model_status, verify
+from latentdreamer.priors.weights import (
+    IMAGE_MODELS,
+    MODELS,
+    download,
+    how_to_get,
+    model_status,
+    verify,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=("status", "download", "verify", "path"))
     parser.add_argument("models", nargs="*", metavar="MODEL", help=f"one or more of: {', '.join(MODELS)} (download/verify/path)")
-    parser.add_argument("--all", action="store_true", help="download or verify every model")
+    parser.add_argument("--all", action="store_true", help="download or verify every model (text-to-image too)")
+    parser.add_argument("--image", action="store_true",
+                        help=f"the models single image -> 3D needs: {', '.join(IMAGE_MODELS)}")
     parser.add_argument(
         "--models-dir", default=None,
         help="a local folder with one sub-folder per model (default: LATENTDREAMER_MODELS, else the Hugging Face cache)",
@@ -23,7 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _chosen(args: argparse.Namespace) -> list[str] | None:
-    names = list(MODELS) if args.all or (args.action in ("status", "verify") and not args.models) else args.models
+    if args.all:
+        names = list(MODELS)
+    elif args.image:
+        names = list(dict.fromkeys([*IMAGE_MODELS, *args.models]))
+    else:
+        names = list(MODELS) if args.action in ("status", "verify") and not args.models else args.models
     unknown = [n for n in names if n not in MODELS]
     if unknown or not names:
         print(f"name the model(s): {', '.join(MODELS)} (or --all); got {', '.join(unknown) or 'none'}", file=sys.stderr)
@@ -39,6 +58,7 @@ def _status(names: list[str], args: argparse.Namespace) -> int:
             "name": name, "repo_id": st.spec.repo_id, "purpose": st.spec.purpose, "licence": st.spec.licence,
             "present": st.complete, "source": st.source, "path": str(st.path) if st.path else None,
             "size_bytes": st.size_bytes, "approx_download_gb": st.spec.approx_gb, "missing": st.missing,
+            "needed_for": st.spec.needed_for,
             "how_to_get": None if st.complete else how_to_get(st.spec, args.models_dir),
         })
     if args.json:
@@ -58,6 +78,16 @@ def _status(names: list[str], args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    """The chosen action; a problem the user can fix (a bad pins file, a failed download) is
+    one message and a hint, exit 1, never a traceback."""
+    try:
+        return _run(args)
+    except PriorInputError as exc:
+        print(f"error: {exc.message}\n  hint: {exc.hint}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     names = _chosen(args)
     if names is None:
         return 2
@@ -82,11 +112,8 @@ def run(args: argparse.Namespace) -> int:
         return 0 if ok_all else 1
     for name in names:  # download
         spec = MODELS[name]
-        print(f"downloading {spec.repo_id} ({spec.revision}, about {spec.approx_gb:g} GB, licence {spec.licence})", file=sys.stderr)
-        try:
-            path = download(spec, args.models_dir)
-        except PriorInputError as exc:
-            print(f"error: {exc.message}\n  hint: {exc.hint}", file=sys.stderr)
-            return 1
-        print(path)
+        print(f"downloading {spec.name}: {spec.repo_id} ({spec.revision}, about {spec.approx_gb:g} GB, licence {spec.licence})",
+              file=sys.stderr, flush=True)
+        path = download(spec, args.models_dir)
+        print(path, flush=True)
     return 0

