@@ -67,7 +67,9 @@ class LatentDreamerSettings(bpy.types.PropertyGroup):
     preset: EnumProperty(name="Quality", items=PRESET_ITEMS, default="standard")
     device: EnumProperty(
         name="Device",
-        items=[("auto", "Auto", "The GPU when there is one"), ("cuda", "GPU (CUDA)", ""), ("cpu", "CPU", "")],
+        items=[("auto", "Auto", "The GPU when there is one (NVIDIA CUDA, else Apple MPS), else the CPU"),
+               ("cuda", "GPU (CUDA)", "An NVIDIA GPU"), ("mps", "GPU (Apple MPS)", "Apple silicon or a Metal GPU"),
+               ("cpu", "CPU", "")],
         default="auto",
     )
     seed: IntProperty(name="Seed", default=0, min=0)

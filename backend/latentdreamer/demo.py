@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="folder for the GLB and PNGs")
     parser.add_argument("--seed", type=int, default=7, help="which random object to make")
     parser.add_argument("--preset", default="standard", help="tiny, draft, standard or high")
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--device", default="auto", help="auto (CUDA, else Apple MPS, else CPU), cpu, cuda or mps")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

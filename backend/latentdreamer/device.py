@@ -4,17 +4,40 @@ from __future__ import annotations
 
 import torch
 
+DEVICE_CHOICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
+"""What `--device` and the `device` setting accept; `auto` picks the first usable of CUDA,
+Apple's MPS, the CPU."""
+
+
+def mps_available() -> bool:
+    """Apple's Metal backend, on a Mac with a torch built for it."""
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def auto_device(cuda_ok: bool, mps_ok: bool) -> str:
+    """The `auto` rule in one place: CUDA, else MPS, else the CPU."""
+    return "cuda" if cuda_ok else "mps" if mps_ok else "cpu"
+
 
 def resolve_device(choice: str = "auto") -> torch.device:
-    """`auto` takes CUDA when a usable GPU is present, else the CPU; `cuda` without one is an error.
+    """`auto` takes CUDA when a usable GPU is present, else Apple's MPS, else the CPU; an
+    explicit `cuda` or `mps` without one is an error.
 
-    An explicit `cuda` that cannot be honoured fails loudly instead of silently running a
-    job that would take minutes instead of seconds.
+    An explicit choice that cannot be honoured fails loudly instead of silently running a
+    job that would take minutes instead of seconds. On MPS, operations Metal lacks fall back
+    to the CPU (`PYTORCH_ENABLE_MPS_FALLBACK`, set by `threads.configure_process` before
+    torch loads).
     """
     if choice == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(auto_device(torch.cuda.is_available(), mps_available()))
     if choice == "cpu":
         return torch.device("cpu")
+    if choice == "mps":
+        if not mps_available():
+            raise RuntimeError("--device mps was requested but PyTorch sees no Apple MPS device "
+                               "(it needs a Mac with Apple silicon or a Metal GPU); use --device auto or cpu")
+        return torch.device("mps")
     if choice == "cuda":
         if not torch.cuda.is_available():
             raise RuntimeError(
@@ -22,7 +45,7 @@ def resolve_device(choice: str = "auto") -> torch.device:
                 f"this PyTorch is {torch.__version__} (install a CUDA build of torch, or use --device cpu)"
             )
         return torch.device("cuda")
-    raise ValueError(f"unknown device {choice!r}; choose auto, cpu or cuda")
+    raise ValueError(f"unknown device {choice!r}; choose {', '.join(DEVICE_CHOICES[:-1])} or {DEVICE_CHOICES[-1]}")
 
 
 def describe_device(device: torch.device) -> dict[str, str | int | None]:

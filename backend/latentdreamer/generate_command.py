@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--views-only", action="store_true", help="stop after making and saving the six views")
     parser.add_argument("--models-dir", default=None, help="local model folder (default: LATENTDREAMER_MODELS, else the HF cache)")
     parser.add_argument("--preset", default="standard", help="tiny, draft, standard or high")
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--device", default="auto", help="auto (CUDA, else Apple MPS, else CPU), cpu, cuda or mps")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-texture", action="store_true", help="geometry only (no colour stage)")
     parser.add_argument("--steps", type=int, default=None, help="denoising steps (default by preset: 2/15/28/75)")

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from latentdreamer.device import describe_device, resolve_device
+from latentdreamer import device as device_module
+from latentdreamer.device import auto_device, describe_device, resolve_device
 
 
 def test_auto_matches_cuda_availability() -> None:
@@ -21,5 +22,24 @@ def test_cuda_without_gpu_is_a_clear_error() -> None:
 
 
 def test_unknown_choice_rejected() -> None:
-    with pytest.raises(ValueError, match="auto, cpu or cuda"):
+    with pytest.raises(ValueError, match="auto, cpu, cuda or mps"):
         resolve_device("tpu")
+
+
+@pytest.mark.parametrize("cuda, mps, expected", [(True, True, "cuda"), (True, False, "cuda"), (False, True, "mps"),
+                                                 (False, False, "cpu")])
+def test_auto_prefers_cuda_then_mps_then_cpu(cuda, mps, expected) -> None:
+    assert auto_device(cuda, mps) == expected
+
+
+def test_auto_picks_mps_on_a_mac_without_cuda(monkeypatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(device_module, "mps_available", lambda: True)
+    assert resolve_device("auto") == torch.device("mps")
+    assert resolve_device("mps") == torch.device("mps")
+
+
+def test_mps_without_one_is_a_clear_error(monkeypatch) -> None:
+    monkeypatch.setattr(device_module, "mps_available", lambda: False)
+    with pytest.raises(RuntimeError, match="no Apple MPS device"):
+        resolve_device("mps")

@@ -30,8 +30,8 @@ class GenerateSettings:
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
             raise ValueError(f"unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"unknown device {self.device!r}; choose auto, cpu or cuda")
+        if self.device not in ("auto", "cpu", "cuda", "mps"):
+            raise ValueError(f"unknown device {self.device!r}; choose auto, cpu, cuda or mps")
 
 
 @dataclass(frozen=True)

@@ -179,7 +179,7 @@ def release_models() -> None:
 
 
 def check_device(choice: str) -> None:
-    if choice != "cuda":
+    if choice not in ("cuda", "mps"):
         return
     from latentdreamer.device import resolve_device
 
