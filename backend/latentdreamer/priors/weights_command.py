@@ -17,6 +17,7 @@ from latentdreamer.priors.weights import (
     IMAGE_MODELS,
     MODELS,
     download,
+    effective_spec,
     how_to_get,
     model_status,
     verify,
@@ -111,7 +112,7 @@ def _run(args: argparse.Namespace) -> int:
             ok_all &= ok
         return 0 if ok_all else 1
     for name in names:  # download
-        spec = MODELS[name]
+        spec = effective_spec(MODELS[name])
         print(f"downloading {spec.name}: {spec.repo_id} ({spec.revision}, about {spec.approx_gb:g} GB, licence {spec.licence})",
               file=sys.stderr, flush=True)
         path = download(spec, args.models_dir)

@@ -31,6 +31,11 @@ from typing import Self
 from urllib.parse import unquote, urlparse
 
 LFS_SUFFIXES = (".safetensors", ".onnx", ".bin")
+TINY_REPOS = {  # model name -> (hub repository, models-folder sub-folder, the stand-in's commit)
+    "zero123plus": ("sudo-ai/zero123plus-v1.2", "zero123plus-v1.2", "1" * 40),
+    "normal-controlnet": ("sudo-ai/controlnet-zp12-normal-gen-v1", "controlnet-zp12-normal-gen-v1", "2" * 40),
+}
+U2NET_PATH = "danielgatis/rembg/releases/download/v0.0.0/u2net.onnx"
 
 
 def git_blob_sha1(data: bytes) -> str:
@@ -184,6 +189,21 @@ class StandInHub:
             code, body = 206, data[start:end + 1]
             headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
         self._send(h, code, body, headers, head)
+
+
+def serve_tiny_models(hub: StandInHub, tiny_models: Path, u2net: Path) -> dict:
+    """Serve the tiny model folders (tests/backend/priors/tiny_diffusion.py) as the hub's
+    repositories at the stand-in's own commits and the u2net stand-in at rembg's release
+    path; returns the LATENTDREAMER_PINS content that pins exactly those commits and files,
+    as a studio pins its own mirror."""
+    pins = {}
+    for name, (repo_id, folder, commit) in TINY_REPOS.items():
+        hub.add_repo(repo_id, tiny_models / folder, commit)
+        pins[name] = {"revision": commit, "sha256": {str(p.relative_to(tiny_models / folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+                                                      for p in sorted((tiny_models / folder).rglob("*")) if p.is_file()}}
+    url = hub.add_file(U2NET_PATH, u2net.read_bytes())
+    pins["background-removal"] = {"url": url, "sha256": {"u2net.onnx": hashlib.sha256(u2net.read_bytes()).hexdigest()}}
+    return pins
 
 
 # ---- a u2net stand-in in ONNX (hand-encoded protobuf: no onnx package needed)
