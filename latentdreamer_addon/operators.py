@@ -8,6 +8,7 @@ batch API call it directly, so the UI path is the tested path.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import bpy
 
@@ -226,7 +227,7 @@ class LATENTDREAMER_OT_release_backend(bpy.types.Operator):
 
 
 class LATENTDREAMER_OT_install_backend(bpy.types.Operator):
-    """Create a private Python environment in the extension's folder and install PyTorch and the backend"""
+    """Create a private Python environment in the extension's folder and install PyTorch and the backend (with its diffusion and background-removal libraries)"""
 
     bl_idname = "latentdreamer.install_backend"
     bl_label = "Install Backend"
@@ -237,6 +238,12 @@ class LATENTDREAMER_OT_install_backend(bpy.types.Operator):
         if not bpy.app.online_access and not wheelhouse:
             self.report({"ERROR"}, "Online access is disabled — allow it in Preferences > System > Network, "
                                    "or set Offline Wheels to a folder of wheels")
+            return {"CANCELLED"}
+        if wheelhouse and not Path(wheelhouse).is_dir():
+            self.report({"ERROR"}, f"Offline Wheels folder {wheelhouse} does not exist — pick the folder of wheels")
+            return {"CANCELLED"}
+        if preferences.runner_busy():
+            self.report({"ERROR"}, "An install or download is already running; wait for it or press Stop")
             return {"CANCELLED"}
         base = preferences.user_dir()
         if base is None:
@@ -250,21 +257,37 @@ class LATENTDREAMER_OT_install_backend(bpy.types.Operator):
 
 
 class LATENTDREAMER_OT_download_models(bpy.types.Operator):
-    """Download the model weights listed above (sizes and licences shown there)"""
+    """Download the model weights listed above for image → 3D (sizes and licences shown there)"""
 
     bl_idname = "latentdreamer.download_models"
     bl_label = "Download Models"
+
+    text_to_image: bpy.props.BoolProperty(
+        name="Text → 3D Model", default=False, options={"SKIP_SAVE"},
+        description="Download only the text-to-image model (about 7.8 GB), which only Text → 3D uses",
+    )
+
+    @classmethod
+    def description(cls, context, properties):
+        if properties.text_to_image:
+            return "Download the text-to-image model (Stable Diffusion 2.1-base, about 7.8 GB), needed only for Text → 3D"
+        return ("Download Zero123++ v1.2 and its normal ControlNet (about 9 GB, CC-BY-NC 4.0: non-commercial) and the "
+                "background-removal model (176 MB), needed for a single image → 3D")
 
     def execute(self, context):
         if not bpy.app.online_access:
             self.report({"ERROR"}, "Online access is disabled — allow it in Preferences > System > Network")
             return {"CANCELLED"}
+        if preferences.runner_busy():
+            self.report({"ERROR"}, "An install or download is already running; wait for it or press Stop")
+            return {"CANCELLED"}
         py = preferences.worker_python(context)
         dest = preferences.models_dir(context)
         if not py or dest is None:
-            self.report({"ERROR"}, "Install the backend first")
+            self.report({"ERROR"}, "Install the backend first (Install Backend above), or set Backend Python")
             return {"CANCELLED"}
-        preferences.start_runner(backend_setup.download_plan(py, dest), "models-download.log")
+        preferences.start_runner(backend_setup.download_plan(py, dest, text_to_image=self.text_to_image),
+                                 "models-download.log")
         return {"FINISHED"}
 
 

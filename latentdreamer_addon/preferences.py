@@ -105,6 +105,17 @@ def refresh_model_status(context=None) -> list[dict]:
     return _model_rows
 
 
+def _size_text(model: dict) -> str:
+    """The real size once present, else the download estimate, in units a person reads."""
+    size = model.get("size_bytes") or 0
+    if model.get("present") and size:
+        return f"{size / 1e9:.2f} GB" if size >= 1e9 else f"{size / 1e6:.0f} MB"
+    gb = model.get("approx_download_gb")
+    if not isinstance(gb, (int, float)):
+        return "size unknown"
+    return f"about {gb:g} GB" if gb >= 1 else f"about {gb * 1000:.0f} MB"
+
+
 def runner_tail() -> list[str]:
     return _runner.snapshot().tail if _runner else []
 
@@ -132,7 +143,8 @@ class LatentDreamerPreferences(bpy.types.AddonPreferences):
     )
     wheelhouse: StringProperty(
         name="Offline Wheels", subtype="DIR_PATH",
-        description="Install from this folder of wheels instead of the internet",
+        description="Install from this folder of wheels instead of the internet: torch, setuptools and every "
+                    "dependency of the backend with its diffusion and segmentation extras, for Blender's Python",
     )
 
     def draw(self, context):
@@ -157,6 +169,7 @@ class LatentDreamerPreferences(bpy.types.AddonPreferences):
         row.enabled = not runner_busy()
         row.operator("latentdreamer.install_backend", icon="IMPORT")
         row.operator("latentdreamer.download_models", icon="URL")
+        row.operator("latentdreamer.download_models", text="Download Text → 3D Model", icon="URL").text_to_image = True
         if status.setup_state == "running":
             box.progress(factor=status.setup_progress, type="BAR", text=status.setup_label)
             box.operator("latentdreamer.cancel_setup", icon="CANCEL")
@@ -180,8 +193,10 @@ class LatentDreamerPreferences(bpy.types.AddonPreferences):
         if _model_rows is not None:
             for model in _model_rows:
                 row = box.row()
-                row.label(text=model["name"], icon="CHECKMARK" if model.get("present") else "ERROR")
-                row.label(text=f"about {model.get('approx_download_gb', '?')} GB")
+                text_only = model.get("needed_for") == "text"
+                label = f"{model['name']} (only for Text → 3D)" if text_only else model["name"]
+                row.label(text=label, icon="CHECKMARK" if model.get("present") else "ERROR")
+                row.label(text=_size_text(model))
                 row.label(text=str(model.get("licence", "")))
         else:
             for model in backend_setup.MODELS:

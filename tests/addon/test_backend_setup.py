@@ -21,7 +21,8 @@ def test_plan_picks_the_torch_build_and_skips_an_existing_venv(tmp_path):
     torch_cuda = next(s for s in cuda if "PyTorch" in s.label).argv
     assert torch_cpu[torch_cpu.index("--index-url") + 1] == backend_setup.TORCH_INDEX_URLS["cpu"]
     assert torch_cuda[torch_cuda.index("--index-url") + 1] == backend_setup.TORCH_INDEX_URLS["cuda"]
-    assert cpu[-2].argv[-1] == str(src)
+    # The backend with everything the panel offers: diffusion stack and background removal.
+    assert cpu[-2].argv[-1] == f"{src}[diffusion,segmentation]"
     # Every pip step runs in the private venv, never in the Python that runs Blender.
     venv_py = str(backend_setup.venv_python(tmp_path / backend_setup.VENV_DIRNAME))
     assert all(s.argv[0] == venv_py for s in cpu[1:])
@@ -113,9 +114,13 @@ def test_model_status_comes_from_the_backend(tmp_path):
     assert all(r["present"] is False for r in rows)  # an empty folder holds nothing
     zero123 = next(r for r in rows if r["name"] == "zero123plus")
     assert "CC-BY-NC" in zero123["licence"] and zero123["approx_download_gb"] > 1
-    # The download the button starts is the backend's own command for every model, into that folder.
+    assert {"background-removal", "text-to-image"} <= names
+    # The download the button starts is the backend's own command for the image -> 3D models
+    # into that folder; the text-to-image model only when asked for.
     (step,) = backend_setup.download_plan(backend_python(), tmp_path)
-    assert step.argv[1:] == ["-m", "latentdreamer", "weights", "download", "--all", "--models-dir", str(tmp_path)]
+    assert step.argv[1:] == ["-m", "latentdreamer", "weights", "download", "--image", "--models-dir", str(tmp_path)]
+    (text,) = backend_setup.download_plan(backend_python(), tmp_path, text_to_image=True)
+    assert text.argv[5:] == ["text-to-image", "--models-dir", str(tmp_path)]
     with pytest.raises(RuntimeError, match="could not report"):
         backend_setup.model_status(sys.executable, tmp_path)  # a Python without the backend
 
