@@ -6,7 +6,7 @@ For a sphere (radius 0.4) at 32^3, 64^3 and 128^3 cubes: forward (inference, two
 quad, default weights) and forward + backward (training, four triangles per quad, backward of
 a scalar loss of the vertices to the SDF, alpha, beta, gamma and the deformation). Baseline in
 the same process: `_dense=True`, which runs the identical code on all cubes, i.e. the cost of
-an implementation that does not skip empty space (DESIGN.md quotes the public reference at
+an implementation that does not skip empty space (docs/design.md quotes the public reference at
 ~0.035 / 0.15 / 0.70 s forward on 2 cores). Medians of --repeats runs after one warm-up.
 """
 

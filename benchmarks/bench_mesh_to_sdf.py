@@ -6,7 +6,7 @@ grid sample (what the tree approximates), timed on a random subset of samples an
 extrapolated linearly to the whole grid (the cost is exactly points x triangles); the
 band distances, which both need, are not added to the baseline, so the ratio is a lower
 bound. Also printed: agreement of the inside test on the subset, and (with --quality) the
-representation bound at this resolution: the DESIGN.md §7 scores of the FlexiCubes mesh of
+representation bound at this resolution: the docs/design.md §7 scores of the FlexiCubes mesh of
 our SDF against the original mesh.
 
 Run: .venv-backend/bin/python benchmarks/bench_mesh_to_sdf.py [--resolution 64] [--subset 1000] [--quality]

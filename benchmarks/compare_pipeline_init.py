@@ -5,7 +5,7 @@
 SAE / LIN: weights files or training-run folders (default: the shipped ones). On the demo's
 coloured random object (oracle views, 192 px), runs the pipeline without texture from each
 start and prints the coarse loss every few steps and the volume IoU against the true shape
-(DESIGN.md §7, 20k points). Baseline in the same process: the zero latent (the prior mean),
+(docs/design.md §7, 20k points). Baseline in the same process: the zero latent (the prior mean),
 which is what the pipeline would start from with neither LIN nor a visual hull.
 """
 

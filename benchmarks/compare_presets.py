@@ -6,7 +6,7 @@
 Keys: sdf (SDF samples per axis), render (px, geometry stages), coarse_steps, refine_steps,
 texture_steps. Every variant runs the full pipeline (shipped SAE + LIN, auto start) on the
 same objects in this process, and the base preset itself is always run first as the baseline;
-printed per object and as means: volume IoU, Chamfer, F@0.05 (DESIGN.md §7, 100k points)
+printed per object and as means: volume IoU, Chamfer, F@0.05 (docs/design.md §7, 100k points)
 and wall seconds, and each variant's time as a ratio of the base. This is how the presets'
 budgets were chosen (the time target is 120 s at `standard` on 2 cores).
 """

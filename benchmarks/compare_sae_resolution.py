@@ -44,7 +44,7 @@ def main() -> None:
                    "random": report["random"]["mean"], "meshes": report.get("meshes", {}).get("mean")}
             rows.append(row)
             print(json.dumps(row), flush=True)
-    print(f"\n{args.steps} steps each from scratch, batch {train_cfg.batch_size}; IoU/Chamfer per DESIGN.md section 7\n")
+    print(f"\n{args.steps} steps each from scratch, batch {train_cfg.batch_size}; IoU/Chamfer per docs/design.md §7\n")
     print("| grid | train CPU s | random IoU | random Chamfer | random bound IoU | meshes IoU | meshes bound IoU |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:

@@ -27,7 +27,7 @@ CLAY_COLOUR = (0.62, 0.6, 0.58, 1.0)
 
 @dataclass(frozen=True)
 class MeshArrays:
-    """A triangle mesh as the worker writes it (DESIGN.md §4: object frame = Blender's)."""
+    """A triangle mesh as the worker writes it (docs/design.md §4: object frame = Blender's)."""
 
     vertices: np.ndarray  # (V, 3) float32
     faces: np.ndarray  # (F, 3) int32

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     print(summary(result))
     print(
         f"vs the true shape: Chamfer {scores.chamfer:.4f}, volume IoU {scores.volume_iou:.3f}, "
-        f"F-score@0.05 {scores.f_score_005:.3f}, @0.02 {scores.f_score_002:.3f} (DESIGN.md §7, 20k points)"
+        f"F-score@0.05 {scores.f_score_005:.3f}, @0.02 {scores.f_score_002:.3f} (docs/design.md §7, 20k points)"
     )
     print(f"mesh:  {glb.resolve()}")
     print(f"input: {(out / 'demo_input.glb').resolve()} (the object the six views were rendered from)")

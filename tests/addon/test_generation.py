@@ -1,7 +1,7 @@
 """Real tiny-preset generations through the operator, against the real worker and pipeline.
 
 Input: six views of a shaded sphere with their normal maps, as the two 640x960 grid images
-of DESIGN.md §4 (the user's-own-views path, which needs no diffusion weights). These tests
+of docs/design.md §4 (the user's-own-views path, which needs no diffusion weights). These tests
 skip, saying why, while the worker reports that it has no pipeline
 (`hello.capabilities.pipeline` false); they run as soon as it has one.
 """

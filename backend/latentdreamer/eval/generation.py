@@ -1,4 +1,4 @@
-"""`eval generate`: the oracle path on a folder of meshes, scored by DESIGN.md §7, plus ablations.
+"""`eval generate`: the oracle path on a folder of meshes, scored by docs/design.md §7, plus ablations.
 
 Per object: load the mesh with its colours, fit it into the radius-0.5 sphere, render the six
 prior views (RGB, alpha, normals), run the pipeline, and score the result against the fitted
@@ -241,7 +241,7 @@ def evaluate_generation(
 
 PROTOCOL = (
     "Oracle views: each mesh fitted into the radius-0.5 sphere and rendered (RGB over grey 0.5, alpha, camera-space "
-    "normals) in the six Zero123++ v1.2 cameras. Geometry (DESIGN.md §7): prediction and fitted ground truth each "
+    "normals) in the six Zero123++ v1.2 cameras. Geometry (docs/design.md §7): prediction and fitted ground truth each "
     "normalised to a unit bounding box (centred, longest side 1), uniform surface samples, Chamfer = mean of the two "
     "mean nearest-neighbour distances (not squared), F-score at 0.05 and 0.02, volume IoU on 64^3 cell centres by "
     "winding number. Images: PSNR (dB) and SSIM (11x11 Gaussian, sigma 1.5) on RGB over grey, whole frame, in the six "

@@ -4,7 +4,7 @@ Two sets: fresh random shapes from seeds the trainer never draws (>= EVAL_SEED_B
 the same object generated at 128^3 as ground truth, and the real evaluation meshes. Every
 object also gets the score of its input grid meshed directly ("grid bound"): what the
 resolution alone allows, so a reader can tell the network's loss from the grid's. Scores
-follow DESIGN.md section 7 via `latentdreamer.metrics.geometry`.
+follow docs/design.md §7 via `latentdreamer.metrics.geometry`.
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def markdown(report: dict[str, Any]) -> str:
         "# SAE round-trip evaluation",
         "",
         f"Weights: `{report['weights']}` (sha256 {report['sha256'][:16]}...), decoded at {report['decode_resolution']}^3, "
-        f"FlexiCubes with default weights. Protocol: DESIGN.md section 7 (unit-box normalisation, "
+        f"FlexiCubes with default weights. Protocol: docs/design.md §7 (unit-box normalisation, "
         f"{report['surface_points']} surface points, F-score at 0.05 / 0.02, volume IoU on 64^3 by winding number). "
         "'bound' = the input grid meshed directly (what the resolution alone allows).",
         "",
@@ -164,7 +164,7 @@ def evaluate(
         "surface_points": points,
         "random_truth_resolution": gt_resolution,
         "random_seeds": [EVAL_SEED_BASE + first_shape, EVAL_SEED_BASE + first_shape + shapes],
-        "protocol": "DESIGN.md section 7 via latentdreamer.metrics.geometry",
+        "protocol": "docs/design.md §7 via latentdreamer.metrics.geometry",
     }
     randoms = list(tqdm(random_round_trips(model, shapes, decode_resolution, points, gt_resolution, first_shape), total=shapes, desc="random", disable=not progress))
     report["random"] = summarise(randoms)

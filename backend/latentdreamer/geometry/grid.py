@@ -4,7 +4,7 @@ Every SDF grid in the project is an (n, n, n) array of samples at the vertices o
 regular lattice spanning [-HALF_EXTENT, HALF_EXTENT]^3, indexed [i, j, k] <-> (x, y, z).
 Flattened in C order, sample (i, j, k) has index i*n^2 + j*n + k, which is exactly the
 FlexiCubes vertex numbering for a grid of n - 1 cubes per axis. Objects are normalised
-into the sphere of radius 0.5 (DESIGN.md §4), so the outer shell of samples is always
+into the sphere of radius 0.5 (docs/design.md §4), so the outer shell of samples is always
 outside the object and FlexiCubes never leaves a hole on the boundary.
 """
 

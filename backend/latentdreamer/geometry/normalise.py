@@ -1,10 +1,10 @@
 """The two similarity transforms every mesh goes through: into the SDF sphere, into the eval box.
 
 - `sphere_normalisation`: bounding-box centre to the origin, farthest vertex at radius 0.5
-  (DESIGN.md §4; the frame of SDF grids, Zero123++ views and the random shapes, which use
+  (docs/design.md §4; the frame of SDF grids, Zero123++ views and the random shapes, which use
   the same rule).
 - `unit_box_normalisation`: bounding-box centre to the origin, longest side 1 (the
-  evaluation protocol, DESIGN.md §7).
+  evaluation protocol, docs/design.md §7).
 Neither rotates: meshes arrive already in the object frame (Z up), see io/eval_meshes.py.
 Only vertices used by a face count, so stray unreferenced vertices cannot shift the frame.
 """

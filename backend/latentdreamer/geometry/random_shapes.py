@@ -1,4 +1,4 @@
-"""Random closed objects as SDF grids: the SAE's and LIN's only training data (DESIGN.md §5).
+"""Random closed objects as SDF grids: the SAE's and LIN's only training data (docs/design.md §5).
 
 An object is a union of blocks (boxes, ellipsoids, cylinders, cones, capsules, tori), each
 with random extents, centre and rotation; the union is rasterised, rounded by k rounds of

@@ -1,1 +1,1 @@
-"""Evaluation metrics under the protocol of DESIGN.md §7 (geometry here; image metrics beside it)."""
+"""Evaluation metrics under the protocol of docs/design.md §7 (geometry here; image metrics beside it)."""

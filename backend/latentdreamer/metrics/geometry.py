@@ -1,4 +1,4 @@
-"""Geometric scores of a predicted mesh against ground truth (DESIGN.md §7).
+"""Geometric scores of a predicted mesh against ground truth (docs/design.md §7).
 
 Protocol, stated with every number we report: both meshes normalised independently
 (bounding-box centre at the origin, longest side 1; no alignment search, both are in the

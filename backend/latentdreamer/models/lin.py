@@ -1,4 +1,4 @@
-"""LIN, the latent initialisation network (DESIGN.md §2 item 3): six views -> an SAE latent.
+"""LIN, the latent initialisation network (docs/design.md §2 item 3): six views -> an SAE latent.
 
 Layout: a small per-view CNN turns each 64 px view (decoded normals, mask, a "normals
 present" flag) into an 8 x 8 grid of tokens; every token gets a learned position and a

@@ -9,7 +9,7 @@ mesh is decided), and decoding to a grid of any resolution is one batched MLP ca
 vertices. The plain dense decoder is kept as `decoder="dense"`: it is the speed baseline in
 `benchmarks/bench_sae_decoder.py` and a fallback.
 
-SDF values are in metres, negative inside (DESIGN.md section 4). The network sees and predicts
+SDF values are in metres, negative inside (docs/design.md §4). The network sees and predicts
 SDFs truncated at `truncation`: far values carry no shape information, and truncation keeps
 the encoder's input in a fixed range for any object.
 """

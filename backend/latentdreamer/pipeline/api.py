@@ -48,7 +48,7 @@ class Progress:
 
 @dataclass(frozen=True)
 class ViewSet:
-    """The six prior views in camera order (DESIGN.md §4), float arrays in [0, 1].
+    """The six prior views in camera order (docs/design.md §4), float arrays in [0, 1].
 
     rgb (6, H, W, 3); alpha (6, H, W) or None; normals (6, H, W, 3) in the camera-space
     encoding or None (masks-only mode).

@@ -1,4 +1,4 @@
-"""Six views in, a coloured mesh out: the pipeline's entry point (DESIGN.md §2 items 4-7).
+"""Six views in, a coloured mesh out: the pipeline's entry point (docs/design.md §2 items 4-7).
 
 init (LIN latent, zero latent, or the visual hull without an SAE) -> coarse (fit the shape
 field) -> refine (frozen SDF, FlexiCubes weights + deformation) -> Loop subdivision once ->

@@ -1,7 +1,7 @@
 """Turning the views a user brings into a validated `ViewSet` (issue: six views in).
 
 Masks come from the best source available, in this order: the images' alpha, the normal
-maps (|n| thresholds, DESIGN.md §4), then plain-background segmentation. Every check
+maps (|n| thresholds, docs/design.md §4), then plain-background segmentation. Every check
 names the file and view so that a user can fix the input without reading code.
 """
 

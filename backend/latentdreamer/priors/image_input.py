@@ -19,7 +19,7 @@ from latentdreamer.priors.segmentation import Segmentation, segment
 MIN_SIDE = 16
 MAX_SIDE = 8192
 GREY = 127.0 / 255.0
-"""Zero123++ composites its condition image on RGB 127 (DESIGN.md §5)."""
+"""Zero123++ composites its condition image on RGB 127 (docs/design.md §5)."""
 CONDITION_SIZE = 320
 """Zero123++ v1.2's `feature_extractor_vae` works at 320 x 320 (its tile size)."""
 OBJECT_FILL = 0.85

@@ -2,7 +2,7 @@
 
 The normal ControlNet paints the background as n = 0 (grey 0.5), so the length of the
 decoded normal says how sure we are a pixel is object: |n| > 0.6 certain object, < 0.2
-certain background (DESIGN.md §5). Both certain regions are eroded by a 4x4 block and the
+certain background (docs/design.md §5). Both certain regions are eroded by a 4x4 block and the
 band between them is solved by closed-form alpha matting on the colour view, which follows
 real edges in the colour image instead of the blurrier normal map.
 """

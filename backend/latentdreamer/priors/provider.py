@@ -1,7 +1,7 @@
 """Where the six views come from, behind one small interface so a prior can be swapped.
 
 Zero123++ (+ its normal ControlNet) is the default; a user's own six views skip diffusion
-entirely (DESIGN.md §2, item 1). Another multi-view model only has to implement `views`.
+entirely (docs/design.md §2, item 1). Another multi-view model only has to implement `views`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class ViewsProvider(Protocol):
     name: str
 
     def views(self, image: str | Path | PreparedImage | None, settings: GenerateSettings, callbacks: Callbacks) -> ViewSet:
-        """Six views in camera order (DESIGN.md §4) for the pipeline."""
+        """Six views in camera order (docs/design.md §4) for the pipeline."""
 
 
 @dataclass

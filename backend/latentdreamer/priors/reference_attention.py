@@ -1,6 +1,6 @@
 """Reference attention: the condition image speaks to every self-attention layer of the UNet.
 
-Zero123++ (DESIGN.md §5) runs the UNet once on the noised latent of the condition image,
+Zero123++ (docs/design.md §5) runs the UNet once on the noised latent of the condition image,
 letting each self-attention layer (`attn1`) record the tokens it sees; in the pass over the
 real sample each of those layers attends to its own tokens *and* the recorded ones (they are
 appended to keys and values). That is how pixels of the condition image reach all six views

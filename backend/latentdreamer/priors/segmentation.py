@@ -1,6 +1,6 @@
 """Cutting the object out of the input image, with the best method this machine has.
 
-Order (DESIGN.md §5 "Background removal"): rembg when it is installed *and* its u2net
+Order (docs/design.md §5 "Background removal"): rembg when it is installed *and* its u2net
 model is on disk — fetched by `latentdreamer weights download background-removal` (the
 add-on's Download Models) into the models folder with a pinned SHA-256, or already where
 rembg keeps it — else the image's own alpha channel, else a flood fill of the plain

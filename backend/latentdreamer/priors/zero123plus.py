@@ -1,7 +1,7 @@
 """Zero123++ v1.2 and its normal ControlNet, as our own sampler over stock diffusers modules.
 
 Only weights come from outside (a diffusers-layout folder of safetensors); no hub code is
-ever loaded. The conditioning follows the published model (DESIGN.md §5 "Multi-view
+ever loaded. The conditioning follows the published model (docs/design.md §5 "Multi-view
 diffusion"): global conditioning through the empty prompt's text embedding plus the ramped
 CLIP image embedding, local conditioning through reference attention, a shifted/scaled
 latent space, Euler-ancestral sampling with trailing timesteps.

@@ -1,4 +1,4 @@
-"""Cameras in the object frame (DESIGN.md §4), kept in one place so a convention flip is one line.
+"""Cameras in the object frame (docs/design.md §4), kept in one place so a convention flip is one line.
 
 Camera space is OpenGL's: x right, y up, the camera looks down -z. Clip space is what
 the rasteriser consumes (nvdiffrast's convention): NDC y = -1 is image row 0.

@@ -1,4 +1,4 @@
-"""The Zero123++ grid image: six views in 3 rows x 2 columns (DESIGN.md §4).
+"""The Zero123++ grid image: six views in 3 rows x 2 columns (docs/design.md §4).
 
 View k sits at row k // 2, column k % 2, in the order of `cameras.prior_cameras()`.
 Zero123++ makes 320-pixel tiles (a 640 x 960 image); any square tile size works here so

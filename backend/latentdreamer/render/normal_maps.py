@@ -1,4 +1,4 @@
-"""The normal-map encoding shared by the prior, the renderer and the losses (DESIGN.md §4).
+"""The normal-map encoding shared by the prior, the renderer and the losses (docs/design.md §4).
 
 Camera-space normals (OpenGL: x right, y up, z toward the camera) are stored as
 RGB = (n + 1) / 2, so the background grey 0.5 is n = 0. Zero123++'s normal ControlNet
