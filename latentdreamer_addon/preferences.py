@@ -19,7 +19,7 @@ _model_rows: list[dict] | None = None  # the backend's last `weights status` ans
 _POLL_S = 0.25
 
 
-def addon_prefs(context=None) -> "LatentDreamerPreferences | None":
+def addon_prefs(context=None) -> LatentDreamerPreferences | None:
     context = context or bpy.context
     addon = context.preferences.addons.get(__package__)
     return addon.preferences if addon else None

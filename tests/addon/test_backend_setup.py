@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 import pytest
-from pathlib import Path
 
 from latentdreamer_addon import backend_setup
 from latentdreamer_addon.backend_setup import Step, StepRunner

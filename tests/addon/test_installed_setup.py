@@ -27,9 +27,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_installed_extension import clean_env
 
 from addon_testing import REPO, backend_python
-from test_installed_extension import clean_env
 
 PRIORS_TESTS = REPO / "tests" / "backend" / "priors"
 SCRIPT = Path(__file__).parent / "installed" / "setup_in_fresh_profile.py"
@@ -102,8 +102,8 @@ def wheels(request) -> Path:
     diffusion and segmentation extras; cached under .pytest_cache, keyed by what decides it."""
     version = run([backend_python(), "-c", "import importlib.metadata as m; print(m.version('torch'))"]).stdout.strip()
     torch = os.environ.get("LATENTDREAMER_TORCH") or f"torch=={version}"
-    key = hashlib.sha256(((REPO / "backend" / "pyproject.toml").read_bytes() + torch.encode()
-                          + sys.version.encode())).hexdigest()[:16]
+    key = hashlib.sha256((REPO / "backend" / "pyproject.toml").read_bytes() + torch.encode()
+                          + sys.version.encode()).hexdigest()[:16]
     folder = Path(request.config.cache.mkdir(f"latentdreamer-wheels-{key}"))
     if not (folder / ".complete").is_file():
         run([sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "-d", str(folder),
@@ -139,6 +139,7 @@ def assert_downloaded_and_generated(report: dict, server) -> None:
     assert any(path.startswith("/sudo-ai/zero123plus-v1.2/resolve/") for _, path in server.requests)
     assert ("GET", "/" + stand_in_hub.U2NET_PATH) in server.requests
     photo = report["photo"]
+    assert "background removal: rembg" in (photo["notes"] or ""), photo  # the downloaded u2net cut it out
     assert photo["faces"] > 100 and photo["non_manifold_edges"] == 0 and photo["distinct_colours"] > 10, photo
 
 

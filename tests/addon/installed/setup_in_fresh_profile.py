@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -52,8 +51,10 @@ except ImportError:
 
 import importlib  # noqa: E402
 
-import bpy  # noqa: E402, I001  (bmesh exists only once bpy is loaded)
+# isort: off
+import bpy  # noqa: E402  (bmesh exists only once bpy is loaded)
 import bmesh  # noqa: E402
+# isort: on
 
 
 def mesh_report(obj) -> dict:
@@ -104,7 +105,10 @@ def generate(**settings_values) -> dict:
     obj = bpy.context.view_layer.objects.active
     if obj is None or obj.type != "MESH":
         fail(f"no active mesh after generate ({status.message!r} {status.error!r})")
-    return mesh_report(obj) | {"seconds": round(time.monotonic() - t0, 1)}
+    # The prior's notes (background-removal method, ...) lie beside the views the panel shows.
+    notes = [Path(v.path).parent / "notes.txt" for v in status.views]
+    notes_text = notes[0].read_text() if notes and notes[0].is_file() else None
+    return mesh_report(obj) | {"seconds": round(time.monotonic() - t0, 1), "notes": notes_text}
 
 
 def main() -> dict:
