@@ -41,6 +41,10 @@ _spec.loader.exec_module(stand_in_hub)
 pytestmark = pytest.mark.skipif(backend_python() is None, reason="no backend Python (.venv-backend) to build the test data")
 
 
+def backend_has(module: str) -> bool:
+    return subprocess.run([backend_python(), "-c", f"import {module}"], capture_output=True, check=False).returncode == 0
+
+
 def blender_version() -> tuple[int, int]:
     import bpy
 
@@ -161,6 +165,8 @@ def test_install_backend_offline_then_generate(data, wheels, hub, tmp_path):
 
 
 def test_download_models_then_generate_from_a_photo(data, hub, tmp_path):
+    if not backend_has("rembg"):
+        pytest.skip("the backend lacks the 'segmentation' extra (rembg): pip install -e 'backend[segmentation]'")
     server, pins = hub
     report = run_in_fresh_profile(
         data, tmp_path,

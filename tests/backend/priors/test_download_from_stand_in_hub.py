@@ -22,9 +22,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
+
 from latentdreamer.priors import segmentation, weights
 from latentdreamer.priors.errors import PriorInputError
-from PIL import Image
+
 from stand_in_hub import (
     TINY_REPOS,
     U2NET_PATH,
@@ -34,6 +36,7 @@ from stand_in_hub import (
 )
 
 pytest.importorskip("huggingface_hub", reason="the 'diffusion' extra is not installed")
+pytest.importorskip("rembg", reason="the 'segmentation' extra is not installed: pip install -e 'backend[segmentation]'")
 COMMITS = {name: commit for name, (_, _, commit) in TINY_REPOS.items()}
 
 
@@ -137,3 +140,18 @@ def test_download_verify_generate_then_faults(hub, tmp_path, photo, monkeypatch)
     rgba = np.concatenate([np.asarray(Image.open(photo), np.float32) / 255, np.ones((80, 60, 1), np.float32)], axis=2)
     with pytest.raises(PriorInputError, match="u2net.onnx"):
         segmentation.segment(rgba, False)
+
+
+def test_a_bad_pins_file_is_one_clear_error(tmp_path, capsys, monkeypatch):
+    pins = tmp_path / "pins.json"
+    pins.write_text(json.dumps({"zero123plus": {"sha256": {"unet/x.safetensors": "not-a-hash"}}}))
+    monkeypatch.setenv("LATENTDREAMER_PINS", str(pins))
+    from latentdreamer.cli import main
+
+    assert main(["weights", "download", "zero123plus", "--models-dir", str(tmp_path / "m")]) == 1
+    err = capsys.readouterr().err
+    assert "LATENTDREAMER_PINS" in err and "not-a-hash" in err and "hint:" in err
+    pins.write_text(json.dumps({"no-such-model": {}}))
+    assert main(["weights", "status", "--models-dir", str(tmp_path / "m")]) == 0  # status reads no pins
+    assert main(["weights", "download", "zero123plus", "--models-dir", str(tmp_path / "m")]) == 1
+    assert "unknown model name" in capsys.readouterr().err
