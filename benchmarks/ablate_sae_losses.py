@@ -25,7 +25,7 @@ import torch
 
 from latentdreamer.geometry.grid import voxel_size
 from latentdreamer.models.sae import SAEConfig
-from latentdreamer.train.checkpoint import META, TENSORS
+from latentdreamer.models.checkpoint import META, TENSORS
 from latentdreamer.train.sae import EVAL_SEED_BASE, SAETrainConfig, SAETrainer, grid_iou
 
 VARIANTS: dict[str, dict[str, float]] = {

@@ -42,7 +42,7 @@ def main() -> None:
     from latentdreamer.geometry.flexicubes import flexicubes
     from latentdreamer.metrics.geometry import evaluate_geometry
     from latentdreamer.optimise.targets import view_targets
-    from latentdreamer.optimise.visual_hull import visual_hull_sdf
+    from latentdreamer.render.visual_hull import visual_hull_sdf
     from latentdreamer.pipeline.api import GenerateSettings
     from latentdreamer.pipeline.example_object import example_object
     from latentdreamer.pipeline.generate import PipelineOptions, generate_from_views

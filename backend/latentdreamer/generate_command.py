@@ -104,7 +104,7 @@ def _image_views(args, image: Path, settings, callbacks, views_dir: Path, span: 
 
 def _mesh_views(args, views_dir: Path):
     from latentdreamer.pipeline.oracle_views import load_oracle_mesh, oracle_views
-    from latentdreamer.worker.results import save_views
+    from latentdreamer.io.view_files import save_views
 
     _, views = oracle_views(load_oracle_mesh(args.from_mesh), with_normals=not args.no_normals)
     views_dir.mkdir(parents=True, exist_ok=True)

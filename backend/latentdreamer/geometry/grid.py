@@ -11,6 +11,8 @@ outside the object and FlexiCubes never leaves a hole on the boundary.
 from __future__ import annotations
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 HALF_EXTENT: float = 0.55
 """Half side of the cube the grid covers; 10 % margin outside the radius-0.5 sphere."""
@@ -40,3 +42,20 @@ def voxel_size(n: int) -> float:
 def world_to_index(points: np.ndarray, n: int) -> np.ndarray:
     """Continuous grid index of object-frame points, for trilinear lookups."""
     return (np.asarray(points, dtype=np.float64) + HALF_EXTENT) / voxel_size(n)
+
+
+def sample_grid(volume: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """Trilinear lookup of a (B,C,n,n,n) grid laid out as in geometry/grid.py at (B,N,3) points.
+
+    grid_sample orders its coordinates (W,H,D) = (k,j,i) = (z,y,x), and our samples sit on
+    the cube's corners, hence the flip and align_corners=True. Returns (B,N,C).
+    """
+    g = (points[..., [2, 1, 0]] / HALF_EXTENT).reshape(points.shape[0], -1, 1, 1, 3)
+    out = F.grid_sample(volume, g.to(volume.dtype), mode="bilinear", padding_mode="border", align_corners=True)
+    return out.reshape(volume.shape[0], volume.shape[1], -1).transpose(1, 2)
+
+
+def grid_points_tensor(n: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """(n^3, 3) vertex positions of an n^3 SDF grid in C order (the FlexiCubes numbering)."""
+    c = torch.linspace(-HALF_EXTENT, HALF_EXTENT, n, dtype=dtype)
+    return torch.stack(torch.meshgrid(c, c, c, indexing="ij"), dim=-1).reshape(-1, 3)

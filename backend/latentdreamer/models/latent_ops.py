@@ -30,10 +30,10 @@ def load_sae(path: str | os.PathLike | None = None, device: str | torch.device =
 
 
 def load_sae_checkpoint(run_dir: str | os.PathLike, device: str | torch.device = "cpu") -> SAE:
-    """The model of a training run's latest checkpoint (train/checkpoint.py), in eval mode."""
+    """The model of a training run's latest checkpoint (models/checkpoint.py), in eval mode."""
     import json
 
-    from latentdreamer.train.checkpoint import META, load_checkpoint
+    from latentdreamer.models.checkpoint import META, load_checkpoint
 
     meta = json.loads((Path(run_dir) / META).read_text())
     model = SAE(SAEConfig.from_dict(meta["model"]))

@@ -234,7 +234,7 @@ def hull_latent(sae: SAE, mask: torch.Tensor, threshold: float = 0.5) -> torch.T
     cameras, carved at the SAE's resolution. An empty hull (masks that share no volume) is
     encoded as empty space."""
     from latentdreamer.geometry.sdf_from_occupancy import occupancy_to_sdf
-    from latentdreamer.optimise.visual_hull import visual_hull_occupancy
+    from latentdreamer.render.visual_hull import visual_hull_occupancy
     from latentdreamer.render.cameras import prior_cameras
 
     r = sae.config.resolution
@@ -309,7 +309,7 @@ def load_lin(
 def load_lin_checkpoint(run_dir: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[LIN, dict[str, Any]]:
     """The model of a LIN training run's latest checkpoint, in eval mode, and the run's SAE
     record ({"path", "sha256"}): the SAE it must be used with (and `predict` uses for the hull)."""
-    from latentdreamer.train.checkpoint import META, load_checkpoint
+    from latentdreamer.models.checkpoint import META, load_checkpoint
 
     meta = json.loads((Path(run_dir) / META).read_text())
     model = LIN(LINConfig.from_dict(meta["model"]))

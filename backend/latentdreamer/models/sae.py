@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from latentdreamer.geometry.grid import HALF_EXTENT
+from latentdreamer.geometry.grid import HALF_EXTENT, grid_points_tensor, sample_grid
 from latentdreamer.config import strict_from_dict
 
 
@@ -153,23 +153,6 @@ class DecoderTrunk(nn.Module):
         h = self.block16(self.up16(h))
         h = self.up32(h)
         return self.out(F.silu(self.norm(h)))
-
-
-def sample_grid(volume: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-    """Trilinear lookup of a (B,C,n,n,n) grid laid out as in geometry/grid.py at (B,N,3) points.
-
-    grid_sample orders its coordinates (W,H,D) = (k,j,i) = (z,y,x), and our samples sit on
-    the cube's corners, hence the flip and align_corners=True. Returns (B,N,C).
-    """
-    g = (points[..., [2, 1, 0]] / HALF_EXTENT).reshape(points.shape[0], -1, 1, 1, 3)
-    out = F.grid_sample(volume, g.to(volume.dtype), mode="bilinear", padding_mode="border", align_corners=True)
-    return out.reshape(volume.shape[0], volume.shape[1], -1).transpose(1, 2)
-
-
-def grid_points_tensor(n: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """(n^3, 3) vertex positions of an n^3 SDF grid in C order (the FlexiCubes numbering)."""
-    c = torch.linspace(-HALF_EXTENT, HALF_EXTENT, n, dtype=dtype)
-    return torch.stack(torch.meshgrid(c, c, c, indexing="ij"), dim=-1).reshape(-1, 3)
 
 
 class PointDecoder(nn.Module):
@@ -317,8 +300,6 @@ __all__ = [
     "SAE",
     "SAEConfig",
     "count_parameters",
-    "grid_points_tensor",
     "kl_divergence",
-    "sample_grid",
     "sample_posterior",
 ]

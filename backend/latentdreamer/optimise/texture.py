@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 from latentdreamer.geometry.normals import vertex_normals
-from latentdreamer.models.sae import sample_grid
+from latentdreamer.geometry.grid import sample_grid
 from latentdreamer.optimise.stage_loop import StageReport, run_stage
 from latentdreamer.optimise.targets import ViewTargets
 from latentdreamer.pipeline.presets import Preset

@@ -25,7 +25,7 @@ from latentdreamer.optimise.refine import optimise_refine
 from latentdreamer.optimise.shape_field import GridField, LatentField
 from latentdreamer.optimise.targets import ViewTargets, view_targets
 from latentdreamer.optimise.texture import optimise_texture
-from latentdreamer.optimise.visual_hull import visual_hull_sdf
+from latentdreamer.render.visual_hull import visual_hull_sdf
 from latentdreamer.pipeline.api import Callbacks, GenerateSettings, GenerationResult, ViewSet
 from latentdreamer.pipeline.presets import Preset, get_preset
 from latentdreamer.pipeline.progress import JobProgress

@@ -11,7 +11,7 @@ from latentdreamer.priors.provider import PriorViews, Zero123PlusProvider
 def save_prior_views(result: PriorViews, folder: str | Path) -> dict[str, object]:
     """The condition image, both grids and the six RGBA / normal views as PNGs."""
     from latentdreamer.io.images import write_png
-    from latentdreamer.worker.results import save_views
+    from latentdreamer.io.view_files import save_views
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from latentdreamer.geometry.grid import HALF_EXTENT, voxel_size
-from latentdreamer.models.sae import sample_grid
+from latentdreamer.geometry.grid import sample_grid
 from latentdreamer.render.cameras import Cameras
 from latentdreamer.render.normal_maps import BACKGROUND_VALUE, encode_normals
 

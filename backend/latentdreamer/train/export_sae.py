@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from latentdreamer.eval.sae import merge_reports
     from latentdreamer.models.latent_ops import DEFAULT_SAE_WEIGHTS, export_sae, load_sae_checkpoint
     from latentdreamer.models.weights import code_commit, hardware_description
-    from latentdreamer.train.checkpoint import META
+    from latentdreamer.models.checkpoint import META
     from latentdreamer.train.sae import EVAL_SEED_BASE
 
     meta = json.loads((args.run / META).read_text())

@@ -26,7 +26,7 @@ import torch
 from latentdreamer.models.lin import LIN, LINConfig, hull_latent, latent_loss
 from latentdreamer.models.sae import SAE
 from latentdreamer.models.weights import WeightsError
-from latentdreamer.train.checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint
+from latentdreamer.models.checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint
 from latentdreamer.train.lin_data import LINDataConfig, training_views
 from latentdreamer.train.loop import train_until
 from latentdreamer.train.sae import EVAL_SEED_BASE, ShapeFn, default_shape_fn, grid_iou, shape_batch, step_generator
@@ -74,7 +74,7 @@ def load_config(path: str | Path) -> tuple[LINConfig, LINDataConfig, LINTrainCon
 def resolve_sae(source: str | os.PathLike | None, out: Path) -> Path:
     """The SAE weights file a run trains against.
 
-    A training run directory (train/checkpoint.py) is exported to `out/sae.safetensors`
+    A training run directory (models/checkpoint.py) is exported to `out/sae.safetensors`
     first, so the pairing is with a file whose sha256 can be checked later; None means the
     SAE the run's checkpoint last trained against, else the run's snapshot, else the shipped SAE.
     """

@@ -23,8 +23,9 @@ import numpy as np
 import torch
 
 from latentdreamer.geometry.grid import voxel_size
-from latentdreamer.models.sae import SAE, SAEConfig, kl_divergence, sample_grid, sample_posterior
-from latentdreamer.train.checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint
+from latentdreamer.models.sae import SAE, SAEConfig, kl_divergence, sample_posterior
+from latentdreamer.geometry.grid import sample_grid
+from latentdreamer.models.checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint
 from latentdreamer.train.loop import train_until
 from latentdreamer.config import strict_from_dict
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import torch
 
 from latentdreamer.geometry.flexicubes import deviation_loss, flexicubes, sdf_sign_loss
-from latentdreamer.models.sae import SAE, grid_points_tensor, sample_grid
+from latentdreamer.models.sae import SAE
+from latentdreamer.geometry.grid import grid_points_tensor, sample_grid
 from latentdreamer.render.cameras import orbit_cameras
 from latentdreamer.render.views import render_views
 

@@ -23,7 +23,8 @@ from typing import Any, Callable
 from latentdreamer.errors import UserFacingError
 from latentdreamer.pipeline.api import PRESETS, Callbacks, Cancelled, GenerateSettings, GenerationResult, Progress
 from latentdreamer.worker.protocol import ERROR_CODES, GenerateRequest, RequestError, make_event
-from latentdreamer.worker.results import JobFolders, save_views, write_glb, write_mesh_npz
+from latentdreamer.io.view_files import save_views
+from latentdreamer.worker.results import JobFolders, write_glb, write_mesh_npz
 
 log = logging.getLogger("latentdreamer.worker")
 

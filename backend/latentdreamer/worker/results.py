@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from latentdreamer.geometry.mesh import Mesh
-from latentdreamer.io.images import to_uint8, write_png
+from latentdreamer.io.images import to_uint8
 
 log = logging.getLogger("latentdreamer.worker")
 
@@ -109,19 +109,3 @@ def write_glb(path: Path, mesh: Mesh) -> None:
     tmp = path.with_suffix(".part.glb")
     save_mesh(mesh, tmp, "glb")
     os.replace(tmp, path)
-
-
-def save_views(folder: Path, views) -> dict[str, list[str] | None]:
-    """The six views as PNGs (RGBA where an alpha mask exists); returns their paths."""
-    folder.mkdir(exist_ok=True)
-    rgb_paths, normal_paths = [], []
-    for k in range(len(views.rgb)):
-        rgb = views.rgb[k]
-        if views.alpha is not None:
-            rgb = np.concatenate([rgb, views.alpha[k][..., None]], axis=-1)
-        rgb_paths.append(str(folder / f"rgb_{k}.png"))
-        write_png(rgb_paths[-1], rgb)
-        if views.normals is not None:
-            normal_paths.append(str(folder / f"normal_{k}.png"))
-            write_png(normal_paths[-1], views.normals[k])
-    return {"rgb": rgb_paths, "normals": normal_paths or None}

@@ -7,7 +7,8 @@ import trimesh
 
 from latentdreamer.eval.lin import evaluate
 from latentdreamer.models.lin import LIN
-from latentdreamer.models.sae import SAE, grid_points_tensor
+from latentdreamer.models.sae import SAE
+from latentdreamer.geometry.grid import grid_points_tensor
 from latentdreamer.train.lin import load_config as lin_config
 from latentdreamer.train.sae import load_config as sae_config
 

@@ -16,7 +16,7 @@ class SphereSAE(SAE):
     scores are known: IoU against a radius-0.3 sphere must be high, against others lower."""
 
     def decode_grid(self, z, n=None, chunk=0):
-        from latentdreamer.models.sae import grid_points_tensor
+        from latentdreamer.geometry.grid import grid_points_tensor
 
         n = n or self.config.resolution
         return (grid_points_tensor(n).norm(dim=1) - 0.3).reshape(1, n, n, n).expand(z.shape[0], -1, -1, -1)

@@ -55,7 +55,7 @@ def test_shipped_weights_load():
 
 
 def test_checkpoint_loads_as_model(tmp_path: Path):
-    from latentdreamer.train.checkpoint import save_checkpoint
+    from latentdreamer.models.checkpoint import save_checkpoint
 
     model = SAE(SAEConfig(**TINY))
     opt = torch.optim.Adam(model.parameters())

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from latentdreamer.geometry.grid import grid_points
-from latentdreamer.models.sae import SAE, SAEConfig, grid_points_tensor, kl_divergence, sample_grid
+from latentdreamer.models.sae import SAE, SAEConfig, kl_divergence
+from latentdreamer.geometry.grid import grid_points_tensor, sample_grid
 
 TINY = dict(resolution=32, encoder_channels=(8, 16), decoder_channels=(16, 8, 8), feature_channels=8, point_hidden=16, fourier_bands=3, groups=4)
 

@@ -46,7 +46,7 @@ def test_latent_path_runs_with_untrained_weights(oracle):
 def test_initial_latents(oracle):
     """Without a LIN, 'auto' encodes the visual hull; 'zero' is the prior mean."""
     from latentdreamer.optimise.targets import view_targets
-    from latentdreamer.optimise.visual_hull import visual_hull_sdf
+    from latentdreamer.render.visual_hull import visual_hull_sdf
     from latentdreamer.pipeline.generate import _initial_latent
     from latentdreamer.render.cameras import prior_cameras
 

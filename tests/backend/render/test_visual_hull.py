@@ -7,7 +7,7 @@ from latentdreamer.geometry.grid import grid_points
 from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.geometry.flexicubes import flexicubes
 from latentdreamer.optimise.targets import view_targets
-from latentdreamer.optimise.visual_hull import visual_hull_occupancy, visual_hull_sdf
+from latentdreamer.render.visual_hull import visual_hull_occupancy, visual_hull_sdf
 from latentdreamer.pipeline.oracle_views import render_mesh_views
 from latentdreamer.render.cameras import prior_cameras
 

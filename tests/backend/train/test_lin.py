@@ -11,7 +11,7 @@ from latentdreamer.models.latent_ops import export_sae
 from latentdreamer.models.lin import LIN, latent_loss
 from latentdreamer.models.sae import SAE
 from latentdreamer.models.weights import WeightsError
-from latentdreamer.train.checkpoint import load_checkpoint
+from latentdreamer.models.checkpoint import load_checkpoint
 from latentdreamer.train.lin import LINTrainer, load_config, resolve_sae
 from latentdreamer.train.lin_data import LINDataConfig, augment_views, gaussian_blur, morph_masks, training_views
 from latentdreamer.train.sae import load_config as sae_config
@@ -116,7 +116,7 @@ def test_resume_refuses_another_sae_unless_retargeting(tmp_path: Path):
 def test_sae_run_directory_is_snapshotted(tmp_path: Path):
     from latentdreamer.models.sae import SAE
     from latentdreamer.models.weights import read_card
-    from latentdreamer.train.checkpoint import save_checkpoint
+    from latentdreamer.models.checkpoint import save_checkpoint
 
     torch.manual_seed(0)
     sae = SAE(SAE_CONFIG)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from latentdreamer.train.checkpoint import load_checkpoint
+from latentdreamer.models.checkpoint import load_checkpoint
 from latentdreamer.train.sae import (
     EVAL_SEED_BASE,
     SAETrainer,
@@ -15,7 +15,7 @@ from latentdreamer.train.sae import (
     shape_batch,
 )
 from latentdreamer.geometry.grid import voxel_size
-from latentdreamer.models.sae import sample_grid
+from latentdreamer.geometry.grid import sample_grid
 
 CONFIG = Path(__file__).resolve().parents[3] / "configs" / "sae" / "tiny.json"
 
