@@ -105,8 +105,9 @@ class VIEW3D_PT_latentdreamer(LatentDreamerPanel, bpy.types.Panel):
                      "non-commercial)" + (" and the text model (about 8 GB)" if "text-to-image" in missing else ""))
             _wrapped(box.column(align=True), context, first, "ERROR" if known else "INFO")
             _wrapped(box.column(align=True), context,
-                     "Get them with Download Models in Preferences > Add-ons > LatentDreamer, "
-                     "or choose Six Views to bring your own.", "BLANK1")
+                     "Get them in Preferences > Add-ons > LatentDreamer: Download Models"
+                     + (" and Download Text → 3D Model" if "text-to-image" in missing else "")
+                     + ", or choose Six Views to bring your own.", "BLANK1")
         col.prop(settings, "preset")
         col.prop(settings, "device")
         col.prop(settings, "seed")

@@ -152,11 +152,13 @@ def prepare_image(
     size: int = CONDITION_SIZE,
     fill: float = OBJECT_FILL,
     segmentation: str = "auto",
+    models_dir: str | Path | None = None,
 ) -> PreparedImage:
-    """File (or decoded image) -> cut-out, framed, composited condition image for Zero123++."""
+    """File (or decoded image) -> cut-out, framed, composited condition image for Zero123++
+    (`models_dir`: where the background-removal model lives)."""
     loaded = source if isinstance(source, LoadedImage) else load_image(source)
     _check_size((loaded.rgba.shape[1], loaded.rgba.shape[0]))
-    seg: Segmentation = segment(loaded.rgba, loaded.has_alpha, method=segmentation)
+    seg: Segmentation = segment(loaded.rgba, loaded.has_alpha, method=segmentation, models_dir=models_dir)
     cut = np.concatenate([loaded.rgba[..., :3], seg.mask[..., None]], axis=2)
     framed = frame_object(cut, size=size, fill=fill)
     return PreparedImage(condition=composite_on_grey(framed), rgba=framed, segmentation=seg.method, notes=list(seg.notes))

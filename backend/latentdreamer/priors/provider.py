@@ -105,7 +105,7 @@ class Zero123PlusProvider:
         from latentdreamer.render.grid_image import GRID_COLS, GRID_ROWS, split_grid
 
         paths = self._paths()
-        prepared = image if isinstance(image, PreparedImage) else prepare_image(image, segmentation=self.segmentation)
+        prepared = image if isinstance(image, PreparedImage) else prepare_image(image, segmentation=self.segmentation, models_dir=self.models_dir)
         model = self._load(paths, settings.device)
         size = model.tile_size
         notes = [f"background removal: {prepared.segmentation}", *prepared.notes]

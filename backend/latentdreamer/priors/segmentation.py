@@ -43,19 +43,19 @@ class Segmentation:
     notes: list[str] = field(default_factory=list)
 
 
-def rembg_model_path(model: str = REMBG_MODEL) -> Path | None:
+def rembg_model_path(model: str = REMBG_MODEL, models_dir: str | Path | None = None) -> Path | None:
     """The u2net file the backend would use (models folder first, then rembg's own home),
     or None when it is not on disk. Only `u2net` is managed (downloaded and pinned)."""
     from latentdreamer.priors.weights import MODELS, model_status
 
     if model != REMBG_MODEL:
         return None
-    st = model_status(MODELS["background-removal"])
+    st = model_status(MODELS["background-removal"], models_dir)
     return st.path / f"{model}.onnx" if st.complete else None
 
 
-def rembg_ready(model: str = REMBG_MODEL) -> bool:
-    return importlib.util.find_spec("rembg") is not None and rembg_model_path(model) is not None
+def rembg_ready(model: str = REMBG_MODEL, models_dir: str | Path | None = None) -> bool:
+    return importlib.util.find_spec("rembg") is not None and rembg_model_path(model, models_dir) is not None
 
 
 _sessions: dict[tuple, object] = {}
@@ -135,14 +135,16 @@ def plain_background_mask(rgb: np.ndarray, tolerance: float = PLAIN_TOLERANCE) -
     return foreground.astype(np.float32), notes
 
 
-def segment(rgba: np.ndarray, has_alpha: bool, method: str = "auto") -> Segmentation:
-    """The object's mask by the first usable method (see module doc); errors if it is empty."""
+def segment(rgba: np.ndarray, has_alpha: bool, method: str = "auto", models_dir: str | Path | None = None) -> Segmentation:
+    """The object's mask by the first usable method (see module doc); errors if it is empty.
+
+    `models_dir` is where the background-removal model was downloaded (None: the usual places)."""
     if method not in METHODS:
         raise ValueError(f"unknown segmentation method {method!r}; choose one of {', '.join(METHODS)}")
     notes: list[str] = []
     if method in ("auto", "rembg"):
         installed = importlib.util.find_spec("rembg") is not None
-        path = rembg_model_path()
+        path = rembg_model_path(models_dir=models_dir)
         if installed and path is not None:
             return _checked(Segmentation(_rembg_mask(rgba, path), "rembg", notes))
         if not installed:
