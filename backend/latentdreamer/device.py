@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from latentdreamer.errors import DeviceUnavailable, SettingsError
+
 DEVICE_CHOICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
 """What `--device` and the `device` setting accept; `auto` picks the first usable of CUDA,
 Apple's MPS, the CPU."""
@@ -22,7 +24,7 @@ def auto_device(cuda_ok: bool, mps_ok: bool) -> str:
 
 def resolve_device(choice: str = "auto") -> torch.device:
     """`auto` takes CUDA when a usable GPU is present, else Apple's MPS, else the CPU; an
-    explicit `cuda` or `mps` without one is an error.
+    explicit `cuda` or `mps` without one is a DeviceUnavailable (a user-facing error).
 
     An explicit choice that cannot be honoured fails loudly instead of silently running a
     job that would take minutes instead of seconds. On MPS, operations Metal lacks fall back
@@ -35,17 +37,17 @@ def resolve_device(choice: str = "auto") -> torch.device:
         return torch.device("cpu")
     if choice == "mps":
         if not mps_available():
-            raise RuntimeError("--device mps was requested but PyTorch sees no Apple MPS device "
-                               "(it needs a Mac with Apple silicon or a Metal GPU); use --device auto or cpu")
+            raise DeviceUnavailable("--device mps was requested but PyTorch sees no Apple MPS device "
+                                    "(it needs a Mac with Apple silicon or a Metal GPU)")
         return torch.device("mps")
     if choice == "cuda":
         if not torch.cuda.is_available():
-            raise RuntimeError(
-                "--device cuda was requested but PyTorch sees no CUDA GPU; "
-                f"this PyTorch is {torch.__version__} (install a CUDA build of torch, or use --device cpu)"
+            raise DeviceUnavailable(
+                f"--device cuda was requested but PyTorch sees no CUDA GPU (this PyTorch is {torch.__version__})",
+                "use --device cpu or auto, or install a CUDA build of torch on a machine with an NVIDIA GPU",
             )
         return torch.device("cuda")
-    raise ValueError(f"unknown device {choice!r}; choose {', '.join(DEVICE_CHOICES[:-1])} or {DEVICE_CHOICES[-1]}")
+    raise SettingsError(f"unknown device {choice!r}", f"choose {', '.join(DEVICE_CHOICES[:-1])} or {DEVICE_CHOICES[-1]}")
 
 
 def describe_device(device: torch.device) -> dict[str, str | int | None]:

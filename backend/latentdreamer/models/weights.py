@@ -4,7 +4,8 @@
 data, steps, wall time, hardware, metrics) and the sha256 of the safetensors file. Loading
 verifies the checksum before reading a byte of tensor data, so a truncated download, a Git
 LFS pointer file or a stale card fails loudly instead of producing a silently broken model.
-Used by every trained model (SAE, LIN).
+Used by every trained model (SAE, LIN). `verify_weights` is the same check without torch,
+for the worker's `hello` and for checking a run's weights before any compute.
 """
 
 from __future__ import annotations
@@ -14,14 +15,25 @@ import json
 import os
 import platform
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from safetensors.torch import load_file, save_file
+from latentdreamer.errors import UserFacingError
+
+if TYPE_CHECKING:
+    import torch
+
+GIT_LFS_HINT = "the file is a Git LFS pointer, not the weights: run `git lfs pull` in the checkout"
 
 
-class WeightsError(RuntimeError):
-    """A weights file or its model card is missing, unreadable or does not match."""
+class WeightsError(UserFacingError, RuntimeError):
+    """A weights file or its model card is missing, unreadable or does not match.
+
+    User-facing (the message names the file, the hint the fix): code `weights_missing`
+    for a file that is not there, `weights_corrupt` for one that is there but wrong.
+    """
+
+    def __init__(self, message: str, hint: str = "", code: str = "weights_corrupt") -> None:
+        super().__init__(message, hint, code)
 
 
 def card_path(weights: str | os.PathLike) -> Path:
@@ -38,6 +50,8 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 def hardware_description() -> dict[str, Any]:
     """What the card records as 'hardware': enough to compare wall times between runs."""
+    import torch
+
     info: dict[str, Any] = {
         "machine": platform.machine(),
         "cpu": platform.processor() or _cpu_model(),
@@ -80,6 +94,8 @@ def save_weights(path: str | os.PathLike, tensors: dict[str, torch.Tensor], card
     The write goes through a temporary name so a crash never leaves a half file under the
     real name.
     """
+    from safetensors.torch import save_file
+
     path = Path(path)
     if path.suffix != ".safetensors":
         raise ValueError(f"weights must be a .safetensors file, got {path}")
@@ -100,39 +116,61 @@ def save_weights(path: str | os.PathLike, tensors: dict[str, torch.Tensor], card
     return cpath
 
 
-def read_card(path: str | os.PathLike) -> dict[str, Any]:
+def read_card(path: str | os.PathLike, hint: str = "") -> dict[str, Any]:
+    """The model card beside a weights file, or a WeightsError naming the card and the fix."""
     path = Path(path)
     cpath = card_path(path)
+    hint = hint or "reinstall the backend, or re-export the weights with latentdreamer.models.weights.save_weights"
     if not cpath.is_file():
-        raise WeightsError(
-            f"model card {cpath} is missing; it must sit beside {path.name} "
-            "(re-export the weights with latentdreamer.models.weights.save_weights)"
-        )
+        raise WeightsError(f"model card {cpath} is missing; it must sit beside {path.name}", hint)
     try:
-        return json.loads(cpath.read_text())
-    except json.JSONDecodeError as e:
-        raise WeightsError(f"model card {cpath} is not valid JSON ({e})") from e
+        card = json.loads(cpath.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise WeightsError(f"model card {cpath} is not readable JSON ({e})", hint) from e
+    if not isinstance(card, dict):
+        raise WeightsError(f"model card {cpath} is not a JSON object", hint)
+    return card
 
 
-def load_weights(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[dict[str, torch.Tensor], dict]:
-    """Return (tensors, card) after checking the file against the card's sha256."""
+def verify_weights(path: str | os.PathLike, hint: str = "") -> dict[str, Any]:
+    """The card of `path` after checking the file against the card's sha256 (no torch needed).
+
+    `hint` says how to get a good file where the caller knows better (the shipped weights:
+    reinstall); a Git LFS pointer always gets the `git lfs pull` hint.
+    """
     path = Path(path)
     if not path.is_file():
-        raise WeightsError(
-            f"weights file {path} not found. Shipped weights live in the package "
-            "(latentdreamer/weights/); if you cloned with Git LFS, run `git lfs pull`; "
-            "otherwise train them (`latentdreamer train ...`) or pass --weights PATH."
-        )
-    card = read_card(path)
+        what = "is a folder, not a .safetensors file" if path.is_dir() else "not found"
+        raise WeightsError(f"weights file {path} {what}", hint or "check the path, or train and export the weights "
+                           "(`latentdreamer train ...`)", code="weights_missing")
+    card = read_card(path, hint)
     expected = card.get("sha256")
-    actual = sha256_file(path)
+    try:
+        actual = sha256_file(path)
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError as e:
+        raise WeightsError(f"weights file {path} cannot be read ({e.strerror or e})", hint or "check its permissions") from e
     if expected != actual:
-        head = path.read_bytes()[:64]
-        hint = (
-            " The file looks like a Git LFS pointer: run `git lfs pull`."
-            if head.startswith(b"version https://git-lfs")
-            else " The file is corrupt or was replaced without re-exporting its card: "
-            "re-download it or re-export with save_weights."
+        if head.startswith(b"version https://git-lfs"):
+            raise WeightsError(f"weights file {path} does not match its card {card_path(path).name} "
+                               "(checksum mismatch)", GIT_LFS_HINT)
+        raise WeightsError(
+            f"weights file {path} is damaged or was replaced (checksum mismatch: its sha256 is {actual}, "
+            f"its card {card_path(path).name} says {expected})",
+            hint or "re-download or reinstall it, or re-export the weights with save_weights (which writes a new card)",
         )
-        raise WeightsError(f"checksum mismatch for {path}: card says {expected}, file is {actual}.{hint}")
-    return load_file(str(path), device=str(device)), card
+    return card
+
+
+def load_weights(path: str | os.PathLike, device: str | torch.device = "cpu", hint: str = "") -> tuple[dict[str, torch.Tensor], dict]:
+    """Return (tensors, card) after checking the file against the card's sha256 (`verify_weights`)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    card = verify_weights(path, hint)
+    try:
+        return load_file(str(path), device=str(device)), card
+    except (SafetensorError, OSError, ValueError) as e:  # matches its card, yet not safetensors: a bad export
+        raise WeightsError(f"weights file {path} matches its card but is not a readable safetensors file ({e})",
+                           hint or "re-export the weights with save_weights") from e

@@ -6,15 +6,23 @@ heavy stack, and so every caller reports progress and cancels the same way.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
+from latentdreamer.errors import SettingsError, check_seed
 from latentdreamer.geometry.mesh import Mesh
 
 PRESETS: tuple[str, ...] = ("tiny", "draft", "standard", "high")
 """`tiny` exists for tests and CI (seconds on a CPU); the other three are for users."""
+
+TEXTURE_MODES: tuple[str, ...] = ("uv", "vertex")
+""""uv": vertex colours plus a texture baked from the views (per-corner UVs and an image);
+"vertex": vertex colours only. `texture=False` is geometry only."""
+DEFAULT_TEXTURE = "uv"
+"""What `texture=True` (the protocol's old boolean) means: the baked texture, measured better
+than vertex colours in novel views (docs/evaluation.md, "UV texture")."""
 
 
 @dataclass(frozen=True)
@@ -24,14 +32,26 @@ class GenerateSettings:
     preset: str = "standard"
     device: str = "auto"
     seed: int = 0
-    texture: bool = True
+    texture: bool | str = True
+    """"uv", "vertex", or False; True means DEFAULT_TEXTURE and is stored as that mode."""
     preview_every: int = 10
 
     def __post_init__(self) -> None:
+        """Every setting is checked here, once, for the CLI, the worker and the API alike, so
+        a bad value fails before any work with the same message everywhere (SettingsError
+        is a ValueError)."""
         if self.preset not in PRESETS:
-            raise ValueError(f"unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
+            raise SettingsError(f"unknown preset {self.preset!r}", f"choose one of {', '.join(PRESETS)}")
         if self.device not in ("auto", "cpu", "cuda", "mps"):
-            raise ValueError(f"unknown device {self.device!r}; choose auto, cpu, cuda or mps")
+            raise SettingsError(f"unknown device {self.device!r}", "choose auto, cpu, cuda or mps")
+        check_seed(self.seed)
+        if isinstance(self.preview_every, bool) or not isinstance(self.preview_every, int) or self.preview_every < 1:
+            raise SettingsError(f"preview_every must be a whole number of steps, at least 1, got {self.preview_every!r}",
+                                "use e.g. 10")
+        if self.texture is True:
+            object.__setattr__(self, "texture", DEFAULT_TEXTURE)
+        elif self.texture is not False and self.texture not in TEXTURE_MODES:
+            raise ValueError(f"unknown texture {self.texture!r}; choose {', '.join(TEXTURE_MODES)}, true or false")
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,18 @@
-"""Finding the trained shape models (SAE, LIN) the pipeline runs with, if any are installed.
+"""Finding the trained shape models (SAE, LIN) the pipeline runs with, and checking them.
 
 SAE: an explicit weights file or training-run folder if given, else $LATENTDREAMER_SAE_WEIGHTS,
 else the shipped `latentdreamer/weights/sae.safetensors` (models/latent_ops.py). LIN: the
-shipped `latentdreamer/weights/lin.safetensors`, only if its card pairs it with that SAE. Without an SAE the pipeline still runs, optimising
-the SDF grid directly from the visual hull (stats say which: `shape_prior`), so a checkout
-without weights can be tested end to end; quality then is that of that baseline.
+same order with $LATENTDREAMER_LIN_WEIGHTS and the shipped `lin.safetensors`, used only if
+its card pairs it with that SAE.
+
+The rule for every weights file, at every load: a file that is there is checked by sha256
+against its model card, and a file that fails the check (or an explicit path that does not
+exist) stops the run with an error naming the file and the fix. Nothing falls back silently.
+The one fall-back is for weights that are simply not installed (a checkout without them):
+without the shipped SAE the pipeline optimises the SDF grid directly from the visual hull,
+without the shipped LIN it starts from the hull's encoding; the stats (`shape_prior`) say
+which. `locate_shape_weights` and `check_shape_weights` need no torch, so the worker's
+`hello` reports exactly what a job will do, and the CLI checks before any compute.
 """
 
 from __future__ import annotations
@@ -12,10 +20,86 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
+
+import latentdreamer
 
 NO_SAE = "none (no SAE weights installed: SDF grid optimised directly from the visual hull)"
+SAE_ENV = "LATENTDREAMER_SAE_WEIGHTS"
+LIN_ENV = "LATENTDREAMER_LIN_WEIGHTS"
+PACKAGE_WEIGHTS = Path(latentdreamer.__file__).resolve().parent / "weights"
+"""models.latent_ops.DEFAULT_SAE_WEIGHTS and models.lin.DEFAULT_LIN_WEIGHTS live here
+(named without importing torch; a test keeps them equal)."""
+
+SHIPPED_HINT = ("reinstall the backend (`pip install --force-reinstall latentdreamer`, or the add-on's Install "
+                "Backend); in a git checkout run `git lfs pull` and `git checkout -- backend/latentdreamer/weights/`")
+
+
+@dataclass(frozen=True)
+class WeightsLocation:
+    """Where one shape model's weights are looked for, and how they were chosen."""
+
+    name: str
+    path: Path
+    source: str
+    """'argument' (a path given to the call), 'env' (its environment variable) or 'package'."""
+
+    @property
+    def explicit(self) -> bool:
+        return self.source != "package"
+
+    def hint(self) -> str:
+        """How to fix a bad file here: another path for an explicit one, a reinstall for ours."""
+        if self.source == "env":
+            env = SAE_ENV if self.name == "sae" else LIN_ENV
+            return f"point {env} at a .safetensors file with its .json model card beside it, or unset it to use the shipped weights"
+        if self.source == "argument":
+            return "give a .safetensors file with its .json model card beside it, or a training-run folder"
+        return SHIPPED_HINT
+
+
+def locate_shape_weights(sae_path: str | os.PathLike | None = None,
+                         lin_path: str | os.PathLike | None = None) -> tuple[WeightsLocation, WeightsLocation]:
+    """(SAE, LIN) locations by the module's order; nothing is read."""
+
+    def pick(name: str, given, env: str, default: str) -> WeightsLocation:
+        if given:
+            return WeightsLocation(name, Path(given).expanduser(), "argument")
+        if os.environ.get(env):
+            return WeightsLocation(name, Path(os.environ[env]).expanduser(), "env")
+        return WeightsLocation(name, PACKAGE_WEIGHTS / default, "package")
+
+    return (pick("sae", sae_path, SAE_ENV, "sae.safetensors"), pick("lin", lin_path, LIN_ENV, "lin.safetensors"))
+
+
+def check_weights_file(loc: WeightsLocation) -> bool:
+    """True when the weights at `loc` are there and match their card; False when shipped
+    weights are simply not installed; else the WeightsError naming the file and the fix."""
+    from latentdreamer.models.weights import WeightsError, verify_weights
+
+    if loc.path.is_dir():
+        if not loc.explicit:
+            raise WeightsError(f"{loc.path} is a folder, not the {loc.name.upper()} weights file", SHIPPED_HINT)
+        return True  # a training-run folder: its checkpoint is checked when it loads
+    if not loc.path.exists() and not loc.explicit:
+        return False
+    verify_weights(loc.path, loc.hint())
+    return True
+
+
+def check_shape_weights(sae_path: str | os.PathLike | None = None,
+                        lin_path: str | os.PathLike | None = None) -> dict[str, bool]:
+    """{'sae': usable, 'lin': usable}, checking every file that is there (no torch, ~20 ms).
+
+    Raises the first WeightsError: a run with damaged weights must not start at all.
+    """
+    sae, lin = locate_shape_weights(sae_path, lin_path)
+    sae_ok = check_weights_file(sae)
+    lin_ok = check_weights_file(lin)
+    return {"sae": sae_ok, "lin": lin_ok and sae_ok}
 
 
 @dataclass
@@ -26,42 +110,37 @@ class ShapePrior:
     """Where the SAE came from, or why there is none (for stats and logs)."""
 
 
-def _load_sae(path: Path | None, device: torch.device) -> tuple[torch.nn.Module | None, str]:
-    from latentdreamer.models.latent_ops import DEFAULT_SAE_WEIGHTS, load_sae, load_sae_checkpoint
-    from latentdreamer.models.weights import WeightsError
+def _load_sae(loc: WeightsLocation, device: torch.device) -> tuple[torch.nn.Module | None, str]:
+    from latentdreamer.models.latent_ops import load_sae, load_sae_checkpoint
 
-    if path is not None and path.is_dir():
-        return load_sae_checkpoint(path, device), f"checkpoint {path}"
-    if path is not None:
-        return load_sae(path, device), str(path)
-    try:
-        return load_sae(None, device), str(DEFAULT_SAE_WEIGHTS)
-    except WeightsError:
+    if loc.path.is_dir() and loc.explicit:
+        return load_sae_checkpoint(loc.path, device), f"checkpoint {loc.path}"
+    if not check_weights_file(loc):
         return None, NO_SAE
+    return load_sae(loc.path, device), str(loc.path)
 
 
-def _load_lin(device: torch.device, sae_weights: Path | None, lin_path: Path | None) -> torch.nn.Module | None:
-    """The given LIN (weights file or training-run folder), else the shipped one, if it was
-    trained against this SAE; a LIN paired with another SAE gives meaningless latents."""
-    from latentdreamer.models.lin import DEFAULT_LIN_WEIGHTS, load_lin, load_lin_checkpoint
-    from latentdreamer.models.weights import WeightsError, sha256_file
+def _load_lin(device: torch.device, sae_weights: Path | None, loc: WeightsLocation) -> torch.nn.Module | None:
+    """The LIN at `loc` (weights file or training-run folder), if it was trained against this
+    SAE; a LIN paired with another SAE gives meaningless latents. An explicit LIN that does
+    not pair is an error; the shipped one is skipped for an SAE of your own (there is no
+    LIN for it), which the stats show as `init hull`."""
+    from latentdreamer.models.lin import load_lin, load_lin_checkpoint
+    from latentdreamer.models.weights import WeightsError, read_card, sha256_file
 
     if sae_weights is None:
         return None
-    if lin_path is not None and lin_path.is_dir():
-        model, sae_record = load_lin_checkpoint(lin_path, device)
+    if loc.path.is_dir() and loc.explicit:
+        model, sae_record = load_lin_checkpoint(loc.path, device)
         if sae_record.get("sha256") != sha256_file(sae_weights):
-            raise WeightsError(f"the LIN run {lin_path} was trained against another SAE than {sae_weights}")
+            raise WeightsError(f"the LIN run {loc.path} was trained against another SAE than {sae_weights}",
+                               "use the SAE it was trained with, or retrain the LIN for this SAE")
         return model
-    path = lin_path or DEFAULT_LIN_WEIGHTS
-    if not path.is_file():
+    if not check_weights_file(loc):
         return None
-    try:
-        return load_lin(path, sae_card=sae_weights, device=device)
-    except WeightsError:
-        if lin_path is not None:
-            raise
+    if not loc.explicit and read_card(loc.path).get("sae_sha256") != read_card(sae_weights).get("sha256"):
         return None
+    return load_lin(loc.path, sae_card=sae_weights, device=device)
 
 
 def load_shape_prior(
@@ -74,8 +153,8 @@ def load_shape_prior(
     """`sae_path`, `lin_path`: weights files or training-run folders; None looks in the usual places."""
     if not use_sae:
         return ShapePrior(None, None, "disabled (SDF grid optimised directly from the visual hull)")
-    explicit = sae_path or os.environ.get("LATENTDREAMER_SAE_WEIGHTS") or None
-    sae, source = _load_sae(Path(explicit) if explicit else None, device)
-    sae_file = Path(source) if sae is not None and Path(source).is_file() else None
-    lin = _load_lin(device, sae_file, Path(lin_path) if lin_path else None) if use_lin else None
+    sae_loc, lin_loc = locate_shape_weights(sae_path, lin_path)
+    sae, source = _load_sae(sae_loc, device)
+    sae_file = sae_loc.path if sae is not None and sae_loc.path.is_file() else None
+    lin = _load_lin(device, sae_file, lin_loc) if use_lin else None
     return ShapePrior(sae=sae, lin=lin, source=source)

@@ -14,10 +14,10 @@ import os
 import platform
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-import latentdreamer
 from latentdreamer import __version__
 from latentdreamer.pipeline.api import PRESETS
 from latentdreamer.worker.input_files import MAX_PIXELS
@@ -26,21 +26,26 @@ from latentdreamer.worker.protocol import PROTOCOL_VERSION, make_event
 log = logging.getLogger("latentdreamer.worker")
 
 
-PACKAGE_WEIGHTS = Path(latentdreamer.__file__).resolve().parent / "weights"
-"""Where the shipped SAE and LIN live: models.latent_ops.DEFAULT_SAE_WEIGHTS and
-models.lin.DEFAULT_LIN_WEIGHTS, named here without importing torch (a test keeps them equal)."""
-
-
 def shape_weights_status() -> dict[str, dict[str, Any]]:
-    """SAE and LIN, where pipeline/shape_prior.py looks for them (without them the pipeline
-    still runs, from the visual hull)."""
-    explicit = os.environ.get("LATENTDREAMER_SAE_WEIGHTS")
-    sae = Path(explicit).expanduser() if explicit else PACKAGE_WEIGHTS / "sae.safetensors"
-    lin = PACKAGE_WEIGHTS / "lin.safetensors"
-    return {
-        "sae": {"present": sae.exists(), "path": str(sae), "source": "env" if explicit else "package", "licence": None},
-        "lin": {"present": lin.is_file(), "path": str(lin), "source": "package", "licence": None},
-    }
+    """SAE and LIN, found and checked exactly as a job loads them (pipeline/shape_prior.py),
+    so `hello` never reports weights a job would then refuse or drop.
+
+    `present`: the file is there and matches its model card's sha256 (a few milliseconds);
+    `error`: why a file that is there (or was named explicitly) cannot be used, with the
+    fix, else null. Without shipped weights the pipeline still runs, from the visual hull.
+    """
+    from latentdreamer.models.weights import WeightsError
+    from latentdreamer.pipeline.shape_prior import check_weights_file, locate_shape_weights
+
+    status = {}
+    for loc in locate_shape_weights():
+        try:
+            present, error = check_weights_file(loc), None
+        except WeightsError as exc:
+            present, error = False, f"{exc.message} (hint: {exc.hint})" if exc.hint else exc.message
+        status[loc.name] = {"present": present, "path": str(loc.path), "source": loc.source, "licence": None,
+                            "error": error}
+    return status
 
 
 def weights_status() -> dict[str, dict[str, Any]]:

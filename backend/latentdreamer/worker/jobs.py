@@ -16,15 +16,16 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from latentdreamer.errors import UserFacingError
+from latentdreamer.errors import UserFacingError, write_failed
+from latentdreamer.io.view_files import save_views
 from latentdreamer.pipeline.api import PRESETS, Callbacks, Cancelled, GenerateSettings, GenerationResult, Progress
 from latentdreamer.worker.protocol import ERROR_CODES, GenerateRequest, RequestError, make_event
-from latentdreamer.io.view_files import save_views
-from latentdreamer.worker.results import JobFolders, write_glb, write_mesh_npz
+from latentdreamer.worker.results import JobFolders, private_files, write_glb, write_mesh_npz
 
 log = logging.getLogger("latentdreamer.worker")
 
@@ -90,8 +91,8 @@ class JobReporter:
         path = self.job.folder / f"preview-{self._previews:04d}.npz"
         try:
             counts = write_mesh_npz(path, mesh)
-        except OSError as exc:  # a preview is a nicety; a full disk shows up in the result
-            log.warning("could not write preview %s: %s", path, exc)
+        except UserFacingError as exc:  # a preview is a nicety; a full disk shows up in the result
+            log.warning("could not write preview %s: %s", path, exc.message)
             return
         # A long job makes hundreds of previews; only the newest few can still be wanted.
         (self.job.folder / f"preview-{self._previews - KEEP_PREVIEWS:04d}.npz").unlink(missing_ok=True)
@@ -99,7 +100,13 @@ class JobReporter:
 
     def views(self, views) -> None:
         assert self.job.folder is not None
-        self.saved_views(save_views(self.job.folder / "views", views))
+        folder = self.job.folder / "views"
+        try:
+            paths = save_views(folder, views)
+            private_files(folder)
+        except OSError as exc:
+            raise write_failed(folder, exc, _WRITE_HINT) from None
+        self.saved_views(paths)
 
     def saved_views(self, paths: dict[str, Any]) -> None:
         """`views` for images already on disk; extra keys (condition image, grids, notes) ride along."""
@@ -265,11 +272,26 @@ class JobRunner:
         except RequestError as exc:
             exc.request_id = job.id
             return exc.event()
-        except UserFacingError as exc:  # bad inputs, missing weights: the user can fix these
+        except UserFacingError as exc:  # bad inputs, missing weights, a full disk: the user can fix these
             return make_event("error", job.id, code=user_error_code(exc.code), message=exc.message, hint=exc.hint)
+        except OSError as exc:
+            if not self._in_jobs_folder(exc):
+                log.exception("job %s failed", job.id)
+                return _internal_error(job.id, exc)
+            # Something in the pipeline wrote into the job folder and the disk said no.
+            err = write_failed(exc.filename, exc, _WRITE_HINT)
+            return make_event("error", job.id, code=err.code, message=err.message, hint=err.hint)
         except Exception as exc:  # the job failed, the worker lives on
             log.exception("job %s failed", job.id)
             return _internal_error(job.id, exc)
+
+    def _in_jobs_folder(self, exc: OSError) -> bool:
+        """Whether an OSError is about a file under the jobs root (or the root itself)."""
+        if not exc.filename:
+            return False
+        root = str(self._folders.root)
+        return any(str(name) == root or str(name).startswith(root + "/")
+                   for name in (exc.filename, exc.filename2) if name)
 
     @staticmethod
     def _save_best(job: Job, best) -> str | None:
@@ -278,7 +300,7 @@ class JobRunner:
         path = job.folder / "cancelled.npz"
         try:
             write_mesh_npz(path, best)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, UserFacingError) as exc:
             log.warning("could not save the cancelled job's mesh: %s", exc)
             return None
         return str(path)
@@ -310,4 +332,6 @@ def _internal_error(job_id: str, exc: BaseException) -> dict[str, Any]:
                       hint="this is a bug in the backend; the worker log has the traceback")
 
 
+_WRITE_HINT = ("free disk space on the worker's machine (or start the worker with --jobs-dir on a disk with room), "
+               "and leave the jobs folder alone while a job runs")
 _OOM_HINT = "close other programs using the GPU, choose a smaller preset, or set device to cpu"

@@ -59,8 +59,10 @@ ERROR_CODES: dict[str, str] = {
     "unknown_job": "cancel named a job that is not queued or running",
     "not_available": "this worker lacks the code for the requested kind of job",
     "weights_missing": "model weights needed for the job are not installed",
+    "weights_corrupt": "a model weights file is damaged or does not match its model card (the message names it)",
     "out_of_memory": "the job ran out of memory, also after retrying at a lower preset",
     "device_unavailable": "the requested device cannot be used",
+    "write_failed": "the job's files could not be written (disk full, jobs folder removed or not writable)",
     "internal": "an unexpected failure inside the worker (see its log)",
 }
 
@@ -68,7 +70,7 @@ SETTINGS_TYPES: dict[str, type | tuple[type, ...]] = {
     "preset": str,
     "device": str,
     "seed": int,
-    "texture": bool,
+    "texture": (bool, str),
     "preview_every": int,
 }
 
@@ -191,7 +193,7 @@ def _parse_generate(obj: dict, request_id: str) -> GenerateRequest:
         if expected is None:
             raise ValueError(f"unknown setting {key!r}; allowed: {', '.join(SETTINGS_TYPES)}")
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            raise ValueError(f"setting {key!r} must be {expected.__name__}, got {json.dumps(value)}")
+            raise ValueError(f"setting {key!r} must be {_type_words(expected)}, got {json.dumps(value)}")
     glb = obj.get("glb", False)
     if not isinstance(glb, bool):
         raise ValueError("'glb' must be true or false")
@@ -204,6 +206,12 @@ def _parse_generate(obj: dict, request_id: str) -> GenerateRequest:
         settings=dict(settings),
         glb=glb,
     )
+
+
+def _type_words(expected: type | tuple[type, ...]) -> str:
+    """'int', or 'bool or str' for a setting that takes either (texture: true/false/"uv"/"vertex")."""
+    kinds = expected if isinstance(expected, tuple) else (expected,)
+    return " or ".join(k.__name__ for k in kinds)
 
 
 def _parse_source(value: Any, name: str) -> ImageSource:

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from latentdreamer.worker.environment import DeviceReport, hello_event, shape_weights_status
-from latentdreamer.worker.server import add_arguments
 from latentdreamer.worker.protocol import (
     ERROR_CODES,
     EVENT_FIELDS,
@@ -22,6 +21,7 @@ from latentdreamer.worker.protocol import (
     make_event,
     parse_line,
 )
+from latentdreamer.worker.server import add_arguments
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "protocol.md"
 CLIENT = Path(__file__).resolve().parents[3] / "latentdreamer_addon" / "client" / "backend_client.py"
@@ -79,11 +79,14 @@ def test_hello_looks_for_the_shape_models_where_the_pipeline_loads_them(monkeypa
     monkeypatch.delenv("LATENTDREAMER_SAE_WEIGHTS", raising=False)
     status = shape_weights_status()
     assert (status["sae"]["path"], status["lin"]["path"]) == (str(DEFAULT_SAE_WEIGHTS), str(DEFAULT_LIN_WEIGHTS))
-    assert status["sae"]["present"] == DEFAULT_SAE_WEIGHTS.exists()
+    assert status["sae"]["present"] == DEFAULT_SAE_WEIGHTS.exists() and status["sae"]["error"] is None
     mine = tmp_path / "sae.safetensors"
     mine.write_bytes(b"")
     monkeypatch.setenv("LATENTDREAMER_SAE_WEIGHTS", str(mine))
-    assert shape_weights_status()["sae"] == {"present": True, "path": str(mine), "source": "env", "licence": None}
+    # Present on disk but not usable (no card, no matching checksum): hello says so, as a job would.
+    sae = shape_weights_status()["sae"]
+    assert (sae["present"], sae["path"], sae["source"], sae["licence"]) == (False, str(mine), "env", None)
+    assert str(mine.with_suffix(".json")) in sae["error"] and "LATENTDREAMER_SAE_WEIGHTS" in sae["error"]
 
 
 def test_every_error_code_is_in_the_docs_table_and_nowhere_invented():

@@ -1,0 +1,187 @@
+"""Writing results so that a failed run never leaves a broken file or destroys a good one.
+
+Two rules, used by the CLI, the worker and the evaluation alike:
+
+- `check_output_path` runs before any compute: the suffix, the folder (exists or can be
+  made, is a folder, is writable: tested by creating a file there) and, without
+  `overwrite`, that nothing is there yet. A bad path fails in milliseconds, not after
+  the whole pipeline.
+- `atomic_write` writes into a temporary file in the same folder and renames it over the
+  final name only when it is complete, so a full disk or a kill leaves the earlier file
+  as it was and no half file under the final name. Without `overwrite` the rename is a
+  hard link that fails if the name appeared meanwhile (a second run to the same path),
+  so two runs never silently replace each other's result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+from latentdreamer.errors import OutputError, write_failed
+
+PART_MARK = ".part"
+"""Temporary files carry this before their suffix (`.result.x1y2.part.npz`): anything with it is debris."""
+
+
+def _default_mode() -> int:
+    """0o666 minus the umask: what `open(path, "w")` would have given the file."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def nearest_existing(path: Path) -> Path:
+    """`path` or its closest ancestor that exists."""
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return probe
+
+
+def check_folder(folder: Path, what: str = "output folder") -> None:
+    """The folder exists or can be created, and a file can be written in it; else OutputError.
+
+    The write test creates and removes a temporary file: permission bits do not tell the
+    whole story (root, ACLs, read-only mounts, full quotas).
+    """
+    existing = nearest_existing(folder)
+    if not existing.is_dir():
+        raise OutputError(f"the {what} {folder} cannot be created: {existing} is a file, not a folder",
+                          "choose a path whose folders are folders", code="bad_output")
+    try:
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".latentdreamer-write-test-")
+    except OSError as exc:
+        raise write_failed(existing, exc, "choose a folder you can write to") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def check_output_path(path: str | os.PathLike, suffixes: Sequence[str], overwrite: bool, what: str = "output") -> Path:
+    """The output path, checked before any work (see the module docstring); returns it as a Path."""
+    path = Path(path).expanduser()
+    if path.suffix.lower() not in suffixes:
+        raise OutputError(f"{what} {path} must end in {', '.join(suffixes[:-1])} or {suffixes[-1]}",
+                          f"e.g. {path.with_suffix(suffixes[0]).name}", code="bad_output")
+    if path.is_dir():
+        raise OutputError(f"{what} {path} is a folder", "give a file name inside it, e.g. "
+                          f"{path / ('result' + suffixes[0])}", code="bad_output")
+    if path.exists() and not overwrite:
+        raise OutputError(f"{what} {path} already exists; it was left as it is",
+                          "add --overwrite to replace it, or choose another name", code="output_exists")
+    check_folder(path.parent)
+    return path
+
+
+def existing_files(folder: Path, names: Sequence[str]) -> list[Path]:
+    """Which of `names` already exist in `folder` (for refusing to replace a run's views)."""
+    return [folder / n for n in names if (folder / n).exists()]
+
+
+@contextlib.contextmanager
+def temporary_sibling(path: Path) -> Iterator[Path]:
+    """A temporary file name next to `path` (same folder, so the rename is atomic); removed
+    if it still exists when the block ends, whatever happened."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=PART_MARK + path.suffix)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], object], overwrite: bool = True,
+                 mode: int | None = None, make_parents: bool = True) -> Path:
+    """Write `path` through `write(tmp)` and an atomic rename; returns `path`.
+
+    `mode`: the file's permission bits (None: what the umask gives; the worker passes
+    0o600). An OSError while writing (disk full, size limit, folder removed) becomes an
+    OutputError `write_failed` naming the file; the temporary file is removed and an
+    earlier file at `path` is untouched. Without `overwrite`, a file that appeared at
+    `path` meanwhile is an OutputError `output_exists` and is not replaced.
+    """
+    path = Path(path)
+    try:
+        if make_parents:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        with temporary_sibling(path) as tmp:
+            write(tmp)
+            os.chmod(tmp, _default_mode() if mode is None else mode)
+            if overwrite:
+                os.replace(tmp, path)
+            else:
+                _link_no_replace(tmp, path)
+    except OutputError:
+        raise
+    except OSError as exc:
+        raise write_failed(path, exc) from None
+    return path
+
+
+def _link_no_replace(tmp: Path, path: Path) -> None:
+    """Give `tmp` the name `path` unless something has that name already."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise OutputError(f"{path} appeared while this run was working (another run writing the same file?); "
+                          "it was left as it is and this run's result was not saved",
+                          "run again with --overwrite, or choose another name", code="output_exists") from None
+    except OSError:  # a file system without hard links (FAT, some network shares)
+        if path.exists():
+            raise OutputError(f"{path} appeared while this run was working; it was left as it is",
+                              "run again with --overwrite, or choose another name", code="output_exists") from None
+        os.replace(tmp, path)
+
+
+VIEW_FILE_NAMES: tuple[str, ...] = (
+    *(f"rgb_{k}.png" for k in range(6)), *(f"normal_{k}.png" for k in range(6)),
+    "condition.png", "views_grid.png", "normals_grid.png", "notes.txt", "prompt_image.png",
+)
+"""Everything `generate` may save in a views folder (io/view_files.py, priors/single_image.py)."""
+
+
+@contextlib.contextmanager
+def staged_folder(folder: Path, overwrite: bool = True) -> Iterator[Path]:
+    """A temporary folder beside `folder` to write into; when the block succeeds its files
+    are renamed into `folder` one by one (each atomically), and the temporary folder is
+    removed whatever happens. So a failure half way leaves no half-written views, and an
+    earlier run's files are replaced only by complete new ones."""
+    import shutil
+
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=PART_MARK))
+    except OSError as exc:
+        raise write_failed(folder, exc) from None
+    try:
+        yield stage
+        try:
+            folder.mkdir(exist_ok=True)
+            for item in sorted(stage.iterdir()):
+                target = folder / item.name
+                if not overwrite and target.exists():
+                    raise OutputError(f"{target} appeared while this run was working; it was left as it is",
+                                      "run again with --overwrite, or choose another --views-dir",
+                                      code="output_exists")
+                os.chmod(item, _default_mode())
+                os.replace(item, target)
+        except OSError as exc:
+            raise write_failed(folder, exc) from None
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def remove_debris(folder: Path) -> list[Path]:
+    """Delete temporary files a killed writer left in `folder` (not recursive); returns them."""
+    removed = []
+    with contextlib.suppress(OSError):
+        for p in folder.iterdir():
+            if p.name.startswith(".") and PART_MARK in p.name and p.is_file():
+                with contextlib.suppress(OSError):
+                    p.unlink()
+                    removed.append(p)
+    return removed
