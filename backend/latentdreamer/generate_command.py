@@ -44,10 +44,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto (CUDA, else Apple MPS, else CPU), cpu, cuda or mps")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-texture", action="store_true", help="geometry only (no colour stage)")
+    parser.add_argument("--texture", choices=("uv", "vertex"), default=None,
+                        help="uv: a texture baked from the views plus vertex colours (default for .glb/.obj); "
+                             "vertex: vertex colours only (default for .ply, which holds no texture)")
     parser.add_argument("--steps", type=int, default=None, help="denoising steps (default by preset: 2/15/28/75)")
     parser.add_argument("--guidance", type=float, default=4.0, help="classifier-free guidance scale (Zero123++ default 4)")
     parser.add_argument("--segmentation", default="auto", help="background removal: auto, rembg, alpha or plain")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def texture_mode(args: argparse.Namespace, output: Path) -> bool | str:
+    """The pipeline's texture setting from --texture/--no-texture and the output format:
+    a baked texture where the file can hold one (GLB, OBJ), vertex colours in a PLY."""
+    from latentdreamer.pipeline.api import DEFAULT_TEXTURE
+
+    if args.no_texture and args.texture:
+        raise ValueError("--texture and --no-texture exclude each other")
+    if args.no_texture:
+        return False
+    holds_texture = output.suffix.lower() in (".glb", ".obj")
+    if args.texture == "uv" and not holds_texture:
+        raise ValueError(f"{output.name}: a PLY file holds no texture; write .glb or .obj, or use --texture vertex")
+    return args.texture or (DEFAULT_TEXTURE if holds_texture else "vertex")
 
 
 def _check_sources(args: argparse.Namespace) -> str:
@@ -128,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     views_dir = Path(args.views_dir) if args.views_dir else output.with_name(output.stem + "_views")
     try:
         source = _check_sources(args)
-        settings = GenerateSettings(preset=args.preset, device=args.device, seed=args.seed, texture=not args.no_texture)
+        settings = GenerateSettings(preset=args.preset, device=args.device, seed=args.seed, texture=texture_mode(args, output))
         if output.suffix.lower() not in (".glb", ".ply", ".obj"):
             raise ValueError(f"output {output} must end in .glb, .ply or .obj")
     except ValueError as exc:

@@ -33,8 +33,8 @@ class Normalisation:
         return (np.asarray(points, dtype=np.float64) / self.scale + self.centre).astype(np.float32)
 
     def mesh(self, mesh: Mesh) -> Mesh:
-        """The mesh moved by this transform (faces and colours shared, not copied)."""
-        return Mesh(self.apply(mesh.vertices), mesh.faces, mesh.colors)
+        """The mesh moved by this transform (faces, colours and any texture shared, not copied)."""
+        return Mesh(self.apply(mesh.vertices), mesh.faces, mesh.colors, uvs=mesh.uvs, texture=mesh.texture)
 
 
 def sphere_normalisation(mesh: Mesh, radius: float = OBJECT_RADIUS) -> Normalisation:

@@ -53,7 +53,6 @@ def split_seams(faces: np.ndarray, corner_uvs: np.ndarray) -> tuple[np.ndarray, 
     """
     faces = np.asarray(faces, dtype=np.int64)
     flat_uv = np.asarray(corner_uvs, dtype=np.float32).reshape(-1, 2)
-    keys = np.concatenate([faces.reshape(-1, 1).view(np.float64) if False else faces.reshape(-1, 1).astype(np.float64),
-                           flat_uv.astype(np.float64)], axis=1)
+    keys = np.concatenate([faces.reshape(-1, 1).astype(np.float64), flat_uv.astype(np.float64)], axis=1)
     unique, inverse = np.unique(keys, axis=0, return_inverse=True)
     return unique[:, 0].astype(np.int64), inverse.reshape(-1, 3).astype(np.int64), unique[:, 1:].astype(np.float32)

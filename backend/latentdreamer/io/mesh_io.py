@@ -79,6 +79,9 @@ def load_mesh(path: str | Path) -> Mesh:
 
 
 def _write_glb(mesh: Mesh, path: Path) -> None:
+    if mesh.uvs is not None:
+        _write_textured_glb(mesh, path)
+        return
     positions = (mesh.vertices.astype(np.float64) @ Z_UP_TO_Y_UP.T).astype(np.float32)
     indices = mesh.faces.astype(np.uint32)
     blobs = [positions.tobytes(), indices.tobytes()]
@@ -268,6 +271,9 @@ def _write_ply(mesh: Mesh, path: Path) -> None:
 
 
 def _write_obj(mesh: Mesh, path: Path) -> None:
+    if mesh.uvs is not None:
+        _write_textured_obj(mesh, path)
+        return
     with open(path, "w", encoding="ascii") as f:
         f.write("# latentdreamer (Z up; v x y z r g b with sRGB colours)\n")
         if mesh.colors is None:
@@ -276,6 +282,113 @@ def _write_obj(mesh: Mesh, path: Path) -> None:
             np.savetxt(f, np.concatenate([mesh.vertices, mesh.colors[:, :3]], axis=1),
                        fmt="v %.9g %.9g %.9g %.6f %.6f %.6f")
         np.savetxt(f, mesh.faces + 1, fmt="f %d %d %d")
+
+
+# --- textured output: GLB with baseColorTexture, OBJ + MTL + PNG ------------------------------
+
+TEXTURE_MATERIAL = "baked_texture"
+VERTEX_COLOR_ATTRIBUTE = "_VERTEX_COLOR"
+"""Where a textured GLB keeps the vertex colours. glTF multiplies COLOR_0 into the base colour
+(texture x vertex colours would darken the bake), and custom attributes must start with an
+underscore; Blender's glTF importer reads them as colour attributes, other viewers skip them."""
+
+
+def _png_bytes(image: np.ndarray) -> bytes:
+    import io
+
+    from PIL import Image
+
+    from latentdreamer.io.images import to_uint8
+
+    buffer = io.BytesIO()
+    Image.fromarray(to_uint8(image)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _write_textured_glb(mesh: Mesh, path: Path) -> None:
+    """Vertices split along UV seams (glTF has one UV per vertex), TEXCOORD_0 with glTF's v
+    down, the PNG embedded, and the vertex colours as VERTEX_COLOR_ATTRIBUTE (linear)."""
+    from latentdreamer.geometry.uv_unwrap import split_seams
+
+    source, faces, uvs = split_seams(mesh.faces, mesh.uvs)
+    positions = (mesh.vertices[source].astype(np.float64) @ Z_UP_TO_Y_UP.T).astype(np.float32)
+    texcoords = np.stack([uvs[:, 0], 1.0 - uvs[:, 1]], axis=1).astype(np.float32)
+    blobs = [positions.tobytes(), faces.astype(np.uint32).tobytes(), texcoords.tobytes()]
+    accessors = [
+        {"bufferView": 0, "componentType": _FLOAT, "count": len(positions), "type": "VEC3",
+         "min": positions.min(0).tolist(), "max": positions.max(0).tolist()},
+        {"bufferView": 1, "componentType": _UINT32, "count": faces.size, "type": "SCALAR"},
+        {"bufferView": 2, "componentType": _FLOAT, "count": len(texcoords), "type": "VEC2"},
+    ]
+    attributes = {"POSITION": 0, "TEXCOORD_0": 2}
+    if mesh.colors is not None:
+        colors = mesh.colors[source].astype(np.float64)
+        colors[:, :3] = srgb_to_linear(colors[:, :3])
+        blobs.append(colors.astype(np.float32).tobytes())
+        accessors.append({"bufferView": 3, "componentType": _FLOAT, "count": len(colors), "type": "VEC4"})
+        attributes[VERTEX_COLOR_ATTRIBUTE] = 3
+    views, offset = [], 0
+    for i, blob in enumerate(blobs):
+        views.append({"buffer": 0, "byteOffset": offset, "byteLength": len(blob), "target": 34963 if i == 1 else 34962})
+        offset += len(blob)
+    png = _png_bytes(mesh.texture)
+    views.append({"buffer": 0, "byteOffset": offset, "byteLength": len(png)})
+    blobs.append(png + b"\0" * (-len(png) % 4))
+    offset += len(blobs[-1])
+    document = {
+        "asset": {"version": "2.0", "generator": "latentdreamer"},
+        "scene": 0,
+        "scenes": [{"nodes": [0]}],
+        "nodes": [{"mesh": 0, "name": path.stem}],
+        "meshes": [{"name": path.stem, "primitives": [{"attributes": attributes, "indices": 1, "mode": 4, "material": 0}]}],
+        "materials": [{
+            "name": TEXTURE_MATERIAL,
+            "pbrMetallicRoughness": {"baseColorTexture": {"index": 0, "texCoord": 0}, "baseColorFactor": [1, 1, 1, 1],
+                                     "metallicFactor": 0.0, "roughnessFactor": 1.0},
+        }],
+        "textures": [{"sampler": 0, "source": 0}],
+        "samplers": [{"magFilter": 9729, "minFilter": 9987, "wrapS": 33071, "wrapT": 33071}],
+        "images": [{"bufferView": len(views) - 1, "mimeType": "image/png", "name": path.stem + "_texture"}],
+        "accessors": accessors,
+        "bufferViews": views,
+        "buffers": [{"byteLength": offset}],
+    }
+    text = json.dumps(document, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 4)
+    binary = b"".join(blobs)
+    with open(path, "wb") as f:
+        f.write(_GLB_MAGIC + struct.pack("<II", 2, 12 + 8 + len(text) + 8 + len(binary)))
+        f.write(struct.pack("<II", len(text), _CHUNK_JSON) + text)
+        f.write(struct.pack("<II", len(binary), _CHUNK_BIN) + binary)
+
+
+def textured_obj_files(path: str | Path) -> tuple[Path, Path]:
+    """The MTL and PNG a textured OBJ at `path` refers to (beside it, named after its stem)."""
+    path = Path(path)
+    return path.with_suffix(".mtl"), path.with_name(path.stem + "_texture.png")
+
+
+def _write_textured_obj(mesh: Mesh, path: Path) -> None:
+    """`v x y z r g b` (the vertex colours stay), one `vt` per distinct UV, `f v/vt`, and the
+    MTL and PNG beside it (relative names, so the three files move together)."""
+    from latentdreamer.io.images import write_png
+
+    mtl, png = textured_obj_files(path)
+    uvs, corner_vt = np.unique(mesh.uvs.reshape(-1, 2), axis=0, return_inverse=True)
+    corners = np.stack([mesh.faces.reshape(-1) + 1, corner_vt.reshape(-1) + 1], axis=1).reshape(-1, 6)
+    write_png(png, mesh.texture)
+    mtl.write_text(f"# latentdreamer\nnewmtl {TEXTURE_MATERIAL}\nKa 0 0 0\nKd 1 1 1\nKs 0 0 0\nd 1\nillum 1\n"
+                   f"map_Kd {png.name}\n", encoding="ascii")
+    with open(path, "w", encoding="ascii") as f:
+        f.write("# latentdreamer (Z up; v x y z r g b with sRGB colours; texture in the MTL)\n")
+        f.write(f"mtllib {mtl.name}\n")
+        if mesh.colors is None:
+            np.savetxt(f, mesh.vertices, fmt="v %.9g %.9g %.9g")
+        else:
+            np.savetxt(f, np.concatenate([mesh.vertices, mesh.colors[:, :3]], axis=1), fmt="v %.9g %.9g %.9g %.6f %.6f %.6f")
+        np.savetxt(f, uvs, fmt="vt %.7f %.7f")
+        f.write(f"usemtl {TEXTURE_MATERIAL}\n")
+        np.savetxt(f, corners, fmt="f %d/%d %d/%d %d/%d")
 
 
 # --- everything else, through trimesh ----------------------------------------------------------

@@ -43,6 +43,24 @@ def optimise_texture(
     stage: str = STAGE,
 ) -> tuple[torch.Tensor, StageReport]:
     """Returns per-vertex RGB (V, 3) in [0, 1] and the stage report."""
+    grid, report = fit_colour_grid(vertices, faces, targets, cameras, preset, progress, view_aware, stage)
+    with torch.no_grad():
+        colours = sample_grid(grid, vertices[None])[0].clamp(0, 1)
+    return colours, report
+
+
+def fit_colour_grid(
+    vertices: torch.Tensor,
+    faces: torch.Tensor,
+    targets: ViewTargets,
+    cameras: Cameras,
+    preset: Preset,
+    progress: JobProgress,
+    view_aware: bool = True,
+    stage: str = STAGE,
+) -> tuple[torch.Tensor, StageReport]:
+    """The fitted (1, 3, g, g, g) colour grid itself (detached) and the stage report; the UV
+    bake samples it wherever the views do not see the surface."""
     with torch.no_grad():
         rendered = render_views(vertices, faces, cameras, targets.resolution)
         tri = faces.to(torch.int32)
@@ -69,6 +87,4 @@ def optimise_texture(
         return loss, {"rgb": float(loss.detach())}
 
     report = run_stage(stage, [grid] if len(points) else [], preset.texture, step_fn, progress)
-    with torch.no_grad():
-        colours = sample_grid(grid.detach(), vertices[None])[0].clamp(0, 1)
-    return colours, report
+    return grid.detach(), report

@@ -24,7 +24,9 @@ from latentdreamer.optimise.coarse import geometry_objective, optimise_coarse
 from latentdreamer.optimise.refine import optimise_refine
 from latentdreamer.optimise.shape_field import GridField, LatentField
 from latentdreamer.optimise.targets import ViewTargets, view_targets
-from latentdreamer.optimise.texture import optimise_texture
+from latentdreamer.geometry.grid import sample_grid
+from latentdreamer.optimise.texture import fit_colour_grid
+from latentdreamer.render.bake.bake import bake_texture
 from latentdreamer.render.visual_hull import visual_hull_sdf
 from latentdreamer.pipeline.api import Callbacks, GenerateSettings, GenerationResult, ViewSet
 from latentdreamer.pipeline.presets import Preset, get_preset
@@ -33,7 +35,7 @@ from latentdreamer.pipeline.shape_prior import ShapePrior, load_shape_prior
 from latentdreamer.render.cameras import prior_cameras
 
 SPHERE_RADIUS = 0.3
-STAGE_SHARES = {"init": 0.01, "coarse": 0.88, "refine": 0.06, "subdivide": 0.01, "texture": 0.04}
+STAGE_SHARES = {"init": 0.01, "coarse": 0.86, "refine": 0.06, "subdivide": 0.01, "texture": 0.04, "bake": 0.02}
 """Each stage's share of the progress bar, as measured (benchmarks/bench_pipeline.py, 2 cores):
 the coarse stage takes 0.80 of the time at `draft` (init 0.1 s, coarse 3.5 s, refine 0.5 s,
 texture 0.3 s) and 0.92 at `standard` (0.2 / 27.1 / 1.3 / 0.8 s, coarse converged at step 171
@@ -96,6 +98,17 @@ def _best_start(prior: ShapePrior, targets: ViewTargets, hull: torch.Tensor, cam
         if best is None or loss < best[0]:
             best = (loss, field, how)
     return best[1], best[2]
+
+
+def bake_texture_from_views(vertices: torch.Tensor, faces: torch.Tensor, views: ViewSet, grid: torch.Tensor,
+                            cameras, preset: Preset, view_aware: bool = True):
+    """The UV texture of the final mesh from the six views at their own resolution (320 px
+    from Zero123++, finer than the texture stage's renders), the fitted colour grid filling
+    what no view sees; `view_aware=False` weighs every view that sees a point alike (k = 0)."""
+    size = int(views.rgb.shape[1])
+    targets = view_targets(views, size, vertices.device)
+    return bake_texture(vertices, faces, targets.rgb, targets.mask, cameras, preset.bake_resolution,
+                        preset.view_power if view_aware else 0.0, lambda p: sample_grid(grid, p[None])[0].clamp(0, 1))
 
 
 def generate_from_views(
@@ -166,17 +179,29 @@ def generate_from_views(
     progress.finish("subdivide")
     lap("subdivide")
     # e. texture
-    colors = None
+    colors = grid = baked = None
     if settings.texture:
         tex_targets = view_targets(views, preset.texture_resolution, device)
-        rgb, texture = optimise_texture(vertices, faces, tex_targets, cameras, preset, progress, options.view_aware)
+        grid, texture = fit_colour_grid(vertices, faces, tex_targets, cameras, preset, progress, options.view_aware)
+        with torch.no_grad():
+            rgb = sample_grid(grid, vertices[None])[0].clamp(0, 1)
         colors = np.concatenate([rgb.cpu().numpy(), np.ones((len(rgb), 1), np.float32)], axis=1)
         stats.update(iterations_texture=texture.steps, loss_texture=texture.final_loss)
     else:
         progress.finish("texture", "skipped")
     lap("texture")
+    # f. UV texture baked from the views at their own resolution
+    if settings.texture == "uv":
+        progress.check_cancel("bake")
+        baked = bake_texture_from_views(vertices, faces, views, grid, cameras, preset, options.view_aware)
+        stats.update(texture_size=preset.bake_resolution, texture_coverage=round(baked.coverage, 4))
+        progress.finish("bake")
+    else:
+        progress.finish("bake", "skipped")
+    lap("bake")
 
-    mesh = Mesh(vertices.cpu().numpy().astype(np.float32), faces.cpu().numpy().astype(np.int64), colors)
+    mesh = Mesh(vertices.cpu().numpy().astype(np.float32), faces.cpu().numpy().astype(np.int64), colors,
+                uvs=None if baked is None else baked.corner_uvs, texture=None if baked is None else baked.image)
     stats.update(
         vertices=mesh.num_vertices,
         triangles=mesh.num_faces,

@@ -14,6 +14,7 @@ from latentdreamer.geometry.normalise import fit_in_sphere
 from latentdreamer.io.images import rendered_to_image
 from latentdreamer.pipeline.api import ViewSet
 from latentdreamer.render.cameras import Cameras, prior_cameras
+from latentdreamer.render.textured import render_textured
 from latentdreamer.render.views import render_views
 
 DEFAULT_GREY = 0.7
@@ -28,8 +29,11 @@ def render_mesh_views(mesh: Mesh, cameras: Cameras | None = None, resolution: in
     colors = mesh.colors[:, :3] if mesh.colors is not None else np.full((len(vertices), 3), DEFAULT_GREY, np.float32)
     with torch.no_grad():
         r = render_views(vertices, faces, cameras, resolution, colors=torch.from_numpy(np.ascontiguousarray(colors, dtype=np.float32)))
+        rgb = r.rgb
+        if mesh.uvs is not None:  # a textured mesh shows its texture, not colours at its vertices
+            rgb = render_textured(vertices, faces, torch.from_numpy(mesh.uvs), torch.from_numpy(mesh.texture), cameras, resolution)
     return ViewSet(
-        rgb=rendered_to_image(r.rgb),
+        rgb=rendered_to_image(rgb),
         alpha=rendered_to_image(r.mask)[..., 0],
         normals=rendered_to_image(r.normals),
     )

@@ -69,6 +69,8 @@ class Preset:
     coarse budget's `lr` is for the SAE latent."""
     view_power: float = 2.0
     """k in the view-aware texture weight max(0, cos theta)^k."""
+    bake_resolution: int = 1024
+    """Side in texels of the UV texture baked from the views (texture="uv")."""
 
     def __post_init__(self) -> None:
         if self.name not in PRESETS:
@@ -107,6 +109,7 @@ PRESET_TABLE: dict[str, Preset] = {
         coarse=StageBudget(10, 0.05, min_steps=4, window=3, rel_tol=1e-3),
         refine=StageBudget(4, 0.05, window=2),
         texture=StageBudget(15, 0.1, min_steps=5, window=3, rel_tol=1e-3),
+        bake_resolution=256,
     ),
     "draft": Preset(
         "draft", render_resolution=96, sdf_resolution=32, texture_resolution=128, texture_grid=32,
@@ -125,6 +128,7 @@ PRESET_TABLE: dict[str, Preset] = {
         coarse=StageBudget(300, 0.02, min_steps=50, window=20, rel_tol=1e-3),
         refine=StageBudget(120, 0.01, window=15, rel_tol=1e-3),
         texture=StageBudget(150, 0.05, min_steps=30, window=15, rel_tol=1e-3),
+        bake_resolution=2048,
     ),
 }
 
