@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from latentdreamer.job import JobInputs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -94,58 +97,40 @@ def _check_sources(args: argparse.Namespace) -> str:
     return chosen[0]
 
 
-def _prompt_image(args, settings, callbacks, views_dir: Path) -> Path:
-    """The input image made from --prompt, saved in the views folder; every model the run
-    needs is checked first, so a missing download fails before anything loads."""
-    from latentdreamer.priors.weights import require
+def job_inputs(args: argparse.Namespace) -> JobInputs:
+    """The command line as the one job's inputs (paths as given; the job checks them)."""
+    from latentdreamer.job import JobInputs
 
-    require(("text-to-image", "zero123plus", "normal-controlnet"), args.models_dir)
-    from latentdreamer.priors.text_to_image import prompt_image
+    def paths(values):
+        return tuple(Path(v) for v in values) if values else None
 
-    path = prompt_image(args.prompt, views_dir / "prompt_image.png", settings, callbacks, args.models_dir,
-                        args.prompt_suffix, span=(0.0, 0.1))
-    print(f"\nimage for the prompt saved as {path}", file=sys.stderr)
-    return path
+    return JobInputs(
+        image=Path(args.image) if args.image else None, prompt=args.prompt, prompt_suffix=args.prompt_suffix,
+        view_grid=Path(args.views) if args.views else None, view_files=paths(args.view_files),
+        normal_grid=Path(args.normals) if args.normals else None, normal_files=paths(args.normal_files),
+        mesh=Path(args.from_mesh) if args.from_mesh else None, mesh_normals=not args.no_normals,
+    )
 
 
-def _image_views(args, image: Path, settings, callbacks, views_dir: Path, span: tuple[float, float]):
-    from latentdreamer.priors.provider import Zero123PlusProvider
-    from latentdreamer.priors.single_image import prepare_views
-
-    provider = Zero123PlusProvider(models_dir=args.models_dir, steps=args.steps, guidance=args.guidance,
-                                   segmentation=args.segmentation, span=span)
-    views, paths = prepare_views(image, settings, callbacks, views_dir=views_dir, provider=provider)
-    for note in paths.get("notes", []):
+def _say_where(views_dir: Path, paths: dict, notes: list[str]) -> None:
+    for note in notes:
         print(f"note: {note}", file=sys.stderr)
-    return views
-
-
-def _mesh_views(args, views_dir: Path):
-    from latentdreamer.pipeline.oracle_views import load_oracle_mesh, oracle_views
-    from latentdreamer.io.view_files import save_views
-
-    _, views = oracle_views(load_oracle_mesh(args.from_mesh), with_normals=not args.no_normals)
-    views_dir.mkdir(parents=True, exist_ok=True)
-    save_views(views_dir, views)
-    return views
-
-
-def _pipeline_span(callbacks, start: float):
-    """The mesh pipeline reports 0..1; after the prior it fills the rest of one bar."""
-    if start == 0.0:
-        return callbacks
-    return replace(callbacks, on_progress=lambda p: callbacks.on_progress(replace(p, fraction=start + (1 - start) * p.fraction)))
+    if "prompt_image" in paths:
+        print(f"image for the prompt saved as {paths['prompt_image']}", file=sys.stderr)
+    print(f"views saved in {views_dir}", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
     from latentdreamer.errors import UserFacingError
+    from latentdreamer.job import Models, PriorOptions, make_views, run_job
     from latentdreamer.pipeline.api import Callbacks, Cancelled, GenerateSettings
     from latentdreamer.pipeline.cli_progress import ProgressBar, summary
 
     output = Path(args.output)
     views_dir = Path(args.views_dir) if args.views_dir else output.with_name(output.stem + "_views")
     try:
-        source = _check_sources(args)
+        _check_sources(args)
+        inputs = job_inputs(args)
         settings = GenerateSettings(preset=args.preset, device=args.device, seed=args.seed, texture=texture_mode(args, output))
         if output.suffix.lower() not in (".glb", ".ply", ".obj"):
             raise ValueError(f"output {output} must end in .glb, .ply or .obj")
@@ -154,27 +139,21 @@ def run(args: argparse.Namespace) -> int:
         return 2
     bar = ProgressBar(enabled=not args.quiet)
     callbacks = Callbacks(on_progress=bar)
+    models = Models(args.models_dir)
+    prior = PriorOptions(steps=args.steps, guidance=args.guidance, segmentation=args.segmentation)
     try:
-        if source in ("image", "prompt"):
-            image = _prompt_image(args, settings, callbacks, views_dir) if source == "prompt" else Path(args.image)
-            views = _image_views(args, image, settings, callbacks, views_dir, (0.1 if source == "prompt" else 0.0, 0.3))
-            print(f"\nviews saved in {views_dir}", file=sys.stderr)
-        elif source == "mesh":
-            views = _mesh_views(args, views_dir)
-        else:
-            from latentdreamer.pipeline.inputs import load_views
-
-            views = load_views(grid=args.views, files=args.view_files, normals_grid=args.normals, normal_files=args.normal_files)
         if args.views_only:
+            _, paths, notes, _ = make_views(inputs, settings, views_dir, callbacks, models, prior)
             bar.close()
+            _say_where(views_dir, paths, notes)
             return 0
         from latentdreamer.io.mesh_io import save_mesh
-        from latentdreamer.pipeline.generate import generate_from_views
 
-        result = generate_from_views(views, settings, _pipeline_span(callbacks, 0.3 if source in ("image", "prompt") else 0.0))
+        done = run_job(inputs, settings, views_dir, callbacks, models, prior)
         bar.close()
-        path = save_mesh(result.mesh, output)
-        print(summary(result), file=sys.stderr)
+        _say_where(views_dir, done.view_paths, done.notes)
+        path = save_mesh(done.result.mesh, output)
+        print(summary(done.result), file=sys.stderr)
         print(path)
         return 0
     except UserFacingError as exc:

@@ -16,7 +16,8 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("models", {"models", "weights"}),
     ("optimise", {"optimise"}),
     ("pipeline", {"pipeline", "priors"}),
-    ("application", {"generate_command", "demo", "worker", "train", "eval", "cli", "__main__"}),
+    ("job", {"job"}),
+    ("application", {"generate_command", "batch_command", "demo", "worker", "train", "eval", "cli", "__main__"}),
 ]
 
 # Today's upward imports, each to be removed by moving the helper to the layer that owns it:

@@ -96,10 +96,18 @@ def serve(args: argparse.Namespace) -> int:
         os.environ["LATENTDREAMER_MODELS"] = str(Path(args.models_dir).expanduser())
 
     from latentdreamer.worker.environment import DeviceReport, hello_event
-    from latentdreamer.worker.execute import capabilities, finish_warm_up, load_execute, release_models, start_warm_up
+    from latentdreamer.worker.execute import (
+        capabilities,
+        finish_warm_up,
+        load_execute,
+        release_models,
+        start_warm_up,
+        use_models,
+    )
     from latentdreamer.worker.jobs import JobRunner, release_memory
     from latentdreamer.worker.results import JobFolders
 
+    use_models(os.environ.get("LATENTDREAMER_MODELS"))  # the environment, read once here at the edge
     try:
         execute = load_execute(args.pipeline)
     except (ImportError, AttributeError, ValueError) as exc:

@@ -1,8 +1,8 @@
-"""The worker's link to the pipeline, in-process: real input loading and saving, stand-in prior and pipeline."""
+"""The worker's job, in-process: the one job path with real input loading and saving, and a
+stand-in prior and pipeline (patched where the job finds them)."""
 
 from __future__ import annotations
 
-import sys
 from types import SimpleNamespace
 
 import numpy as np
@@ -10,6 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
+from latentdreamer import job as job_module
 from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.pipeline.api import Cancelled, GenerateSettings, GenerationResult, Progress, ViewSet
 from latentdreamer.priors.provider import PriorViews
@@ -30,7 +31,7 @@ def fake_generate(views: ViewSet, settings, callbacks, prior=None) -> Generation
 class FakeProvider:
     instances = 0
 
-    def __init__(self, models_dir=None, span=(0.0, 1.0)):
+    def __init__(self, models_dir=None, steps=None, guidance=4.0, segmentation="auto", span=(0.0, 1.0)):
         FakeProvider.instances += 1
         self.span = span
 
@@ -44,11 +45,14 @@ class FakeProvider:
 
 @pytest.fixture
 def run_job(tmp_path, monkeypatch):
-    monkeypatch.setattr(bridge, "GENERATE", (__name__, "fake_generate"))
-    monkeypatch.setattr(bridge, "PRIOR", (__name__, "FakeProvider"))
-    monkeypatch.setattr(bridge, "shape_prior", lambda device: None)  # the stand-in needs no SAE
-    monkeypatch.delenv("LATENTDREAMER_MODELS", raising=False)
-    bridge.release_models()
+    import latentdreamer.pipeline.generate as generate_module
+    import latentdreamer.priors.provider as provider_module
+
+    monkeypatch.setattr(generate_module, "generate_from_views", fake_generate)
+    monkeypatch.setattr(provider_module, "Zero123PlusProvider", FakeProvider)
+    monkeypatch.setattr(job_module, "check_models", lambda inputs, models: None)  # the stand-in needs no weights
+    monkeypatch.setattr(job_module.Models, "shape_prior", lambda self, device: None)  # nor an SAE
+    bridge.use_models(None)
 
     def run(request: GenerateRequest, cancel: bool = False, settings=GenerateSettings()):
         events = []
@@ -118,15 +122,9 @@ def test_cuda_without_a_gpu_is_device_unavailable(run_job, tmp_path):
     assert err.value.code == "device_unavailable" and "cpu" in err.value.hint
 
 
-def test_a_missing_pipeline_module_is_not_available_but_a_broken_one_is_a_bug(tmp_path):
-    with pytest.raises(RequestError) as err:
-        bridge.pipeline_attr("latentdreamer.pipeline.not_written_yet", "run")
-    assert err.value.code == "not_available"
-    broken = tmp_path / "broken_module_for_test.py"
-    broken.write_text("import a_dependency_nobody_installed\n")
-    sys.path.insert(0, str(tmp_path))
-    try:
-        with pytest.raises(ModuleNotFoundError):
-            bridge.pipeline_attr("broken_module_for_test", "run")
-    finally:
-        sys.path.remove(str(tmp_path))
+def test_the_request_becomes_the_jobs_inputs():
+    both = GenerateRequest("v", views=ImageSource(files=tuple(f"/v/{k}.png" for k in range(6))),
+                           normals=ImageSource(grid="/v/n.png"))
+    inputs = bridge.job_inputs(both)
+    assert inputs.source == "views" and len(inputs.view_files) == 6 and str(inputs.normal_grid) == "/v/n.png"
+    assert bridge.job_inputs(GenerateRequest("p", prompt="a cup")).source == "prompt"
