@@ -59,7 +59,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     threads.configure_process(override, one_shot=args.command != "worker")
-    return run_subcommand(args, "command")
+    return _run_reporting_errors(args)
+
+
+def _run_reporting_errors(args: argparse.Namespace) -> int:
+    """Every sub-command's user-facing errors (and the disk's) end in one message and exit code.
+
+    A bad input, damaged weights or a full disk prints what is wrong and what to do, never
+    a traceback; anything else is a bug and keeps its traceback.
+    """
+    from latentdreamer.errors import UserFacingError, describe_os_error, exit_code, format_error
+
+    try:
+        return run_subcommand(args, "command")
+    except UserFacingError as exc:
+        print(format_error(exc), file=sys.stderr)
+        return exit_code(exc)
+    except OSError as exc:  # the disk or a folder said no, outside any more specific handler
+        what, hint = describe_os_error(exc)
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"error: could not read or write{where}: {what} ({exc.strerror or exc})\n  hint: {hint}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

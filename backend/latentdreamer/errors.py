@@ -8,7 +8,9 @@ Anything else that escapes is a bug and is reported as one.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+from collections.abc import Iterator
 
 MAX_SEED = 2**63 - 1
 """The largest seed: torch, numpy and JSON clients all hold it exactly (a signed 64-bit int)."""
@@ -102,3 +104,15 @@ def format_error(exc: UserFacingError) -> str:
 def exit_code(exc: UserFacingError) -> int:
     """1 when the environment failed the run (disk full, folder removed), else 2 (fix the command)."""
     return EXIT_FAILED if exc.code == "write_failed" else EXIT_USAGE
+
+
+@contextlib.contextmanager
+def naming_file(path: object, what: str = "mesh file", hint: str = "fix or replace the file, or leave it out") -> Iterator[None]:
+    """Turn a failure while reading or processing one input file into a UserFacingError that
+    names the file, so a batch over many files (evaluation meshes) says which one is bad."""
+    try:
+        yield
+    except UserFacingError:
+        raise
+    except (ValueError, OSError, ArithmeticError, IndexError, KeyError) as exc:
+        raise UserFacingError(f"{what} {path} could not be used: {type(exc).__name__}: {exc}", hint) from exc

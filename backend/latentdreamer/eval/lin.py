@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from latentdreamer.errors import naming_file
 from latentdreamer.eval.report_files import eval_meshes_root, write_report
 from latentdreamer.models.lin import LIN, hull_latent, latent_loss
 from latentdreamer.models.sae import SAE
@@ -91,12 +92,13 @@ def mesh_views(root: Path | None, resolution: int, image_size: int):
 
     cams = prior_cameras()
     for path in eval_mesh_paths(root):
-        mesh = fit_in_sphere(load_eval_mesh(path))
-        v = torch.from_numpy(np.asarray(mesh.vertices, dtype=np.float32))
-        f = torch.from_numpy(np.asarray(mesh.faces, dtype=np.int64))
-        with torch.no_grad():
-            r = render_views(v, f, cams, image_size)
-        sdf = torch.from_numpy(np.asarray(mesh_sdf(mesh, resolution), dtype=np.float32))
+        with naming_file(path, "evaluation mesh"):
+            mesh = fit_in_sphere(load_eval_mesh(path))
+            v = torch.from_numpy(np.asarray(mesh.vertices, dtype=np.float32))
+            f = torch.from_numpy(np.asarray(mesh.faces, dtype=np.int64))
+            with torch.no_grad():
+                r = render_views(v, f, cams, image_size)
+            sdf = torch.from_numpy(np.asarray(mesh_sdf(mesh, resolution), dtype=np.float32))
         yield Views(entry_name(path), sdf, r.mask.unsqueeze(0), r.normals.unsqueeze(0))
 
 

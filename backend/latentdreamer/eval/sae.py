@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from latentdreamer.errors import naming_file
 from latentdreamer.eval.report_files import eval_meshes_root, write_report
 from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.models.latent_ops import encode_sdf, mesh_resolution, mesh_sdf, sdf_to_mesh
@@ -68,8 +69,10 @@ def mesh_round_trips(model: SAE, root: Path | None, decode_resolution: int, poin
     from latentdreamer.io.eval_meshes import entry_name, eval_mesh_paths, load_eval_mesh
 
     for path in eval_mesh_paths(root):
-        truth = fit_in_sphere(load_eval_mesh(path))
-        yield round_trip(model, entry_name(path), mesh_sdf(truth, model.config.resolution), truth, decode_resolution, points)
+        with naming_file(path, "evaluation mesh"):
+            truth = fit_in_sphere(load_eval_mesh(path))
+            sdf = mesh_sdf(truth, model.config.resolution)
+        yield round_trip(model, entry_name(path), sdf, truth, decode_resolution, points)
 
 
 def summarise(results: list[RoundTrip]) -> dict[str, Any]:

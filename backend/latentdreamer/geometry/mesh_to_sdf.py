@@ -91,11 +91,40 @@ def _scatter_distances(tri, n, half_extent, h, band):
 
 
 @nb.njit(cache=True, inline="always")
+def _point_segment_sq(ax, ay, az, bx, by, bz, px, py, pz):
+    """Squared distance from p to the segment ab (a point when a == b)."""
+    abx, aby, abz = bx - ax, by - ay, bz - az
+    apx, apy, apz = px - ax, py - ay, pz - az
+    length2 = abx * abx + aby * aby + abz * abz
+    s = 0.0
+    if length2 > 0.0:
+        s = min(1.0, max(0.0, (apx * abx + apy * aby + apz * abz) / length2))
+    x, y, z = apx - s * abx, apy - s * aby, apz - s * abz
+    return x * x + y * y + z * z
+
+
+@nb.njit(cache=True, inline="always")
 def _point_triangle_sq(tri, t, px, py, pz):
-    """Squared distance from p to triangle t (closest-point regions, Ericson 2005 §5.1.5)."""
+    """Squared distance from p to triangle t (closest-point regions, Ericson 2005 §5.1.5).
+
+    A degenerate triangle (zero area: a repeated vertex or three points on a line, common
+    in scans and exported assets) is the union of its edges, so its distance is theirs;
+    the region formulas below would divide by zero for it. For every other triangle their
+    denominators are |ab|^2, |bc|^2, |ac|^2 and |ab x ac|^2, all positive.
+    """
     ax, ay, az = tri[t, 0, 0], tri[t, 0, 1], tri[t, 0, 2]
     abx, aby, abz = tri[t, 1, 0] - ax, tri[t, 1, 1] - ay, tri[t, 1, 2] - az
     acx, acy, acz = tri[t, 2, 0] - ax, tri[t, 2, 1] - ay, tri[t, 2, 2] - az
+    nx, ny, nz = aby * acz - abz * acy, abz * acx - abx * acz, abx * acy - aby * acx
+    cross2 = nx * nx + ny * ny + nz * nz
+    ab2 = abx * abx + aby * aby + abz * abz
+    ac2 = acx * acx + acy * acy + acz * acz
+    if cross2 <= 1e-12 * ab2 * ac2:  # sin^2 of the angle at a below 1e-12, or an edge of length 0
+        bx, by, bz = tri[t, 1, 0], tri[t, 1, 1], tri[t, 1, 2]
+        cx, cy, cz = tri[t, 2, 0], tri[t, 2, 1], tri[t, 2, 2]
+        return min(_point_segment_sq(ax, ay, az, bx, by, bz, px, py, pz),
+                   _point_segment_sq(bx, by, bz, cx, cy, cz, px, py, pz),
+                   _point_segment_sq(ax, ay, az, cx, cy, cz, px, py, pz))
     apx, apy, apz = px - ax, py - ay, pz - az
     d1 = abx * apx + aby * apy + abz * apz
     d2 = acx * apx + acy * apy + acz * apz

@@ -231,7 +231,7 @@ def _read_glb(path: Path) -> Mesh | None:
     coloured = any(c is not None or not np.allclose(f, 1.0) for _, _, c, f in parts)
     vertices = np.concatenate([v for v, _, _, _ in parts]) @ Z_UP_TO_Y_UP  # back to Z up
     offsets = np.cumsum([0] + [len(v) for v, _, _, _ in parts[:-1]])
-    faces = np.concatenate([f + o for (_, f, _, _), o in zip(parts, offsets)])
+    faces = np.concatenate([f + o for (_, f, _, _), o in zip(parts, offsets, strict=True)])
     colors = None
     if coloured:
         linear = np.concatenate([(np.ones((len(v), 4)) if c is None else c) * f for v, _, c, f in parts])
@@ -395,12 +395,25 @@ def _write_textured_obj(mesh: Mesh, path: Path) -> None:
 
 
 def _vertex_colors(geometry: trimesh.Trimesh) -> np.ndarray | None:
+    """(V, 4) RGBA in [0, 1] for one part, or None when it has no colour of its own.
+
+    Every shape trimesh hands back is brought to (V, 4): a material with a base colour
+    but no texture coordinates (a window or tyre in glTF sample models) comes back from
+    `to_color()` as one RGBA for the whole part, and some files store RGB only.
+    """
     visual = geometry.visual
     if isinstance(visual, trimesh.visual.TextureVisuals):
         visual = visual.to_color()
     if visual.kind not in ("vertex", "face"):
         return None
-    return np.asarray(visual.vertex_colors, dtype=np.float32) / 255.0
+    colors = np.asarray(visual.vertex_colors, dtype=np.float32) / 255.0
+    if colors.ndim == 1:  # one colour for the whole part
+        colors = np.broadcast_to(colors, (len(geometry.vertices), colors.shape[0]))
+    if colors.shape[0] != len(geometry.vertices):
+        return None  # colours that do not match the vertices carry nothing we can use
+    if colors.shape[1] == 3:
+        colors = np.concatenate([colors, np.ones((len(colors), 1), np.float32)], axis=1)
+    return np.ascontiguousarray(colors[:, :4], dtype=np.float32)
 
 
 def _read_with_trimesh(path: Path, y_up: bool) -> Mesh:
@@ -412,11 +425,11 @@ def _read_with_trimesh(path: Path, y_up: bool) -> Mesh:
     colors = [_vertex_colors(g) for g in parts]
     vertices = np.concatenate([g.vertices for g in parts])
     offsets = np.cumsum([0] + [len(g.vertices) for g in parts[:-1]])
-    faces = np.concatenate([g.faces + o for g, o in zip(parts, offsets)])
+    faces = np.concatenate([g.faces + o for g, o in zip(parts, offsets, strict=True)])
     merged = None
     if any(c is not None for c in colors):
         white = [np.ones((len(g.vertices), 4), np.float32) for g in parts]
-        merged = np.concatenate([w if c is None else c for w, c in zip(white, colors)])
+        merged = np.concatenate([w if c is None else c for w, c in zip(white, colors, strict=True)])
     if y_up:
         vertices = vertices @ Z_UP_TO_Y_UP
     if textured:

@@ -25,6 +25,10 @@ MIN_MASK_FRACTION = 0.002
 """A view whose object covers less than this is treated as empty."""
 MAX_BORDER_FRACTION = 0.9
 """A mask covering more than this share of a view's border has not separated the background."""
+MAX_MASK_FRACTION = 0.85
+"""A mask covering more than this share of a view cannot be an object: the pipeline fits the
+object inside a sphere that the prior cameras see as the view's inscribed circle, 79 % of
+the view (pi / 4). More means the background was taken for the object."""
 
 
 class InputError(UserFacingError):
@@ -62,7 +66,7 @@ def _tiles(grid: Path | None, files: Sequence[Path] | None, what: str) -> tuple[
         )
     tiles = [_read(Path(f), f"{what} file") for f in files]
     first = tiles[0].shape[:2]
-    for f, tile in zip(files, tiles):
+    for f, tile in zip(files, tiles, strict=True):
         if tile.shape[0] != tile.shape[1]:
             raise InputError(f"{what} file {f} is {tile.shape[1]}x{tile.shape[0]}; views must be square", "crop or pad it to a square")
         if tile.shape[:2] != first:
@@ -73,8 +77,20 @@ def _tiles(grid: Path | None, files: Sequence[Path] | None, what: str) -> tuple[
     return tiles, [str(f) for f in files]
 
 
-def _check_mask(mask: np.ndarray, name: str, source: str) -> None:
-    if float((mask > 0.5).mean()) < MIN_MASK_FRACTION:
+def _check_mask(mask: np.ndarray, name: str, source: str, opaque_alpha: bool = False) -> None:
+    """Refuse a mask that is empty, covers (nearly) the whole view, or runs along its border.
+
+    `opaque_alpha`: the view has an alpha channel that is opaque everywhere, so the mask
+    came from the colours; an empty result then means the object filled the whole view.
+    """
+    covered = float((mask > 0.5).mean())
+    if covered < MIN_MASK_FRACTION:
+        if opaque_alpha:
+            raise InputError(
+                f"the alpha channel of {name} is opaque everywhere (its mask fills the whole view), and the "
+                "object could not be told from a background in its colours either",
+                "give views whose alpha is transparent around the object, or on a plain background",
+            )
         raise InputError(
             f"the object's mask is empty in {name} (mask from {source})",
             "each view must show the object; check the background removal or pass RGBA views with alpha",
@@ -85,6 +101,13 @@ def _check_mask(mask: np.ndarray, name: str, source: str) -> None:
             f"the mask touches the image border almost everywhere in {name} (mask from {source}); "
             "the background was not separated from the object",
             "give views with transparency, or on a plain background, with the whole object inside the frame",
+        )
+    if covered > MAX_MASK_FRACTION:
+        raise InputError(
+            f"the object's mask covers {covered:.0%} of {name} (mask from {source}); an object fills at most "
+            f"{MAX_MASK_FRACTION:.0%} of a view, so the background was taken for the object",
+            "give views with transparency (alpha 0 around the object), or on a plain background, "
+            "with the whole object inside the frame and space around it",
         )
 
 
@@ -119,6 +142,7 @@ def load_views(
         alpha, source = mask_from_normal_map(normals)[..., 0].astype(np.float32), "normal maps"
     else:
         alpha, source = np.stack([plain_background_mask(v)[0] for v in rgb]).astype(np.float32), "plain-background segmentation"
-    for mask, name in zip(alpha, names):
-        _check_mask(mask, name, source)
+    opaque = [t.shape[-1] == 4 and not alpha_is_useful(t, True) for t in tiles]
+    for mask, name, opaque_alpha in zip(alpha, names, opaque, strict=True):
+        _check_mask(mask, name, source, opaque_alpha and source != "alpha")
     return ViewSet(rgb=rgb, alpha=alpha, normals=normals)

@@ -11,9 +11,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from latentdreamer.errors import UserFacingError
 from latentdreamer.geometry.grid import grid_points
 from latentdreamer.geometry.sdf_from_occupancy import occupancy_to_sdf
 from latentdreamer.render.cameras import Cameras, to_clip
+
+
+class NoCommonVolume(UserFacingError, ValueError):
+    """The views' masks do not intersect: the views are not of one object in the prior cameras."""
 
 
 def visual_hull_occupancy(masks: torch.Tensor, cameras: Cameras, resolution: int, threshold: float = 0.5) -> np.ndarray:
@@ -28,7 +33,12 @@ def visual_hull_occupancy(masks: torch.Tensor, cameras: Cameras, resolution: int
 
 
 def visual_hull_sdf(masks: torch.Tensor, cameras: Cameras, resolution: int) -> torch.Tensor:
+    """The hull as an SDF grid; NoCommonVolume (user-facing) when the masks do not intersect."""
     occ = visual_hull_occupancy(masks, cameras, resolution)
     if not occ.any():
-        raise ValueError("the masks share no common volume; are the views in the prior camera order?")
+        raise NoCommonVolume(
+            "the six masks share no common volume: no point in space lies inside every view's silhouette",
+            "check that the views are of one object, centred, in the camera order (azimuths 30, 90, 150, 210, "
+            "270, 330 degrees; elevations +20 / -10 alternating), and that no mask is shifted or cropped",
+        )
     return torch.from_numpy(occupancy_to_sdf(occ)).to(masks.device)
