@@ -24,7 +24,7 @@ if [ "$what" = backend ] || [ "$what" = all ]; then
     echo "== setting up .venv-backend"
     [ -x .venv-backend/bin/python ] || "$py" -m venv .venv-backend
     .venv-backend/bin/pip install -q --disable-pip-version-check "$torch_spec"
-    .venv-backend/bin/pip install -q --disable-pip-version-check -e "backend[test,diffusion,segmentation]"
+    .venv-backend/bin/pip install -q --disable-pip-version-check -e "backend[test,diffusion,segmentation,farm]"
     echo "$key" > .venv-backend/.ld-stamp
   fi
 fi

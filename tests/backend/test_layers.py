@@ -17,7 +17,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("optimise", {"optimise"}),
     ("pipeline", {"pipeline", "priors"}),
     ("job", {"job"}),
-    ("application", {"generate_command", "batch_command", "demo", "worker", "train", "eval", "cli", "__main__"}),
+    ("application", {"generate_command", "batch_command", "batch_ray", "demo", "worker", "train", "eval", "cli", "__main__"}),
 ]
 
 # Today's upward imports, each to be removed by moving the helper to the layer that owns it:
