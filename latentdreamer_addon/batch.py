@@ -15,7 +15,10 @@ mesh.
 
 from __future__ import annotations
 
+import json
+import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
@@ -184,3 +187,85 @@ def _save_blend(obj: bpy.types.Object, folder: Path) -> Path:
     path = folder / f"{bpy.path.clean_name(obj.name)}.blend"
     bpy.data.libraries.write(str(path), {obj}, fake_user=True)
     return path
+
+
+@dataclass
+class FarmJob:
+    """A `latentdreamer batch` run started from Blender; it goes on if Blender closes."""
+
+    process: subprocess.Popen
+    manifest: Path
+    out_dir: Path
+    log: Path
+
+    @property
+    def summary(self) -> Path:
+        """`summary.md` of the batch (written when it ends; every item has `record.json`)."""
+        return self.out_dir / "summary.md"
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Block until the batch ends; its exit code (0: every item done, 1: some failed)."""
+        return self.process.wait(timeout)
+
+
+def _manifest_row(item: Path | dict) -> dict:
+    """A `generate_images` item as a row of the backend's batch manifest."""
+    inputs, name = _request(item)
+    row: dict = {"name": name}
+    if "image" in inputs:
+        row["image"] = str(Path(inputs["image"]).expanduser().resolve())
+    for key, files_key in (("views", "view_files"), ("normals", "normal_files")):
+        source = inputs.get(key)
+        if isinstance(source, dict) and "grid" in source:
+            row[key] = str(Path(source["grid"]).expanduser().resolve())
+        elif isinstance(source, dict) and "files" in source:
+            row[files_key] = [str(Path(f).expanduser().resolve()) for f in source["files"]]
+    return row
+
+
+def submit_to_farm(
+    images: str | Path | Iterable[str | Path | dict],
+    out_dir: str | Path,
+    *,
+    preset: str = "standard",
+    seed: int = 0,
+    texture: bool = True,
+    ray: str | None = None,
+    python: str | None = None,
+) -> FarmJob:
+    """Hand the items to the backend's own batch command (`latentdreamer batch`) and return at once.
+
+    The same items `generate_images` takes; they are written as a manifest into `out_dir`
+    and run by the panel's backend Python (or `python`) in the background: resumable,
+    one folder and record per item, `summary.md` at the end. With `ray="auto"` or a Ray
+    address the items are spread over a cluster (the backend's `farm` extra; `out_dir` must
+    be storage the nodes share). Meshes land in `out_dir`, not in this scene.
+    """
+    from . import preferences
+
+    paths = image_paths(images)
+    if not paths:
+        raise ValueError(f"no images found in {images!r}")
+    py = python or preferences.worker_python()
+    if not py or not Path(py).is_file():
+        raise BatchError([], [("backend", "a farm job needs the backend's Python interpreter (Install Backend, or "
+                                          "set Backend Python to a Python file; a remote worker command cannot run it)")])
+    out = Path(out_dir).expanduser().resolve()
+    try:
+        _writable_folder(out)
+        manifest = out / "manifest.jsonl"
+        manifest.write_text("".join(json.dumps(_manifest_row(item)) + "\n" for item in paths), encoding="utf-8")
+    except OSError as exc:
+        raise BatchError([], [(str(out), f"cannot write the manifest there: {exc}")]) from None
+    command = [py, "-m", "latentdreamer", "batch", str(manifest), "--out", str(out), "--preset", preset,
+               "--seed", str(seed), "--quiet", *([] if texture else ["--no-texture"]), *(["--ray", ray] if ray else [])]
+    log = out / "batch.log"
+    with open(log, "ab") as log_file:
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    print(f"[LatentDreamer] farm job started (pid {process.pid}): {' '.join(command)}\n"
+          f"[LatentDreamer]   log {log}; summary {out / 'summary.md'} when it ends", flush=True)
+    return FarmJob(process, manifest, out, log)

@@ -49,9 +49,12 @@ class BatchItem:
         key means the same result, so a finished item can be skipped."""
         digest = hashlib.sha256(json.dumps({"settings": self.settings, "inputs": self.inputs}, sort_keys=True).encode())
         for path in _input_files(self.inputs):
-            with open(path, "rb") as f:
-                for block in iter(lambda: f.read(1 << 20), b""):
-                    digest.update(block)
+            try:
+                with open(path, "rb") as f:
+                    for block in iter(lambda: f.read(1 << 20), b""):
+                        digest.update(block)
+            except OSError as exc:  # the job itself reports the unreadable file; the key only must differ
+                digest.update(f"unreadable {path}: {exc.errno}".encode())
         return digest.hexdigest()
 
 

@@ -81,3 +81,26 @@ def test_a_timed_out_item_leaves_nothing_behind_and_the_batch_goes_on(fake_worke
     assert message == "timed out after 0.8 s"
     assert not bpy.data.objects and not [m for m in bpy.data.meshes if m.users == 0]
     assert not session.current().running()
+
+
+def test_a_job_list_goes_to_the_backends_batch_command(clean_file, tmp_path):
+    import subprocess as sp
+
+    mesh = tmp_path / "object.glb"
+    make = ("import sys; from latentdreamer.pipeline.example_object import example_object; "
+            "from latentdreamer.io.mesh_io import save_mesh; save_mesh(example_object(seed=3, resolution=32), sys.argv[1])")
+    sp.run([backend_python(), "-c", make, str(mesh)], check=True)
+    views = tmp_path / "views"
+    sp.run([backend_python(), "-m", "latentdreamer", "generate", "--from-mesh", str(mesh), "--views-only", "--quiet",
+            "--views-dir", str(views), "-o", str(tmp_path / "unused.glb")], check=True, capture_output=True)
+    items = [{"views": {"files": [str(views / f"rgb_{k}.png") for k in range(6)]},
+              "normals": {"files": [str(views / f"normal_{k}.png") for k in range(6)]}, "name": "statue"},
+             tmp_path / "missing.png"]
+    job = batch.submit_to_farm(items, tmp_path / "farm", preset="tiny", python=backend_python())
+    assert job.wait(300) == 1  # the missing image fails; the exit code says so
+    text = job.summary.read_text()
+    assert "| statue | done |" in text and "| missing | failed |" in text
+    assert (tmp_path / "farm" / "statue" / "statue.glb").is_file()
+    assert not bpy.data.objects  # a farm job's meshes land in its folder, not in the scene
+    with pytest.raises(batch.BatchError, match="needs the backend's Python interpreter"):
+        batch.submit_to_farm(items, tmp_path / "farm2", python="ssh gpu-box latentdreamer worker")
