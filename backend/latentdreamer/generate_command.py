@@ -5,15 +5,23 @@
     generate --views GRID [--normals GRID] -o ...  the user's own six views (grid or --view-files)
     generate --from-mesh MESH -o ...               a mesh rendered into the six views (the oracle)
 
-Weights and the image are checked before any model loads, so a missing download or a bad
-file fails in about a second with the exact command that fixes it. Generated (or oracle)
-views are saved beside the result (`<output>_views/`, with `prompt_image.png` for --prompt)
-whatever happens later.
+Everything is checked before any compute (`_preflight`): the inputs exist, the output path
+and views folder can be written, the device exists, the seed and options are in range, and
+the shape models' weights match their checksums; so a mistake fails in about a second with
+the exact fix. Generated (or oracle) views are saved beside the result (`<output>_views/`,
+with `prompt_image.png` for --prompt) as soon as they exist, whatever happens later; your own
+views are not copied unless --views-dir asks for it.
+
+Nothing is replaced without --overwrite: an existing output (or views a run saved before)
+makes the command refuse at once. Files are written into a temporary folder beside their
+destination and renamed into place when complete, so a full disk or a kill never leaves a
+half-written mesh, and never destroys the earlier one.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,6 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, help="mesh file to write (.glb, .ply or .obj)")
     parser.add_argument("--views-dir", default=None, help="where to save the generated views (default: <output>_views)")
     parser.add_argument("--views-only", action="store_true", help="stop after making and saving the six views")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing output (and the views an earlier run saved); without it the command refuses")
     parser.add_argument("--models-dir", default=None, help="local model folder (default: LATENTDREAMER_MODELS, else the HF cache)")
     parser.add_argument("--preset", default="standard", help="tiny, draft, standard or high")
     parser.add_argument("--device", default="auto", help="auto (CUDA, else Apple MPS, else CPU), cpu, cuda or mps")
@@ -120,20 +130,96 @@ def _say_where(views_dir: Path, paths: dict, notes: list[str]) -> None:
     print(f"views saved in {views_dir}", file=sys.stderr)
 
 
+def _check_input_files(inputs: JobInputs) -> None:
+    """Every input path exists and is a file, checked before torch loads (a typo fails at once)."""
+    from latentdreamer.errors import UserFacingError as InputError
+
+    named = [("image", inputs.image), ("views grid image", inputs.view_grid), ("normal-map grid image", inputs.normal_grid),
+             ("mesh", inputs.mesh)]
+    named += [("views file", p) for p in inputs.view_files or ()]
+    named += [("normal-map file", p) for p in inputs.normal_files or ()]
+    for what, path in named:
+        if path is None:
+            continue
+        if path.is_dir():
+            raise InputError(f"{what} {path} is a folder, not a file", "give the path of the file itself")
+        if not path.is_file():
+            raise InputError(f"{what} not found: {path}", "check the path (relative paths start in the current folder)")
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    from latentdreamer.errors import SettingsError
+
+    if args.steps is not None and args.steps < 1:
+        raise SettingsError(f"--steps {args.steps}: the prior needs at least one denoising step", "leave it out for the preset's")
+    if not math.isfinite(args.guidance) or args.guidance <= 0:
+        raise SettingsError(f"--guidance {args.guidance} is not a positive number", "Zero123++ uses 4; leave it out")
+
+
+def _preflight(args: argparse.Namespace, inputs: JobInputs, settings, output: Path, views_dir: Path,
+               publish_views: bool) -> None:
+    """Everything that can be checked before compute; raises UserFacingError."""
+    from latentdreamer.errors import OutputError
+    from latentdreamer.io.mesh_io import textured_obj_files
+    from latentdreamer.io.output_files import VIEW_FILE_NAMES, check_folder, check_output_path, existing_files
+    from latentdreamer.pipeline.shape_prior import check_shape_weights
+
+    _check_options(args)
+    check_output_path(output, (".glb", ".ply", ".obj"), overwrite=args.overwrite or args.views_only)
+    _check_input_files(inputs)
+    if output.suffix.lower() == ".obj" and settings.texture == "uv" and not args.views_only and not args.overwrite:
+        for companion in textured_obj_files(output):
+            if companion.exists():
+                raise OutputError(f"{companion} (the texture or material of {output.name}) already exists; "
+                                  "it was left as it is", "add --overwrite to replace it, or choose another name",
+                                  code="output_exists")
+    if publish_views:
+        if views_dir.exists() and not views_dir.is_dir():
+            raise OutputError(f"views folder {views_dir} is a file", "choose another --views-dir", code="bad_output")
+        check_folder(views_dir, "views folder")
+        earlier = existing_files(views_dir, VIEW_FILE_NAMES) if views_dir.is_dir() else []
+        if earlier and not args.overwrite:
+            raise OutputError(f"views folder {views_dir} already holds views of an earlier run ({earlier[0].name}, ...); "
+                              "they were left as they are", "add --overwrite to replace them, or choose another "
+                              "--views-dir", code="output_exists")
+    if settings.device in ("cuda", "mps"):
+        from latentdreamer.device import resolve_device
+
+        resolve_device(settings.device)
+    check_shape_weights()
+
+
+def _save_output(mesh, output: Path, overwrite: bool) -> Path:
+    """The mesh (and an OBJ's MTL and texture) written aside, then renamed into place."""
+    from latentdreamer.io.mesh_io import save_mesh
+    from latentdreamer.io.output_files import StagedFolder
+
+    with StagedFolder(output.parent, overwrite, "output folder") as stage:
+        assert stage.path is not None
+        save_mesh(mesh, stage.path / output.name, output.suffix.lstrip(".").lower())
+        stage.publish(last=output.name)
+    return output
+
+
 def run(args: argparse.Namespace) -> int:
-    from latentdreamer.errors import UserFacingError
+    from latentdreamer.errors import UserFacingError, exit_code, format_error
+    from latentdreamer.io.output_files import StagedFolder
     from latentdreamer.job import Models, PriorOptions, make_views, run_job
     from latentdreamer.pipeline.api import Callbacks, Cancelled, GenerateSettings
     from latentdreamer.pipeline.cli_progress import ProgressBar, summary
 
-    output = Path(args.output)
-    views_dir = Path(args.views_dir) if args.views_dir else output.with_name(output.stem + "_views")
+    output = Path(args.output).expanduser()
+    views_dir = Path(args.views_dir).expanduser() if args.views_dir else output.with_name(output.stem + "_views")
     try:
-        _check_sources(args)
+        source = _check_sources(args)
         inputs = job_inputs(args)
         settings = GenerateSettings(preset=args.preset, device=args.device, seed=args.seed, texture=texture_mode(args, output))
-        if output.suffix.lower() not in (".glb", ".ply", ".obj"):
-            raise ValueError(f"output {output} must end in .glb, .ply or .obj")
+        # Your own views are already files: they are saved again only where --views-dir asks.
+        publish_views = source != "views" or args.views_dir is not None
+        _preflight(args, inputs, settings, output, views_dir, publish_views)
+    except UserFacingError as exc:
+        print(format_error(exc), file=sys.stderr)
+        return exit_code(exc)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -141,25 +227,39 @@ def run(args: argparse.Namespace) -> int:
     callbacks = Callbacks(on_progress=bar)
     models = Models(args.models_dir)
     prior = PriorOptions(steps=args.steps, guidance=args.guidance, segmentation=args.segmentation)
-    try:
-        if args.views_only:
-            _, paths, notes, _ = make_views(inputs, settings, views_dir, callbacks, models, prior)
-            bar.close()
-            _say_where(views_dir, paths, notes)
-            return 0
-        from latentdreamer.io.mesh_io import save_mesh
+    shown: dict = {}
 
-        done = run_job(inputs, settings, views_dir, callbacks, models, prior)
+    try:
+        with StagedFolder(views_dir, args.overwrite, "views folder") as stage:
+            assert stage.path is not None
+
+            def publish(paths: dict) -> None:
+                """Views go into their folder as soon as they exist, so they survive a failed mesh."""
+                if publish_views:
+                    moved = {p.name: str(p) for p in stage.publish()}
+                    shown.update({k: moved.get(Path(v).name, v) if isinstance(v, str) else v for k, v in paths.items()})
+
+            if args.views_only:
+                _, paths, notes, _ = make_views(inputs, settings, stage.path, callbacks, models, prior)
+                publish(paths)
+                bar.close()
+                _say_where(views_dir, shown, notes)
+                return 0
+            done = run_job(inputs, settings, stage.path, callbacks, models, prior, on_views=publish)
         bar.close()
-        _say_where(views_dir, done.view_paths, done.notes)
-        path = save_mesh(done.result.mesh, output)
+        if publish_views:
+            _say_where(views_dir, shown, done.notes)
+        else:
+            for note in done.notes:
+                print(f"note: {note}", file=sys.stderr)
+        path = _save_output(done.result.mesh, output, args.overwrite)
         print(summary(done.result), file=sys.stderr)
         print(path)
         return 0
     except UserFacingError as exc:
         bar.close()
-        print(f"\nerror: {exc.message}\n  hint: {exc.hint}", file=sys.stderr)
-        return 2
+        print("\n" + format_error(exc), file=sys.stderr)
+        return exit_code(exc)
     except Cancelled as exc:
         bar.close()
         print(f"\ncancelled during {exc.stage}", file=sys.stderr)

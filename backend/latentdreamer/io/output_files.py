@@ -144,35 +144,57 @@ VIEW_FILE_NAMES: tuple[str, ...] = (
 """Everything `generate` may save in a views folder (io/view_files.py, priors/single_image.py)."""
 
 
-@contextlib.contextmanager
-def staged_folder(folder: Path, overwrite: bool = True) -> Iterator[Path]:
-    """A temporary folder beside `folder` to write into; when the block succeeds its files
-    are renamed into `folder` one by one (each atomically), and the temporary folder is
-    removed whatever happens. So a failure half way leaves no half-written views, and an
-    earlier run's files are replaced only by complete new ones."""
-    import shutil
+class StagedFolder:
+    """A temporary folder beside the real destination to write a set of files into.
 
-    try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=PART_MARK))
-    except OSError as exc:
-        raise write_failed(folder, exc) from None
-    try:
-        yield stage
+    `publish()` renames its files into the destination one by one (each atomically, in
+    name order with `last` last: an OBJ after its MTL and texture, so the OBJ never points
+    at files that are not there yet). Leaving the `with` block removes the temporary
+    folder and whatever was not published, whatever happened: a failure half way leaves
+    no half-written file, and an earlier run's files are replaced only by complete ones.
+    """
+
+    def __init__(self, destination: Path, overwrite: bool = True, what: str = "folder") -> None:
+        self.destination = Path(destination)
+        self.overwrite = overwrite
+        self.what = what
+        self.path: Path | None = None
+
+    def __enter__(self) -> StagedFolder:
+        parent = nearest_existing(self.destination)
+        if parent == self.destination and not parent.is_dir():
+            parent = parent.parent
         try:
-            folder.mkdir(exist_ok=True)
-            for item in sorted(stage.iterdir()):
-                target = folder / item.name
-                if not overwrite and target.exists():
-                    raise OutputError(f"{target} appeared while this run was working; it was left as it is",
-                                      "run again with --overwrite, or choose another --views-dir",
-                                      code="output_exists")
-                os.chmod(item, _default_mode())
-                os.replace(item, target)
+            self.path = Path(tempfile.mkdtemp(dir=parent, prefix=f".{self.destination.name}.", suffix=PART_MARK))
         except OSError as exc:
-            raise write_failed(folder, exc) from None
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
+            raise write_failed(self.destination, exc) from None
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        import shutil
+
+        if self.path is not None:
+            shutil.rmtree(self.path, ignore_errors=True)
+
+    def publish(self, last: str | None = None) -> list[Path]:
+        """Move every staged file into the destination folder; returns their new paths."""
+        assert self.path is not None, "publish() inside the with block"
+        items = sorted(self.path.iterdir(), key=lambda p: (p.name == last, p.name))
+        moved = []
+        try:
+            self.destination.mkdir(parents=True, exist_ok=True)
+            for item in items:
+                target = self.destination / item.name
+                os.chmod(item, _default_mode())
+                if self.overwrite:
+                    os.replace(item, target)
+                else:
+                    _link_no_replace(item, target)
+                    item.unlink()
+                moved.append(target)
+        except OSError as exc:
+            raise write_failed(self.destination, exc) from None
+        return moved
 
 
 def remove_debris(folder: Path) -> list[Path]:

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from latentdreamer import threads
+from latentdreamer.errors import UserFacingError
 from latentdreamer.job import JobInputs, Models, run_job
 from latentdreamer.pipeline.api import Callbacks, Cancelled, GenerateSettings, GenerationResult
 from latentdreamer.worker.jobs import Job, JobReporter
@@ -82,6 +83,8 @@ def _warm_up() -> None:
         log.info("warm-up done in %.1f s", time.perf_counter() - start)
     except Cancelled:
         log.info("warm-up stopped by a job after %.1f s", time.perf_counter() - start)
+    except UserFacingError as exc:  # damaged weights, say: the first job reports it as its error, so no traceback
+        log.warning("warm-up skipped: %s", exc.message)
     except Exception:  # a failed warm-up costs only time; the job reports the real problem
         log.exception("warm-up failed")
 
@@ -124,7 +127,7 @@ def check_device(choice: str) -> None:
     try:
         resolve_device(choice)
     except RuntimeError as exc:
-        raise RequestError("device_unavailable", str(exc), "set device to auto or cpu") from None
+        raise RequestError("device_unavailable", getattr(exc, "message", str(exc)), "set device to auto or cpu") from None
 
 
 def load_execute(spec: str):
