@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from latentdreamer.pipeline.api import PRESETS
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 MANIFEST_SUFFIXES = (".csv", ".jsonl")
 SETTING_KEYS = ("preset", "device", "seed", "texture")
@@ -250,7 +252,7 @@ def write_summary(records: list[dict[str, Any]], out: Path) -> tuple[Path, Path]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", type=Path, help="a folder of images, a folder of view-set folders, or a .csv/.jsonl manifest")
     parser.add_argument("--out", type=Path, required=True, help="output folder (one sub-folder per item)")
-    parser.add_argument("--preset", default="standard", help="tiny, draft, standard or high (a manifest may set it per item)")
+    parser.add_argument("--preset", default="standard", help=f"quality preset: {', '.join(PRESETS)} (tiny is for tests) (a manifest may set it per item)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-texture", action="store_true", help="geometry only")
@@ -268,12 +270,15 @@ def run(args: argparse.Namespace) -> int:
     defaults = {"preset": args.preset, "device": args.device, "seed": args.seed, "texture": not args.no_texture}
     models_dir = args.models_dir or os.environ.get("LATENTDREAMER_MODELS")
     try:
+        from latentdreamer.pipeline.api import GenerateSettings
+
+        GenerateSettings(**defaults)  # a bad preset or device fails here, not once per item
         items = collect_items(args.inputs, defaults)
         args.out.mkdir(parents=True, exist_ok=True)
         probe = args.out / ".latentdreamer-write-test"
         probe.write_bytes(b"")
         probe.unlink()
-    except BatchInputError as exc:
+    except (BatchInputError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

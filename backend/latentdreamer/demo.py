@@ -11,11 +11,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from latentdreamer.pipeline.api import PRESETS
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="folder for the GLB and PNGs")
     parser.add_argument("--seed", type=int, default=7, help="which random object to make")
-    parser.add_argument("--preset", default="standard", help="tiny, draft, standard or high")
+    parser.add_argument("--preset", default="standard", help=f"quality preset: {', '.join(PRESETS)} (tiny is for tests)")
     parser.add_argument("--device", default="auto", help="auto (CUDA, else Apple MPS, else CPU), cpu, cuda or mps")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 

@@ -26,6 +26,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from latentdreamer.pipeline.api import PRESETS
+
 if TYPE_CHECKING:
     from latentdreamer.job import JobInputs
 
@@ -53,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing output (and the views an earlier run saved); without it the command refuses")
     parser.add_argument("--models-dir", default=None, help="local model folder (default: LATENTDREAMER_MODELS, else the HF cache)")
-    parser.add_argument("--preset", default="standard", help="tiny, draft, standard or high")
+    parser.add_argument("--preset", default="standard", help=f"quality preset: {', '.join(PRESETS)} (tiny is for tests)")
     parser.add_argument("--device", default="auto", help="auto (CUDA, else Apple MPS, else CPU), cpu, cuda or mps")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-texture", action="store_true", help="geometry only (no colour stage)")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from latentdreamer.pipeline.api import PRESETS
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--meshes", type=Path, default=None, help="folder of meshes (default: <repo>/../shared/eval/meshes)")
-    parser.add_argument("--preset", default="draft", help="tiny, draft, standard or high")
+    parser.add_argument("--preset", default="draft", help=f"quality preset: {', '.join(PRESETS)} (tiny is for tests)")
     parser.add_argument("--device", default="auto", help="auto (CUDA, else Apple MPS, else CPU), cpu, cuda or mps")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("out/eval"), help="where generation_eval.{json,md,png} go")
