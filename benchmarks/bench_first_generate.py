@@ -29,8 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import bpy  # noqa: E402  (addon_utils exists once bpy is loaded)
 import addon_utils  # noqa: E402
+import bpy  # noqa: E402  (addon_utils exists once bpy is loaded)
 
 
 def make_views(backend: str, folder: Path) -> Path:

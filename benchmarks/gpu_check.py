@@ -126,9 +126,9 @@ def check_generation(dev: torch.device, presets: list[str]) -> tuple[dict, dict]
 
 def check_sampler(dev: torch.device) -> dict:
     sys.path.insert(0, str(ROOT / "tests" / "backend" / "priors"))
-    from tiny_diffusion import build_tiny_zero123plus
-
     from latentdreamer.priors.zero123plus import Zero123Plus
+
+    from tiny_diffusion import build_tiny_zero123plus
 
     with tempfile.TemporaryDirectory() as tmp:
         build_tiny_zero123plus(Path(tmp))

@@ -18,9 +18,9 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 import bpy
 

@@ -15,7 +15,6 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-
 # Formats the worker (Pillow) reads, with the file suffix for each.
 READABLE_FORMATS = {"PNG": ".png", "JPEG": ".jpg", "BMP": ".bmp", "TIFF": ".tif", "WEBP": ".webp"}
 

@@ -28,7 +28,7 @@ def test_exactly_one_source(inputs, source):
 ])
 def test_a_bad_combination_says_what_to_give(inputs, message):
     with pytest.raises(ValueError, match=message):
-        inputs.source
+        _ = inputs.source
 
 
 def test_one_bar_for_the_prior_and_the_pipeline():

@@ -33,8 +33,8 @@ try:
 except ImportError:
     pass
 
-import bpy  # noqa: E402  (bmesh and mathutils exist once bpy is loaded)
 import bmesh  # noqa: E402
+import bpy  # noqa: E402  (bmesh and mathutils exist once bpy is loaded)
 from mathutils import Vector  # noqa: E402
 
 
