@@ -18,8 +18,10 @@ from latentdreamer.render.cameras import Cameras
 
 DEPTH_TOLERANCE = 0.01
 """How far (object units; the object fits a radius-0.5 sphere) a texel's depth may lie
-behind the view's depth buffer and still count as seen. A few times the sampling error of
-the buffer at 320 px, far below the thickness of anything the SDF grid can hold."""
+behind the view's depth buffer and still count as seen, on a surface facing the camera; far
+below the thickness of anything the SDF grid can hold. A slanted surface's depth changes by
+tan(theta) per unit across a pixel, so the tolerance grows by that much of one pixel's
+footprint (`depth_tolerance`), else the nearest buffer sample would hide half of it."""
 
 MASK_ERODE = 1
 """Pixels taken off the silhouette: their colour is part background after antialiasing."""
@@ -45,10 +47,23 @@ def project(points: torch.Tensor, cameras: Cameras) -> tuple[torch.Tensor, torch
     return ndc, depth
 
 
+def facing(points: torch.Tensor, normals: torch.Tensor, cameras: Cameras) -> torch.Tensor:
+    """(N, 3) points and unit normals -> (B, N) max(0, cos theta) per camera."""
+    to_camera = F.normalize(cameras.positions.to(points)[:, None, :] - points[None], dim=-1)
+    return (to_camera * normals[None]).sum(-1).clamp(min=0.0)
+
+
 def view_weights(points: torch.Tensor, normals: torch.Tensor, cameras: Cameras, power: float) -> torch.Tensor:
     """(N, 3) points and unit normals -> (B, N) max(0, cos theta)^power per camera."""
-    to_camera = F.normalize(cameras.positions.to(points)[:, None, :] - points[None], dim=-1)
-    return (to_camera * normals[None]).sum(-1).clamp(min=0.0).pow(power)
+    return facing(points, normals, cameras).pow(power)
+
+
+def depth_tolerance(cos: torch.Tensor, depth: torch.Tensor, cameras: Cameras, pixels: int) -> torch.Tensor:
+    """(B, N) depth slack: DEPTH_TOLERANCE plus tan(theta) times one pixel's footprint at that depth."""
+    focal = cameras.proj[:, 1, 1].to(depth)[:, None]  # 1 / tan(fov / 2)
+    footprint = 2.0 * depth / (focal * pixels)
+    tan = (1.0 - cos.square()).clamp(min=0.0).sqrt() / cos.clamp(min=0.1)
+    return DEPTH_TOLERANCE + footprint * tan
 
 
 def erode(mask: torch.Tensor, pixels: int) -> torch.Tensor:
@@ -76,8 +91,10 @@ def blend_views(
     """
     ndc, point_depth = project(points, cameras)
     seen_depth = _sample(depth, ndc, "nearest")[..., 0]
-    visible = (seen_depth > 0) & (point_depth - seen_depth < DEPTH_TOLERANCE)
+    cos = facing(points, normals, cameras)
+    slack = depth_tolerance(cos, point_depth, cameras, depth.shape[1])
+    visible = (seen_depth > 0) & (point_depth - seen_depth < slack)
     inside = _sample(erode(mask, MASK_ERODE), ndc, "bilinear")[..., 0].clamp(0, 1)
-    w = view_weights(points, normals, cameras, power) * inside * visible
+    w = cos.pow(power) * inside * visible
     colours = _sample(rgb, ndc, "bilinear")
     return (w[..., None] * colours).sum(0), w.sum(0)
