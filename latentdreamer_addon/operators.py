@@ -65,6 +65,7 @@ def import_options(settings) -> ImportOptions:
         face_budget=settings.face_budget,
         remesh_voxel_size=settings.voxel_size if settings.sculpt_remesh else 0.0,
         origin_bottom=settings.origin_bottom,
+        quad_faces=settings.quad_faces if settings.quad_remesh else 0,
     )
 
 

@@ -167,6 +167,10 @@ class VIEW3D_PT_latentdreamer_mesh(LatentDreamerPanel, bpy.types.Panel):
         row = layout.row()
         row.active = settings.sculpt_remesh
         row.prop(settings, "voxel_size")
+        layout.prop(settings, "quad_remesh")
+        row = layout.row()
+        row.active = settings.quad_remesh
+        row.prop(settings, "quad_faces")
 
 
 class VIEW3D_PT_latentdreamer_backend(LatentDreamerPanel, bpy.types.Panel):

@@ -86,6 +86,10 @@ class LatentDreamerSettings(bpy.types.PropertyGroup):
     sculpt_remesh: BoolProperty(name="Sculpt-Ready Remesh", default=False,
                                 description="Voxel-remesh the result, keeping its colours")
     voxel_size: FloatProperty(name="Voxel Size", default=0.01, min=0.0005, unit="LENGTH", precision=4)
+    quad_remesh: BoolProperty(name="Quad Remesh", default=False,
+                              description="QuadriFlow all-quad remesh for sculpting and retopology, keeping the colours")
+    quad_faces: IntProperty(name="Quad Faces", default=5000, min=100, soft_max=100000,
+                            description="About how many quads QuadriFlow makes")
 
 
 class LatentDreamerViewPath(bpy.types.PropertyGroup):

@@ -158,8 +158,9 @@ class Job:
                 mesh_import.replace_mesh(obj, arrays, self.options)
                 if final:
                     mesh_import.finish_mesh(obj, self.options)
-            if final and arrays.colors is not None:
-                mesh_import.show_colours_in_solid_view()
+            if final and (arrays.colors is not None or arrays.uvs is not None):
+                textured = mesh_import.mesh_texture(obj.data) is not None
+                mesh_import.show_colours_in_solid_view(color_type="TEXTURE" if textured else "VERTEX")
         except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
             if not final:  # the job goes on in the worker; a later preview or the result may be fine
                 self.message = f"preview skipped ({exc})"

@@ -5,7 +5,13 @@
     # no result at hand: make one from a coloured mesh file with the backend's loader
     .venv-blender/bin/python scripts/render_result.py --from-mesh ../shared/eval/meshes/duck_bob/bob_tri.obj out/duck.png
 
-RESULT.npz is the worker's result file (float32 vertices, int32 faces, uint8 sRGB colours).
+    # a baked result beside its own vertex colours (the README's picture)
+    .venv-blender/bin/python scripts/render_result.py RESULT.npz out/compare.png --compare
+
+RESULT.npz is the worker's result file (float32 vertices, int32 faces, uint8 sRGB colours,
+and with a baked texture its corner UVs and image, which the import turns into a texture
+material; `--vertex-colours` drops the texture to show the colours alone, `--compare` renders
+both and puts them side by side, vertex colours on the left).
 The object goes through the add-on's own import (mesh_import.create_object), so what is
 rendered is what an artist gets: vertex colours through the material's Color Attribute
 node, smooth shading, Blender's frame (the camera sits in front, on -Y, slightly above).
@@ -49,7 +55,9 @@ def mesh_to_npz(mesh_path: Path, python: str) -> Path:
     return out
 
 
-def render(npz: Path, png: Path, samples: int, size: int) -> Path:
+def render(npz: Path, png: Path, samples: int, size: int, vertex_colours: bool = False) -> Path:
+    import dataclasses
+
     import bpy
     from mathutils import Vector
 
@@ -58,6 +66,8 @@ def render(npz: Path, png: Path, samples: int, size: int) -> Path:
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
     arrays = mesh_import.MeshArrays.load(npz)
+    if vertex_colours:
+        arrays = dataclasses.replace(arrays, uvs=None, texture=None)
     obj = mesh_import.create_object(npz.stem, arrays, options=mesh_import.ImportOptions(target_size=1.0))
     # Stand the object on the floor at the origin.
     lowest = min((obj.matrix_world @ Vector(c)).z for c in obj.bound_box)
@@ -116,6 +126,8 @@ def main(argv: list[str]) -> int:
                                                                     str(REPO / ".venv-backend" / "bin" / "python")))
     parser.add_argument("--samples", type=int, default=16)
     parser.add_argument("--size", type=int, default=480)
+    parser.add_argument("--vertex-colours", action="store_true", help="ignore a baked texture: the vertex colours alone")
+    parser.add_argument("--compare", action="store_true", help="vertex colours | baked texture, side by side")
     args = parser.parse_args(argv)
     if args.from_mesh is not None:
         npz = mesh_to_npz(args.from_mesh, args.backend_python)
@@ -123,8 +135,34 @@ def main(argv: list[str]) -> int:
         npz = args.result
     else:
         parser.error("give a result .npz or --from-mesh")
-    print(render(npz, args.png, args.samples, args.size))
+    if args.compare:
+        print(compare(npz, args.png, args.samples, args.size))
+    else:
+        print(render(npz, args.png, args.samples, args.size, args.vertex_colours))
     return 0
+
+
+def compare(npz: Path, png: Path, samples: int, size: int) -> Path:
+    """Two renders of one result, the same camera and light: vertex colours, then the texture."""
+    import bpy
+    import numpy as np
+
+    halves = []
+    for vertex_colours in (True, False):
+        part = png.with_name(f"{png.stem}.{'vertex' if vertex_colours else 'texture'}.png")
+        render(npz, part, samples, size, vertex_colours)
+        image = bpy.data.images.load(str(part))
+        px = np.empty(size * size * 4, np.float32)
+        image.pixels.foreach_get(px)
+        halves.append(px.reshape(size, size, 4))
+        part.unlink()
+    joined = np.concatenate(halves, axis=1)
+    out = bpy.data.images.new("compare", 2 * size, size, alpha=True)
+    out.pixels.foreach_set(joined.ravel())
+    out.filepath_raw = str(png.resolve())
+    out.file_format = "PNG"
+    out.save()
+    return png
 
 
 if __name__ == "__main__":
