@@ -18,6 +18,7 @@ STAGE_LABELS: dict[str, str] = {
     "refine": "Refining details",
     "subdivide": "Smoothing the surface",
     "texture": "Painting colours",
+    "bake": "Baking the texture",
 }
 
 MIN_RATE_S = 3.0

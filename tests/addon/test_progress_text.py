@@ -9,7 +9,7 @@ from latentdreamer_addon.progress_text import RateGate
 
 
 def test_every_backend_stage_has_an_artist_name():
-    for stage in ("views", "init", "coarse", "refine", "subdivide", "texture"):
+    for stage in ("views", "init", "coarse", "refine", "subdivide", "texture", "bake"):
         label = progress_text.stage_label(stage)
         assert label and label != stage and label[0].isupper()
     assert progress_text.stage_label("new_stage") == "New stage"  # never the raw id
