@@ -63,14 +63,23 @@ def main(argv: list[str] | None = None) -> int:
     return _run_reporting_errors(args)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _run_reporting_errors(args: argparse.Namespace) -> int:
     """Every sub-command's user-facing errors (and the disk's) end in one message and exit code.
 
     A bad input, damaged weights or a full disk prints what is wrong and what to do, never
     a traceback; anything else is a bug and keeps its traceback.
     """
+    import signal
+
     from latentdreamer.errors import UserFacingError, describe_os_error, exit_code, format_error
 
+    if args.command != "worker":  # the worker has its own shutdown; here SIGTERM unwinds like Ctrl+C,
+        for sig in (signal.SIGTERM, signal.SIGINT):  # so temporary files and folders are removed
+            signal.signal(sig, _interrupt)
     try:
         return run_subcommand(args, "command")
     except UserFacingError as exc:

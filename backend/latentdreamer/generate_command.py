@@ -193,12 +193,16 @@ def _preflight(args: argparse.Namespace, inputs: JobInputs, settings, output: Pa
 
 def _save_output(mesh, output: Path, overwrite: bool) -> Path:
     """The mesh (and an OBJ's MTL and texture) written aside, then renamed into place."""
+    from latentdreamer.errors import write_failed
     from latentdreamer.io.mesh_io import save_mesh
     from latentdreamer.io.output_files import StagedFolder
 
     with StagedFolder(output.parent, overwrite, "output folder") as stage:
         assert stage.path is not None
-        save_mesh(mesh, stage.path / output.name, output.suffix.lstrip(".").lower())
+        try:
+            save_mesh(mesh, stage.path / output.name, output.suffix.lstrip(".").lower())
+        except OSError as exc:  # a full disk, a size limit: the earlier file at `output` is untouched
+            raise write_failed(output, exc) from None
         stage.publish(last=output.name)
     return output
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
+from latentdreamer.errors import UserFacingError
 from latentdreamer.geometry.mesh import Mesh
 
 FORMATS = ("glb", "ply", "obj")
@@ -64,15 +65,30 @@ def save_mesh(mesh: Mesh, path: str | Path, file_format: str | None = None) -> P
     return path
 
 
+class MeshFileError(UserFacingError, ValueError):
+    """A file that is not a mesh this backend can read: it names the file and says what works."""
+
+
 def load_mesh(path: str | Path) -> Mesh:
-    """Read any of our formats, or a textured OBJ/glTF/GLB, as a Mesh in the Z-up frame."""
+    """Read any of our formats, or a textured OBJ/glTF/GLB, as a Mesh in the Z-up frame.
+
+    Whatever is wrong with the file (not a mesh, no triangles, indices past the vertices,
+    a glTF feature we do not read) is a MeshFileError naming it, never a traceback.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix == ".glb":
-        mesh = _read_glb(path)
-        if mesh is not None:
-            return mesh
-    return _read_with_trimesh(path, y_up=suffix in (".glb", ".gltf"))
+    try:
+        mesh = _read_glb(path) if suffix == ".glb" else None
+        if mesh is None:
+            mesh = _read_with_trimesh(path, y_up=suffix in (".glb", ".gltf"))
+        if mesh.num_faces and int(mesh.faces.max()) >= mesh.num_vertices:
+            raise ValueError("a face refers to a vertex the file does not have")
+    except MeshFileError:
+        raise
+    except (ValueError, KeyError, IndexError, TypeError, struct.error, UnicodeDecodeError) as exc:
+        raise MeshFileError(f"{path} is not a mesh this backend can read ({type(exc).__name__}: {exc})",
+                            "give a GLB, glTF, OBJ or PLY file with triangles") from exc
+    return mesh
 
 
 # --- GLB -------------------------------------------------------------------------------------

@@ -24,7 +24,67 @@ from pathlib import Path
 from latentdreamer.errors import OutputError, write_failed
 
 PART_MARK = ".part"
-"""Temporary files carry this before their suffix (`.result.x1y2.part.npz`): anything with it is debris."""
+"""Temporary files carry this before their suffix (`.result.ld42-x1y2.part.npz`): anything with it is debris."""
+
+
+def _stage_prefix(name: str) -> str:
+    """`.NAME.ldPID-`: the writer's pid in the name lets a later run remove what a killed one left."""
+    return f".{name}.ld{os.getpid()}-"
+
+
+def process_alive(pid: int, start_time: str | None = None) -> bool:
+    """True when `pid` runs on this machine (not a zombie) and, if given, started at
+    `start_time` (clock ticks after boot, from /proc: a reused pid is another process)."""
+    if os.name != "posix":
+        return True  # os.kill(pid, 0) would terminate the process on Windows; assume alive
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists but not ours to signal
+        return True
+    if os.path.exists("/proc/self/stat"):
+        now = process_start_time(pid)
+        if now is None:
+            return False  # a zombie, or gone between the two checks
+        if start_time and now != start_time:
+            return False
+    return True
+
+
+def process_start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (Linux), None for a zombie or none."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()
+    return None if fields[0] == "Z" else fields[19]
+
+
+def remove_stale_stages(folder: Path) -> list[Path]:
+    """Temporary files and folders in `folder` left by a writer that was killed (SIGKILL, a
+    power cut): named `.NAME.ldPID-*.part*` with a PID that no longer runs. Returns them."""
+    import re
+    import shutil
+
+    removed = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        match = re.match(r"^\..*\.ld(\d+)-[^/]*\.part", entry.name)
+        if not match or int(match.group(1)) == os.getpid() or process_alive(int(match.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+            removed.append(entry)
+    return removed
 
 
 def _default_mode() -> int:
@@ -46,16 +106,20 @@ def check_folder(folder: Path, what: str = "output folder") -> None:
     """The folder exists or can be created, and a file can be written in it; else OutputError.
 
     The write test creates and removes a temporary file: permission bits do not tell the
-    whole story (root, ACLs, read-only mounts, full quotas).
+    whole story (root, ACLs, read-only mounts, full quotas). What a killed earlier run left
+    there (`remove_stale_stages`) is removed on the way.
     """
     existing = nearest_existing(folder)
+    if existing.is_dir():
+        remove_stale_stages(existing)
     if not existing.is_dir():
         raise OutputError(f"the {what} {folder} cannot be created: {existing} is a file, not a folder",
                           "choose a path whose folders are folders", code="bad_output")
     try:
         fd, probe = tempfile.mkstemp(dir=existing, prefix=".latentdreamer-write-test-")
-    except OSError as exc:
-        raise write_failed(existing, exc, "choose a folder you can write to") from None
+    except OSError as exc:  # the place is unusable before anything ran: fix the command (exit 2)
+        err = write_failed(existing, exc, "choose a folder you can write to")
+        raise OutputError(err.message, err.hint, code="bad_output") from None
     os.close(fd)
     os.unlink(probe)
 
@@ -63,12 +127,12 @@ def check_folder(folder: Path, what: str = "output folder") -> None:
 def check_output_path(path: str | os.PathLike, suffixes: Sequence[str], overwrite: bool, what: str = "output") -> Path:
     """The output path, checked before any work (see the module docstring); returns it as a Path."""
     path = Path(path).expanduser()
-    if path.suffix.lower() not in suffixes:
-        raise OutputError(f"{what} {path} must end in {', '.join(suffixes[:-1])} or {suffixes[-1]}",
-                          f"e.g. {path.with_suffix(suffixes[0]).name}", code="bad_output")
     if path.is_dir():
         raise OutputError(f"{what} {path} is a folder", "give a file name inside it, e.g. "
                           f"{path / ('result' + suffixes[0])}", code="bad_output")
+    if path.suffix.lower() not in suffixes:
+        raise OutputError(f"{what} {path} must end in {', '.join(suffixes[:-1])} or {suffixes[-1]}",
+                          f"e.g. {path.with_suffix(suffixes[0]).name}", code="bad_output")
     if path.exists() and not overwrite:
         raise OutputError(f"{what} {path} already exists; it was left as it is",
                           "add --overwrite to replace it, or choose another name", code="output_exists")
@@ -85,7 +149,7 @@ def existing_files(folder: Path, names: Sequence[str]) -> list[Path]:
 def temporary_sibling(path: Path) -> Iterator[Path]:
     """A temporary file name next to `path` (same folder, so the rename is atomic); removed
     if it still exists when the block ends, whatever happened."""
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=PART_MARK + path.suffix)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=_stage_prefix(path.stem), suffix=PART_MARK + path.suffix)
     os.close(fd)
     tmp = Path(name)
     try:
@@ -165,7 +229,7 @@ class StagedFolder:
         if parent == self.destination and not parent.is_dir():
             parent = parent.parent
         try:
-            self.path = Path(tempfile.mkdtemp(dir=parent, prefix=f".{self.destination.name}.", suffix=PART_MARK))
+            self.path = Path(tempfile.mkdtemp(dir=parent, prefix=_stage_prefix(self.destination.name), suffix=PART_MARK))
         except OSError as exc:
             raise write_failed(self.destination, exc) from None
         return self

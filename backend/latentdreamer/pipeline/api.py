@@ -47,7 +47,7 @@ class GenerateSettings:
         check_seed(self.seed)
         if isinstance(self.preview_every, bool) or not isinstance(self.preview_every, int) or self.preview_every < 1:
             raise SettingsError(f"preview_every must be a whole number of steps, at least 1, got {self.preview_every!r}",
-                                "use e.g. 10")
+                                "use a whole number such as 10")
         if self.texture is True:
             object.__setattr__(self, "texture", DEFAULT_TEXTURE)
         elif self.texture is not False and self.texture not in TEXTURE_MODES:

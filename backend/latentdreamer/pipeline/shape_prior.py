@@ -34,6 +34,8 @@ PACKAGE_WEIGHTS = Path(latentdreamer.__file__).resolve().parent / "weights"
 """models.latent_ops.DEFAULT_SAE_WEIGHTS and models.lin.DEFAULT_LIN_WEIGHTS live here
 (named without importing torch; a test keeps them equal)."""
 
+RUN_META = "checkpoint.json"
+"""models.checkpoint.META, named here because importing that module loads torch."""
 SHIPPED_HINT = ("reinstall the backend (`pip install --force-reinstall latentdreamer`, or the add-on's Install "
                 "Backend); in a git checkout run `git lfs pull` and `git checkout -- backend/latentdreamer/weights/`")
 
@@ -83,6 +85,8 @@ def check_weights_file(loc: WeightsLocation) -> bool:
     if loc.path.is_dir():
         if not loc.explicit:
             raise WeightsError(f"{loc.path} is a folder, not the {loc.name.upper()} weights file", SHIPPED_HINT)
+        if not (loc.path / RUN_META).is_file():
+            raise WeightsError(f"{loc.path} is a folder but not a training run (it has no {RUN_META})", loc.hint())
         return True  # a training-run folder: its checkpoint is checked when it loads
     if not loc.path.exists() and not loc.explicit:
         return False
@@ -96,9 +100,14 @@ def check_shape_weights(sae_path: str | os.PathLike | None = None,
 
     Raises the first WeightsError: a run with damaged weights must not start at all.
     """
+    from latentdreamer.models.lin import check_pairing
+    from latentdreamer.models.weights import read_card
+
     sae, lin = locate_shape_weights(sae_path, lin_path)
     sae_ok = check_weights_file(sae)
     lin_ok = check_weights_file(lin)
+    if sae_ok and lin_ok and lin.explicit and sae.path.is_file() and lin.path.is_file():
+        check_pairing(read_card(lin.path), read_card(sae.path).get("sha256", ""), lin_name=str(lin.path))
     return {"sae": sae_ok, "lin": lin_ok and sae_ok}
 
 

@@ -109,6 +109,7 @@ def execute(job: Job, settings: GenerateSettings, reporter: JobReporter) -> Gene
     plan = threads.before_job()  # the machine may be busier (or idler) than at the last job
     log.info("job %s: %d threads (%s)", job.id, plan.threads, plan.reason)
     assert job.folder is not None
+    _models.shape_prior(settings.device)  # damaged weights end the job now, not after the views are made
     done = run_job(job_inputs(job.request), settings, job.folder / "views", reporter.callbacks(), _models,
                    on_views=reporter.saved_views)
     return done.result

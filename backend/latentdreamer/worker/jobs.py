@@ -110,6 +110,8 @@ class JobReporter:
 
     def saved_views(self, paths: dict[str, Any]) -> None:
         """`views` for images already on disk; extra keys (condition image, grids, notes) ride along."""
+        if self.job.folder is not None and (self.job.folder / "views").is_dir():
+            private_files(self.job.folder / "views")  # written by code that follows the umask
         self._emit(make_event("views", self.job.id, **paths))
 
 

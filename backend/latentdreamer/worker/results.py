@@ -24,7 +24,7 @@ import numpy as np
 from latentdreamer.errors import write_failed
 from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.io.images import to_uint8
-from latentdreamer.io.output_files import atomic_write, remove_debris
+from latentdreamer.io.output_files import atomic_write, process_alive, process_start_time, remove_debris
 
 log = logging.getLogger("latentdreamer.worker")
 
@@ -73,6 +73,7 @@ class JobFolders:
                 if self.temporary:
                     _write_private(self.root / ROOT_MARKER, _process_identity(os.getpid()))
             folder.mkdir(mode=FOLDER_MODE)
+            (folder / "views").mkdir(mode=FOLDER_MODE)  # made here so that it is private too
             _write_private(folder / MARKER, job_id)
         except OSError as exc:
             raise write_failed(folder, exc, "free disk space on the worker's machine, or start the worker with "
@@ -135,7 +136,7 @@ def remove_stale_roots(tmp: Path) -> list[Path]:
                 continue
             text = (root / ROOT_MARKER).read_text(encoding="utf-8").split()
             pid = int(text[0])
-            if pid == os.getpid() or _process_alive(pid, text[1] if len(text) > 1 else None):
+            if pid == os.getpid() or process_alive(pid, text[1] if len(text) > 1 else None):
                 continue
         except (OSError, ValueError, IndexError):
             continue
@@ -151,37 +152,8 @@ def _write_private(path: Path, text: str) -> None:
         f.write(text)
 
 
-def _start_time(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot (Linux), to tell a reused pid apart."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat[stat.rindex(")") + 2:].split()
-    return None if fields[0] == "Z" else fields[19]
-
-
 def _process_identity(pid: int) -> str:
-    return f"{pid} {_start_time(pid) or ''}".strip()
-
-
-def _process_alive(pid: int, start_time: str | None = None) -> bool:
-    """True when `pid` runs here (not a zombie) and, if given, started at `start_time`."""
-    if os.name != "posix":
-        return True  # os.kill(pid, 0) would terminate the process on Windows
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists but not ours to signal
-        return True
-    if Path("/proc/self/stat").exists():
-        now = _start_time(pid)
-        if now is None:
-            return False  # a zombie, or gone between the two checks
-        if start_time and now != start_time:
-            return False  # the pid was reused by another process
-    return True
+    return f"{pid} {process_start_time(pid) or ''}".strip()
 
 
 def _folder_pid(folder: Path) -> int | None:
@@ -196,7 +168,7 @@ def _owner_alive(folder: Path) -> bool:
     pid = _folder_pid(folder)
     if pid is None or pid == os.getpid():
         return False
-    return _process_alive(pid)
+    return process_alive(pid)
 
 
 def private_files(folder: Path) -> None:

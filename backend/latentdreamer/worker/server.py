@@ -208,8 +208,9 @@ def _settings(values: dict, request_id: str):
 
     try:
         return GenerateSettings(**values)
-    except ValueError as exc:
-        raise RequestError("bad_request", str(exc), request_id=request_id) from None
+    except ValueError as exc:  # SettingsError: the same message and hint as the CLI's
+        raise RequestError("bad_request", getattr(exc, "message", str(exc)), getattr(exc, "hint", ""),
+                           request_id=request_id) from None
 
 
 def main(argv: list[str] | None = None) -> int:

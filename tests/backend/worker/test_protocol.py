@@ -124,3 +124,11 @@ def test_events_are_strict_json_even_with_unknown_eta():
 def test_unknown_error_codes_cannot_be_raised():
     with pytest.raises(AssertionError):
         RequestError("oops", "message")
+
+
+def test_shape_prior_names_the_checkpoint_meta_file_without_importing_torch():
+    from latentdreamer.models.checkpoint import META
+    from latentdreamer.models.latent_ops import DEFAULT_SAE_WEIGHTS
+    from latentdreamer.pipeline.shape_prior import PACKAGE_WEIGHTS, RUN_META
+
+    assert RUN_META == META and DEFAULT_SAE_WEIGHTS.parent == PACKAGE_WEIGHTS
