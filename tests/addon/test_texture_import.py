@@ -193,3 +193,22 @@ def test_blenders_gltf_importer_reads_the_backends_textured_glb(clean_file, tmp_
     mesh.loops.foreach_get("vertex_index", corner)
     co = positions(mesh)[corner]
     np.testing.assert_allclose(uv.reshape(-1, 2), np.stack([co[:, 0] + 0.5, co[:, 2] + 0.5], axis=1), atol=1e-5)
+
+
+def test_blenders_obj_importer_reads_the_backends_obj_mtl_and_png(clean_file, tmp_path):
+    import subprocess
+
+    from addon_testing import backend_python
+
+    python = backend_python()
+    if python is None:
+        pytest.skip("no backend Python (set LATENTDREAMER_BACKEND_PYTHON) to write the OBJ")
+    path = tmp_path / "box.obj"
+    subprocess.run([python, "-c", _WRITE_GLB, str(path)], check=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["box.mtl", "box.obj", "box_texture.png"]
+    assert "FINISHED" in bpy.ops.wm.obj_import(filepath=str(path))
+    (obj,) = [o for o in bpy.data.objects if o.type == "MESH"]
+    mesh = obj.data
+    assert len(mesh.uv_layers) == 1 and len(mesh.color_attributes) == 1  # texture and vertex colours
+    tex = next(n for n in mesh.materials[0].node_tree.nodes if n.type == "TEX_IMAGE")
+    assert tuple(tex.image.size) == (16, 16)
