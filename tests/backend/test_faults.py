@@ -365,9 +365,13 @@ def jobs_dir_of_dead_worker(ctx: Ctx) -> Outcome:
     (unfinished / ".result.ld1-abc.part.npz").write_bytes(b"half")
     (finished / "result.npz").write_bytes(b"kept")
     (finished / ".result.ld1-xyz.part.npz").write_bytes(b"half")
+    elsewhere = jobs / f"job-20260101T000000-{dead_pid}-00003-c"  # a worker on another machine sharing the folder
+    elsewhere.mkdir()
+    (elsewhere / ".latentdreamer-job").write_text("c\nanother-host.example\n")
     w = Worker("--jobs-dir", str(jobs), "--no-warm-up")
     try:
         assert not unfinished.exists() and (finished / "result.npz").is_file()
+        assert elsewhere.is_dir()  # its pid means nothing here: never judged dead
         assert not list(finished.glob("*.part*"))
         end = w.request(generate_request("p", views={"files": ctx.assets["rgb"]}, settings={"texture": False}))
         folder = Path(end["path"]).parent

@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import shutil
+import socket
 import tempfile
 import time
 from pathlib import Path
@@ -74,7 +75,7 @@ class JobFolders:
                     _write_private(self.root / ROOT_MARKER, _process_identity(os.getpid()))
             folder.mkdir(mode=FOLDER_MODE)
             (folder / "views").mkdir(mode=FOLDER_MODE)  # made here so that it is private too
-            _write_private(folder / MARKER, job_id)
+            _write_private(folder / MARKER, f"{job_id}\n{socket.gethostname()}\n")
         except OSError as exc:
             raise write_failed(folder, exc, "free disk space on the worker's machine, or start the worker with "
                                "--jobs-dir on a disk with room") from None
@@ -164,9 +165,19 @@ def _folder_pid(folder: Path) -> int | None:
 
 
 def _owner_alive(folder: Path) -> bool:
-    """True when the folder belongs to another worker process that is still running here."""
+    """True when the folder belongs to another worker process that is still running here, or
+    to a worker on another machine (a --jobs-dir shared over the network): a pid says nothing
+    about another host's processes, so those folders are never judged dead."""
     pid = _folder_pid(folder)
-    if pid is None or pid == os.getpid():
+    if pid is None:
+        return False
+    try:
+        lines = (folder / MARKER).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        lines = []
+    if len(lines) > 1 and lines[1] != socket.gethostname():
+        return True
+    if pid == os.getpid():
         return False
     return process_alive(pid)
 
