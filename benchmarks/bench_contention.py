@@ -39,7 +39,7 @@ def run_generate(views: Path, preset: str, env: dict[str, str], out: Path) -> tu
     normals = [str(views / f"normal_{k}.png") for k in range(6)]
     start = time.perf_counter()
     proc = subprocess.run([PY, "-m", "latentdreamer", "generate", "--view-files", *rgb, "--normal-files", *normals,
-                           "--preset", preset, "--quiet", "-o", str(out)], capture_output=True, text=True, env=env)
+                           "--preset", preset, "--quiet", "--overwrite", "-o", str(out)], capture_output=True, text=True, env=env)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"generate failed:\n{proc.stderr[-2000:]}")
