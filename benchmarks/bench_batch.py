@@ -31,8 +31,8 @@ def main() -> None:
     args = parser.parse_args()
     from latentdreamer.io.mesh_io import save_mesh
     from latentdreamer.job import JobInputs, Models, make_views
-    from latentdreamer.pipeline.api import Callbacks, GenerateSettings
-    from latentdreamer.pipeline.example_object import example_object
+    from latentdreamer.api import Callbacks, GenerateSettings
+    from latentdreamer.geometry.example_object import example_object
 
     cores = os.cpu_count() or 1
     with tempfile.TemporaryDirectory(prefix="ld-bench-batch-") as tmp:

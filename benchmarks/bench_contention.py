@@ -72,7 +72,7 @@ def main() -> None:
     old = {**base, "OMP_WAIT_POLICY": "ACTIVE", "LATENTDREAMER_THREADS": str(os.cpu_count() or 1)}
     with tempfile.TemporaryDirectory(prefix="ld-contention-") as tmp:
         root = Path(tmp)
-        make = ("import sys; from latentdreamer.pipeline.example_object import example_object; "
+        make = ("import sys; from latentdreamer.geometry.example_object import example_object; "
                 "from latentdreamer.io.mesh_io import save_mesh; save_mesh(example_object(seed=int(sys.argv[2])), sys.argv[1])")
         subprocess.run([PY, "-c", make, str(root / "object.glb"), str(args.seed)], check=True)
         subprocess.run([PY, "-m", "latentdreamer", "generate", "--from-mesh", str(root / "object.glb"), "--views-only",

@@ -29,12 +29,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import addon_utils  # noqa: E402
+# isort: off
 import bpy  # noqa: E402  (addon_utils exists once bpy is loaded)
+import addon_utils  # noqa: E402
+# isort: on
 
 
 def make_views(backend: str, folder: Path) -> Path:
-    make = ("import sys; from latentdreamer.pipeline.example_object import example_object; "
+    make = ("import sys; from latentdreamer.geometry.example_object import example_object; "
             "from latentdreamer.io.mesh_io import save_mesh; save_mesh(example_object(seed=3), sys.argv[1])")
     subprocess.run([backend, "-c", make, str(folder / "object.glb")], check=True)
     views = folder / "views"

@@ -43,11 +43,11 @@ def main() -> None:
     from latentdreamer.metrics.geometry import evaluate_geometry
     from latentdreamer.optimise.targets import view_targets
     from latentdreamer.render.visual_hull import visual_hull_sdf
-    from latentdreamer.pipeline.api import GenerateSettings
-    from latentdreamer.pipeline.example_object import example_object
+    from latentdreamer.api import GenerateSettings
+    from latentdreamer.geometry.example_object import example_object
     from latentdreamer.pipeline.generate import PipelineOptions, generate_from_views
     from latentdreamer.pipeline.oracle_views import oracle_views
-    from latentdreamer.pipeline.presets import get_preset
+    from latentdreamer.optimise.presets import get_preset
     from latentdreamer.pipeline.shape_prior import load_shape_prior
     from latentdreamer.render.cameras import prior_cameras
 

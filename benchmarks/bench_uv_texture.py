@@ -92,7 +92,7 @@ def main() -> None:
     from latentdreamer.geometry.normalise import fit_in_sphere
     from latentdreamer.io.eval_meshes import default_eval_root, entry_name, eval_mesh_paths, load_textured_eval_mesh
     from latentdreamer.io.images import write_png
-    from latentdreamer.pipeline.api import GenerateSettings
+    from latentdreamer.api import GenerateSettings
     from latentdreamer.pipeline.generate import generate_from_views
     from latentdreamer.pipeline.oracle_views import render_mesh_views
     from latentdreamer.render.cameras import orbit_cameras, prior_cameras

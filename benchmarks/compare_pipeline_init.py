@@ -29,8 +29,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     from latentdreamer.metrics.geometry import evaluate_geometry
-    from latentdreamer.pipeline.api import GenerateSettings
-    from latentdreamer.pipeline.example_object import example_object
+    from latentdreamer.api import GenerateSettings
+    from latentdreamer.geometry.example_object import example_object
     from latentdreamer.pipeline.generate import PipelineOptions, generate_from_views
     from latentdreamer.pipeline.oracle_views import oracle_views
     from latentdreamer.pipeline.shape_prior import load_shape_prior

@@ -52,10 +52,10 @@ def main() -> None:
     from latentdreamer.eval.generation import mesh_paths
     from latentdreamer.io.eval_meshes import default_eval_root, entry_name
     from latentdreamer.metrics.geometry import evaluate_geometry
-    from latentdreamer.pipeline.api import GenerateSettings
+    from latentdreamer.api import GenerateSettings
     from latentdreamer.pipeline.generate import PipelineOptions, generate_from_views
     from latentdreamer.pipeline.oracle_views import load_oracle_mesh, oracle_views
-    from latentdreamer.pipeline.presets import get_preset
+    from latentdreamer.optimise.presets import get_preset
     from latentdreamer.pipeline.shape_prior import load_shape_prior
 
     base = get_preset(args.base)

@@ -44,7 +44,7 @@ def timed(fn):
 
 
 def check_rasteriser(dev: torch.device, backend: str) -> dict:
-    from latentdreamer.pipeline.example_object import example_object
+    from latentdreamer.geometry.example_object import example_object
     from latentdreamer.render.cameras import prior_cameras, to_clip
     from latentdreamer.render.rasterize import antialias, interpolate, rasterize
 
@@ -105,8 +105,8 @@ def check_sae(dev: torch.device) -> dict:
 
 def check_generation(dev: torch.device, presets: list[str]) -> tuple[dict, dict]:
     from latentdreamer.metrics.geometry import evaluate_geometry
-    from latentdreamer.pipeline.api import GenerateSettings
-    from latentdreamer.pipeline.example_object import example_object
+    from latentdreamer.api import GenerateSettings
+    from latentdreamer.geometry.example_object import example_object
     from latentdreamer.pipeline.generate import generate_from_views
     from latentdreamer.pipeline.oracle_views import oracle_views
 

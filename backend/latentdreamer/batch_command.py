@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from latentdreamer.pipeline.api import PRESETS
+from latentdreamer.api import PRESETS
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 MANIFEST_SUFFIXES = (".csv", ".jsonl")
@@ -182,7 +182,7 @@ def run_item(item: BatchItem, out: Path, fmt: str, models) -> dict[str, Any]:
     from latentdreamer.errors import UserFacingError
     from latentdreamer.io.mesh_io import save_mesh
     from latentdreamer.job import JobInputs, run_job
-    from latentdreamer.pipeline.api import GenerateSettings
+    from latentdreamer.api import GenerateSettings
 
     folder = out / item.name
     folder.mkdir(parents=True, exist_ok=True)
@@ -270,7 +270,7 @@ def run(args: argparse.Namespace) -> int:
     defaults = {"preset": args.preset, "device": args.device, "seed": args.seed, "texture": not args.no_texture}
     models_dir = args.models_dir or os.environ.get("LATENTDREAMER_MODELS")
     try:
-        from latentdreamer.pipeline.api import GenerateSettings
+        from latentdreamer.api import GenerateSettings
 
         GenerateSettings(**defaults)  # a bad preset or device fails here, not once per item
         items = collect_items(args.inputs, defaults)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from latentdreamer.pipeline.api import GenerationResult, Progress
+from latentdreamer.api import GenerationResult, Progress
 
 BAR_STEPS = 1000
 

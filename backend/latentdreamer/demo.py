@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from latentdreamer.pipeline.api import PRESETS
+from latentdreamer.api import PRESETS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,10 +26,10 @@ def run(args: argparse.Namespace) -> int:
     from latentdreamer.io.images import write_png
     from latentdreamer.io.mesh_io import save_mesh
     from latentdreamer.metrics.geometry import evaluate_geometry
-    from latentdreamer.pipeline.api import Callbacks, GenerateSettings
-    from latentdreamer.pipeline.cli_progress import ProgressBar, summary
-    from latentdreamer.pipeline.contact_sheet import contact_sheet
-    from latentdreamer.pipeline.example_object import example_object
+    from latentdreamer.api import Callbacks, GenerateSettings
+    from latentdreamer.cli_progress import ProgressBar, summary
+    from latentdreamer.eval.contact_sheet import contact_sheet
+    from latentdreamer.geometry.example_object import example_object
     from latentdreamer.pipeline.generate import generate_from_views
     from latentdreamer.pipeline.oracle_views import oracle_views
 

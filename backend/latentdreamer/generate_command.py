@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from latentdreamer.pipeline.api import PRESETS
+from latentdreamer.api import PRESETS
 
 if TYPE_CHECKING:
     from latentdreamer.job import JobInputs
@@ -71,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def texture_mode(args: argparse.Namespace, output: Path) -> bool | str:
     """The pipeline's texture setting from --texture/--no-texture and the output format:
     a baked texture where the file can hold one (GLB, OBJ), vertex colours in a PLY."""
-    from latentdreamer.pipeline.api import DEFAULT_TEXTURE
+    from latentdreamer.api import DEFAULT_TEXTURE
 
     if args.no_texture and args.texture:
         raise ValueError("--texture and --no-texture exclude each other")
@@ -211,8 +211,8 @@ def run(args: argparse.Namespace) -> int:
     from latentdreamer.errors import UserFacingError, exit_code, format_error
     from latentdreamer.io.output_files import StagedFolder
     from latentdreamer.job import Models, PriorOptions, make_views, run_job
-    from latentdreamer.pipeline.api import Callbacks, Cancelled, GenerateSettings
-    from latentdreamer.pipeline.cli_progress import ProgressBar, summary
+    from latentdreamer.api import Callbacks, Cancelled, GenerateSettings
+    from latentdreamer.cli_progress import ProgressBar, summary
 
     output = Path(args.output).expanduser()
     views_dir = Path(args.views_dir).expanduser() if args.views_dir else output.with_name(output.stem + "_views")

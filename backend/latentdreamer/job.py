@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from latentdreamer.pipeline.api import Callbacks, GenerateSettings, GenerationResult, ViewSet
+from latentdreamer.api import Callbacks, GenerateSettings, GenerationResult, ViewSet
 
 PROMPT_SPAN = (0.0, 0.1)
 """Share of a text job's progress bar for making its image."""
@@ -187,7 +187,7 @@ def run_job(
     Raises UserFacingError (bad input, missing weights) before any model loads where it can,
     and `Cancelled` (carrying the best mesh so far) when `callbacks.should_cancel()` turns true.
     """
-    from latentdreamer.pipeline.api import Cancelled
+    from latentdreamer.api import Cancelled
     from latentdreamer.pipeline.generate import generate_from_views
 
     callbacks = callbacks or Callbacks()

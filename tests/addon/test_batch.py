@@ -87,7 +87,7 @@ def test_a_job_list_goes_to_the_backends_batch_command(clean_file, tmp_path):
     import subprocess as sp
 
     mesh = tmp_path / "object.glb"
-    make = ("import sys; from latentdreamer.pipeline.example_object import example_object; "
+    make = ("import sys; from latentdreamer.geometry.example_object import example_object; "
             "from latentdreamer.io.mesh_io import save_mesh; save_mesh(example_object(seed=3, resolution=32), sys.argv[1])")
     sp.run([backend_python(), "-c", make, str(mesh)], check=True)
     views = tmp_path / "views"

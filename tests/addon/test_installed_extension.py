@@ -44,7 +44,7 @@ def artefacts(tmp_path_factory):
     assert out.returncode == 0, out.stdout + out.stderr
     (zip_path,) = dist.glob("latentdreamer-*.zip")
     mesh = root / "object.glb"
-    make = ("import sys; from latentdreamer.pipeline.example_object import example_object; "
+    make = ("import sys; from latentdreamer.geometry.example_object import example_object; "
             "from latentdreamer.io.mesh_io import save_mesh; save_mesh(example_object(seed=3), sys.argv[1])")
     out = subprocess.run([backend_python(), "-c", make, str(mesh)], capture_output=True, text=True, cwd=root)
     assert out.returncode == 0, out.stderr

@@ -74,7 +74,7 @@ import numpy as np
 from PIL import Image
 from tiny_diffusion import build_tiny_zero123plus
 from stand_in_hub import tiny_u2net_onnx
-from latentdreamer.pipeline.example_object import example_object
+from latentdreamer.geometry.example_object import example_object
 from latentdreamer.io.mesh_io import save_mesh
 root = Path(sys.argv[1])
 build_tiny_zero123plus(root / "tiny")

@@ -22,8 +22,8 @@ def view_sets(tmp_path_factory) -> Path:
     six files that are not images (the failing item)."""
     from latentdreamer.io.mesh_io import save_mesh
     from latentdreamer.job import JobInputs, Models, make_views
-    from latentdreamer.pipeline.api import Callbacks, GenerateSettings
-    from latentdreamer.pipeline.example_object import example_object
+    from latentdreamer.api import Callbacks, GenerateSettings
+    from latentdreamer.geometry.example_object import example_object
 
     root = tmp_path_factory.mktemp("batch")
     for name, seed in (("cube_a", 3), ("cube_b", 5)):

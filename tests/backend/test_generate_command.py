@@ -9,8 +9,8 @@ import torch
 
 from latentdreamer.cli import main
 from latentdreamer.io.mesh_io import load_mesh, save_mesh
-from latentdreamer.pipeline import presets
-from latentdreamer.pipeline.example_object import example_object
+from latentdreamer.optimise import presets
+from latentdreamer.geometry.example_object import example_object
 
 
 @pytest.fixture()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from latentdreamer.job import JobInputs, Models, _within, run_job
-from latentdreamer.pipeline.api import Callbacks, Cancelled, GenerateSettings, Progress
+from latentdreamer.api import Callbacks, Cancelled, GenerateSettings, Progress
 
 
 @pytest.mark.parametrize("inputs, source", [
@@ -42,7 +42,7 @@ def test_one_bar_for_the_prior_and_the_pipeline():
 @pytest.fixture(scope="module")
 def object_file(tmp_path_factory) -> Path:
     from latentdreamer.io.mesh_io import save_mesh
-    from latentdreamer.pipeline.example_object import example_object
+    from latentdreamer.geometry.example_object import example_object
 
     path = tmp_path_factory.mktemp("object") / "object.glb"
     save_mesh(example_object(seed=3, resolution=32), path)

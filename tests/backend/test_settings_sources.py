@@ -9,7 +9,7 @@ import ast
 import dataclasses
 from pathlib import Path
 
-from latentdreamer.pipeline.api import PRESETS, GenerateSettings
+from latentdreamer.api import PRESETS, GenerateSettings
 from latentdreamer.worker.protocol import SETTINGS_TYPES
 
 ADDON = Path(__file__).resolve().parents[2] / "latentdreamer_addon"

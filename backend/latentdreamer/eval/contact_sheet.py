@@ -12,7 +12,7 @@ import torch.nn.functional as F
 import torch
 
 from latentdreamer.geometry.mesh import Mesh
-from latentdreamer.pipeline.api import ViewSet
+from latentdreamer.api import ViewSet
 from latentdreamer.pipeline.oracle_views import render_mesh_views
 from latentdreamer.render.cameras import Cameras
 from latentdreamer.render.grid_image import join_grid

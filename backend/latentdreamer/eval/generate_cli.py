@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from latentdreamer.pipeline.api import PRESETS
+from latentdreamer.api import PRESETS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from latentdreamer.device import resolve_device
     from latentdreamer.eval.generation import evaluate_generation
     from latentdreamer.io.eval_meshes import default_eval_root
-    from latentdreamer.pipeline.api import GenerateSettings
+    from latentdreamer.api import GenerateSettings
     from latentdreamer.pipeline.shape_prior import load_shape_prior
 
     torch.set_num_threads(args.threads)

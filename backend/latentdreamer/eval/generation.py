@@ -30,8 +30,8 @@ from latentdreamer.io.eval_meshes import entry_name
 from latentdreamer.io.images import write_png
 from latentdreamer.metrics.geometry import SURFACE_POINTS, evaluate_geometry
 from latentdreamer.metrics.image import psnr, ssim
-from latentdreamer.pipeline.api import GenerateSettings, ViewSet
-from latentdreamer.pipeline.contact_sheet import comparison_grids
+from latentdreamer.api import GenerateSettings, ViewSet
+from latentdreamer.eval.contact_sheet import comparison_grids
 from latentdreamer.pipeline.generate import PipelineOptions, generate_from_views
 from latentdreamer.pipeline.oracle_views import load_oracle_mesh, oracle_views, render_mesh_views
 from latentdreamer.pipeline.shape_prior import ShapePrior

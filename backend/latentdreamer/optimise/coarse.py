@@ -17,8 +17,8 @@ from latentdreamer.optimise.losses import image_terms, mask_weight
 from latentdreamer.optimise.shape_field import GridField
 from latentdreamer.optimise.stage_loop import StageReport, run_stage
 from latentdreamer.optimise.targets import ViewTargets
-from latentdreamer.pipeline.presets import Preset
-from latentdreamer.pipeline.progress import JobProgress
+from latentdreamer.optimise.presets import Preset
+from latentdreamer.optimise.progress import JobProgress
 from latentdreamer.render.cameras import Cameras
 from latentdreamer.render.views import render_views
 

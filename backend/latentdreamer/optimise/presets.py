@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from latentdreamer.pipeline.api import PRESETS
+from latentdreamer.api import PRESETS
 
 
 @dataclass(frozen=True)

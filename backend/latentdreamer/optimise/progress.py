@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from latentdreamer.geometry.mesh import Mesh
-from latentdreamer.pipeline.api import Callbacks, Cancelled, Progress
+from latentdreamer.api import Callbacks, Cancelled, Progress
 
 
 class JobProgress:

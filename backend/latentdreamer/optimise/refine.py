@@ -13,8 +13,8 @@ from latentdreamer.geometry.flexicubes import FlexiCubesMesh, flexicubes, weight
 from latentdreamer.optimise.coarse import GeometryStep, geometry_objective
 from latentdreamer.optimise.stage_loop import StageReport, run_stage
 from latentdreamer.optimise.targets import ViewTargets
-from latentdreamer.pipeline.presets import Preset
-from latentdreamer.pipeline.progress import JobProgress
+from latentdreamer.optimise.presets import Preset
+from latentdreamer.optimise.progress import JobProgress
 from latentdreamer.render.cameras import Cameras
 
 STAGE = "refine"

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from latentdreamer.pipeline.presets import StageBudget
-from latentdreamer.pipeline.progress import JobProgress
+from latentdreamer.optimise.presets import StageBudget
+from latentdreamer.optimise.progress import JobProgress
 
 StepFn = Callable[[int], tuple[torch.Tensor, dict[str, float]]]
 

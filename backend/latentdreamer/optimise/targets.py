@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from latentdreamer.pipeline.api import ViewSet
+from latentdreamer.api import ViewSet
 from latentdreamer.render.normal_maps import mask_from_normal_map
 
 

@@ -30,9 +30,9 @@ from latentdreamer.geometry.uv_unwrap import subdivide_corner_uvs, unwrap
 from latentdreamer.render.bake.bake import PADDING as BAKE_PADDING
 from latentdreamer.render.bake.bake import bake_texture
 from latentdreamer.render.visual_hull import visual_hull_sdf
-from latentdreamer.pipeline.api import Callbacks, GenerateSettings, GenerationResult, ViewSet
-from latentdreamer.pipeline.presets import Preset, get_preset
-from latentdreamer.pipeline.progress import JobProgress
+from latentdreamer.api import Callbacks, GenerateSettings, GenerationResult, ViewSet
+from latentdreamer.optimise.presets import Preset, get_preset
+from latentdreamer.optimise.progress import JobProgress
 from latentdreamer.pipeline.shape_prior import ShapePrior, load_shape_prior
 from latentdreamer.render.cameras import prior_cameras
 

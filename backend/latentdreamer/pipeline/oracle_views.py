@@ -12,7 +12,7 @@ import torch
 from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.geometry.normalise import fit_in_sphere
 from latentdreamer.io.images import rendered_to_image
-from latentdreamer.pipeline.api import ViewSet
+from latentdreamer.api import ViewSet
 from latentdreamer.render.cameras import Cameras, prior_cameras
 from latentdreamer.render.textured import render_textured
 from latentdreamer.render.views import render_views

@@ -14,7 +14,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from latentdreamer.pipeline.api import Callbacks, GenerateSettings, Progress, ViewSet
+from latentdreamer.api import Callbacks, GenerateSettings, Progress, ViewSet
 from latentdreamer.priors.image_input import PreparedImage, prepare_image
 
 log = logging.getLogger(__name__)

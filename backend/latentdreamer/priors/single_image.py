@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from latentdreamer.pipeline.api import Callbacks, GenerateSettings, ViewSet
+from latentdreamer.api import Callbacks, GenerateSettings, ViewSet
 from latentdreamer.priors.provider import PriorViews, Zero123PlusProvider
 
 

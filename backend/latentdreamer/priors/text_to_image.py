@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from latentdreamer.pipeline.api import Callbacks, Cancelled, GenerateSettings
+from latentdreamer.api import Callbacks, Cancelled, GenerateSettings
 from latentdreamer.priors.diffusers_folder import read_json, require_folder, variant
 from latentdreamer.priors.errors import PriorInputError
 

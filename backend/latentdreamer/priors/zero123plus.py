@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from latentdreamer.pipeline.api import Cancelled
+from latentdreamer.api import Cancelled
 from latentdreamer.priors.diffusers_folder import read_json, require_folder, require_safetensors, variant
 from latentdreamer.priors.errors import PriorInputError
 from latentdreamer.priors.reference_attention import ReferenceStore, install_reference_attention

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from latentdreamer import __version__
-from latentdreamer.pipeline.api import PRESETS
+from latentdreamer.api import PRESETS
 from latentdreamer.worker.input_files import MAX_PIXELS
 from latentdreamer.worker.protocol import PROTOCOL_VERSION, make_event
 

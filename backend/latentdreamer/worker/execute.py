@@ -16,7 +16,7 @@ from pathlib import Path
 from latentdreamer import threads
 from latentdreamer.errors import UserFacingError
 from latentdreamer.job import JobInputs, Models, run_job
-from latentdreamer.pipeline.api import Callbacks, Cancelled, GenerateSettings, GenerationResult
+from latentdreamer.api import Callbacks, Cancelled, GenerateSettings, GenerationResult
 from latentdreamer.worker.jobs import Job, JobReporter
 from latentdreamer.worker.protocol import GenerateRequest, ImageSource, RequestError
 
@@ -68,7 +68,7 @@ def finish_warm_up() -> None:
 
 
 def _warm_up() -> None:
-    from latentdreamer.pipeline.example_object import example_object
+    from latentdreamer.geometry.example_object import example_object
     from latentdreamer.pipeline.generate import generate_from_views
     from latentdreamer.pipeline.oracle_views import oracle_views
 

@@ -203,7 +203,7 @@ def handle_line(line: bytes | None, runner, writer) -> str | None:
 
 
 def _settings(values: dict, request_id: str):
-    from latentdreamer.pipeline.api import GenerateSettings
+    from latentdreamer.api import GenerateSettings
     from latentdreamer.worker.protocol import RequestError
 
     try:

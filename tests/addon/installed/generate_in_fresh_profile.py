@@ -33,9 +33,11 @@ try:
 except ImportError:
     pass
 
-import bmesh  # noqa: E402
+# isort: off
 import bpy  # noqa: E402  (bmesh and mathutils exist once bpy is loaded)
+import bmesh  # noqa: E402
 from mathutils import Vector  # noqa: E402
+# isort: on
 
 
 def mesh_report(obj) -> dict:

@@ -9,8 +9,8 @@ import torch
 from latentdreamer.cli import main
 from latentdreamer.eval.generation import _steps_to_reach, mesh_paths
 from latentdreamer.io.mesh_io import save_mesh
-from latentdreamer.pipeline import presets
-from latentdreamer.pipeline.example_object import example_object
+from latentdreamer.optimise import presets
+from latentdreamer.geometry.example_object import example_object
 
 
 def _short_tiny() -> presets.Preset:

@@ -107,7 +107,7 @@ def test_cli_texture_choice_follows_the_format():
 
 
 def test_settings_and_protocol_take_the_texture_modes():
-    from latentdreamer.pipeline.api import DEFAULT_TEXTURE, GenerateSettings
+    from latentdreamer.api import DEFAULT_TEXTURE, GenerateSettings
     from latentdreamer.worker.protocol import RequestError, parse_line
 
     assert GenerateSettings(texture=True).texture == DEFAULT_TEXTURE

@@ -4,8 +4,8 @@ import dataclasses
 
 import pytest
 
-from latentdreamer.pipeline.api import PRESETS
-from latentdreamer.pipeline.presets import PRESET_TABLE, StageBudget, get_preset
+from latentdreamer.api import PRESETS
+from latentdreamer.optimise.presets import PRESET_TABLE, StageBudget, get_preset
 
 
 def test_every_preset_exists_and_costs_grow():

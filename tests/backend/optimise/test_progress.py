@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from latentdreamer.geometry.mesh import Mesh
-from latentdreamer.pipeline.api import Callbacks, Cancelled
-from latentdreamer.pipeline.progress import JobProgress
+from latentdreamer.api import Callbacks, Cancelled
+from latentdreamer.optimise.progress import JobProgress
 
 
 def test_fraction_follows_shares_and_never_goes_back():

@@ -5,9 +5,9 @@ import torch
 
 from latentdreamer.optimise.losses import mask_weight
 from latentdreamer.optimise.stage_loop import has_converged, run_stage
-from latentdreamer.pipeline.api import Callbacks, Cancelled
-from latentdreamer.pipeline.presets import StageBudget
-from latentdreamer.pipeline.progress import JobProgress
+from latentdreamer.api import Callbacks, Cancelled
+from latentdreamer.optimise.presets import StageBudget
+from latentdreamer.optimise.progress import JobProgress
 
 
 def test_convergence_on_a_flat_window():

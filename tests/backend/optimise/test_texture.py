@@ -11,10 +11,10 @@ from latentdreamer.geometry.grid import grid_points
 from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.optimise.targets import view_targets
 from latentdreamer.optimise.texture import optimise_texture, view_weights
-from latentdreamer.pipeline.api import Callbacks
+from latentdreamer.api import Callbacks
 from latentdreamer.pipeline.oracle_views import render_mesh_views
-from latentdreamer.pipeline.presets import get_preset
-from latentdreamer.pipeline.progress import JobProgress
+from latentdreamer.optimise.presets import get_preset
+from latentdreamer.optimise.progress import JobProgress
 from latentdreamer.render.cameras import orbit_cameras, prior_cameras
 
 

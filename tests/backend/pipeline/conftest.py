@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from latentdreamer.pipeline.api import Callbacks, GenerateSettings
-from latentdreamer.pipeline.example_object import example_object
+from latentdreamer.api import Callbacks, GenerateSettings
+from latentdreamer.geometry.example_object import example_object
 from latentdreamer.pipeline.generate import PipelineOptions, generate_from_views
 from latentdreamer.pipeline.oracle_views import oracle_views
 

@@ -9,9 +9,9 @@ import pytest
 import trimesh
 
 from latentdreamer.metrics.geometry import evaluate_geometry
-from latentdreamer.pipeline.api import Callbacks, Cancelled, GenerateSettings, ViewSet
+from latentdreamer.api import Callbacks, Cancelled, GenerateSettings, ViewSet
 from latentdreamer.pipeline.generate import PipelineOptions, generate_from_views
-from latentdreamer.pipeline.presets import get_preset
+from latentdreamer.optimise.presets import get_preset
 
 NO_SAE = PipelineOptions(use_sae=False)
 

@@ -13,9 +13,9 @@ import trimesh
 
 from latentdreamer.models.lin import LIN, LINConfig
 from latentdreamer.models.sae import SAE, SAEConfig
-from latentdreamer.pipeline.api import GenerateSettings
+from latentdreamer.api import GenerateSettings
 from latentdreamer.pipeline.generate import PipelineOptions, generate_from_views
-from latentdreamer.pipeline.presets import get_preset
+from latentdreamer.optimise.presets import get_preset
 from latentdreamer.pipeline.shape_prior import ShapePrior
 
 

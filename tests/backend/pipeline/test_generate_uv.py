@@ -8,9 +8,9 @@ import torch
 
 from latentdreamer.metrics.image import psnr
 from latentdreamer.optimise.targets import view_targets
-from latentdreamer.pipeline.api import GenerateSettings
+from latentdreamer.api import GenerateSettings
 from latentdreamer.pipeline.generate import PipelineOptions, generate_from_views
-from latentdreamer.pipeline.presets import get_preset
+from latentdreamer.optimise.presets import get_preset
 from latentdreamer.render.cameras import prior_cameras
 from latentdreamer.render.textured import render_textured
 from latentdreamer.render.views import render_views

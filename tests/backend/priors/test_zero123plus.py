@@ -8,7 +8,7 @@ import torch
 
 pytest.importorskip("diffusers", reason="the 'diffusion' extra is not installed: pip install -e 'backend[test,diffusion]'")
 
-from latentdreamer.pipeline.api import Cancelled
+from latentdreamer.api import Cancelled
 from latentdreamer.priors.zero123plus import Zero123Plus
 from tiny_diffusion import assert_refuses_pickled_and_incomplete
 

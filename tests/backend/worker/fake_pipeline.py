@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 
 from latentdreamer.geometry.mesh import Mesh
-from latentdreamer.pipeline.api import Cancelled, GenerationResult, Progress, ViewSet
+from latentdreamer.api import Cancelled, GenerationResult, Progress, ViewSet
 
 STAGES = ("coarse", "refine", "texture")
 STEPS = 5

@@ -12,7 +12,7 @@ from PIL import Image
 
 from latentdreamer import job as job_module
 from latentdreamer.geometry.mesh import Mesh
-from latentdreamer.pipeline.api import Cancelled, GenerateSettings, GenerationResult, Progress, ViewSet
+from latentdreamer.api import Cancelled, GenerateSettings, GenerationResult, Progress, ViewSet
 from latentdreamer.priors.provider import PriorViews
 from latentdreamer.worker import execute as bridge
 from latentdreamer.worker.jobs import Job, JobReporter

@@ -16,7 +16,7 @@ from latentdreamer.errors import UserFacingError
 from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.pipeline.inputs import InputError
 from latentdreamer.priors.errors import PriorInputError
-from latentdreamer.pipeline.api import Cancelled, GenerateSettings, GenerationResult, Progress
+from latentdreamer.api import Cancelled, GenerateSettings, GenerationResult, Progress
 from latentdreamer.worker.jobs import JobRunner, is_out_of_memory, lower_preset
 from latentdreamer.worker.protocol import EVENT_FIELDS, GenerateRequest, ImageSource, RequestError, TERMINAL_EVENTS
 from latentdreamer.worker.results import JobFolders
