@@ -63,8 +63,20 @@ def main(argv: list[str] | None = None) -> int:
     return _run_reporting_errors(args)
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl+C or SIGTERM. A subclass, because CPython exits by SIGINT (status -2, whatever we
+    return) once a plain KeyboardInterrupt has passed through code run by PyRun_String in a
+    library; code that catches KeyboardInterrupt still catches this."""
+
+
 def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+    raise Interrupted(signal_name(signum))
+
+
+def signal_name(signum: int) -> str:
+    import signal
+
+    return signal.Signals(signum).name
 
 
 def _run_reporting_errors(args: argparse.Namespace) -> int:
@@ -93,6 +105,10 @@ def _run_reporting_errors(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        if args.command != "worker":  # a signal now would only interrupt the interpreter's own shutdown
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, signal.SIG_IGN)
 
 
 if __name__ == "__main__":

@@ -181,7 +181,7 @@ def signal_during_run(sig: int) -> Callable[[Ctx], Outcome]:
         earlier_output(ctx)
 
         def busy() -> bool:
-            return any(".part" in p.name for p in ctx.dir.iterdir()) and time.sleep(1.5) is None
+            return any(".part" in p.name for p in ctx.dir.iterdir()) and time.sleep(0.5) is None
 
         args = ["generate", "--from-mesh", ctx.assets["mesh"], "-o", str(ctx.out), "--preset", "tiny", "--device",
                 "cpu", "--quiet", "--overwrite"]
