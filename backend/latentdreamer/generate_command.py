@@ -208,11 +208,11 @@ def _save_output(mesh, output: Path, overwrite: bool) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from latentdreamer.api import Callbacks, Cancelled, GenerateSettings
+    from latentdreamer.cli_progress import ProgressBar, summary
     from latentdreamer.errors import UserFacingError, exit_code, format_error
     from latentdreamer.io.output_files import StagedFolder
     from latentdreamer.job import Models, PriorOptions, make_views, run_job
-    from latentdreamer.api import Callbacks, Cancelled, GenerateSettings
-    from latentdreamer.cli_progress import ProgressBar, summary
 
     output = Path(args.output).expanduser()
     views_dir = Path(args.views_dir).expanduser() if args.views_dir else output.with_name(output.stem + "_views")

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from latentdreamer.api import ViewSet
 from latentdreamer.errors import UserFacingError
 from latentdreamer.io.images import read_image
-from latentdreamer.api import ViewSet
 from latentdreamer.priors.segmentation import alpha_is_useful, plain_background_mask
 from latentdreamer.render.grid_image import NUM_VIEWS, TILE_SIZE, split_grid
 from latentdreamer.render.normal_maps import mask_from_normal_map

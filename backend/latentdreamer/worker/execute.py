@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 from latentdreamer import threads
+from latentdreamer.api import Callbacks, Cancelled, GenerateSettings, GenerationResult
 from latentdreamer.errors import UserFacingError
 from latentdreamer.job import JobInputs, Models, run_job
-from latentdreamer.api import Callbacks, Cancelled, GenerateSettings, GenerationResult
 from latentdreamer.worker.jobs import Job, JobReporter
 from latentdreamer.worker.protocol import GenerateRequest, ImageSource, RequestError
 

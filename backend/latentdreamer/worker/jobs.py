@@ -21,9 +21,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from latentdreamer.api import PRESETS, Callbacks, Cancelled, GenerateSettings, GenerationResult, Progress
 from latentdreamer.errors import UserFacingError, write_failed
 from latentdreamer.io.view_files import save_views
-from latentdreamer.api import PRESETS, Callbacks, Cancelled, GenerateSettings, GenerationResult, Progress
 from latentdreamer.worker.protocol import ERROR_CODES, GenerateRequest, RequestError, make_event
 from latentdreamer.worker.results import JobFolders, private_files, write_glb, write_mesh_npz
 
