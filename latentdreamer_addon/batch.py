@@ -25,6 +25,7 @@ from pathlib import Path
 import bpy
 
 from . import progress_text, session
+from .atomic_files import write_atomically
 from .mesh_import import ImportOptions
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
@@ -185,8 +186,7 @@ def _save_blend(obj: bpy.types.Object, folder: Path) -> Path:
     """Write just this object (with its mesh and material) to its own .blend."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{bpy.path.clean_name(obj.name)}.blend"
-    bpy.data.libraries.write(str(path), {obj}, fake_user=True)
-    return path
+    return write_atomically(path, lambda tmp: bpy.data.libraries.write(str(tmp), {obj}, fake_user=True))
 
 
 @dataclass
@@ -257,7 +257,8 @@ def submit_to_farm(
     try:
         _writable_folder(out)
         manifest = out / "manifest.jsonl"
-        manifest.write_text("".join(json.dumps(_manifest_row(item)) + "\n" for item in paths), encoding="utf-8")
+        text = "".join(json.dumps(_manifest_row(item)) + "\n" for item in paths)
+        write_atomically(manifest, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     except OSError as exc:
         raise BatchError([], [(str(out), f"cannot write the manifest there: {exc}")]) from None
     command = [py, "-m", "latentdreamer", "batch", str(manifest), "--out", str(out), "--preset", preset,

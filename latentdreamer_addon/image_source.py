@@ -15,6 +15,8 @@ from pathlib import Path
 import bpy
 import numpy as np
 
+from .atomic_files import write_atomically
+
 # Formats the worker (Pillow) reads, with the file suffix for each.
 READABLE_FORMATS = {"PNG": ".png", "JPEG": ".jpg", "BMP": ".bmp", "TIFF": ".tif", "WEBP": ".webp"}
 
@@ -58,8 +60,13 @@ def image_to_file(image: bpy.types.Image) -> Path:
     try:
         copy.colorspace_settings.name = image.colorspace_settings.name
         copy.pixels.foreach_set(pixels.ravel())
-        copy.filepath_raw, copy.file_format = str(target), image.file_format
-        copy.save()
+        copy.file_format = image.file_format
+
+        def save(tmp: Path) -> None:
+            copy.filepath_raw = str(tmp)
+            copy.save()
+
+        write_atomically(target, save)  # the backend never reads half an image
     finally:
         bpy.data.images.remove(copy)
     return target

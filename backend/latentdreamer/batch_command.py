@@ -179,10 +179,11 @@ def finished(item: BatchItem, out: Path, fmt: str) -> bool:
 def run_item(item: BatchItem, out: Path, fmt: str, models) -> dict[str, Any]:
     """Run one item through the job path and write its folder; returns its record (never raises
     for a problem of the item itself: that is the record's error)."""
+    from latentdreamer.api import GenerateSettings
     from latentdreamer.errors import UserFacingError
     from latentdreamer.io.mesh_io import save_mesh
+    from latentdreamer.io.output_files import StagedFolder, atomic_write
     from latentdreamer.job import JobInputs, run_job
-    from latentdreamer.api import GenerateSettings
 
     folder = out / item.name
     folder.mkdir(parents=True, exist_ok=True)
@@ -199,9 +200,9 @@ def run_item(item: BatchItem, out: Path, fmt: str, models) -> dict[str, Any]:
         settings = GenerateSettings(**item.settings)
         done = run_job(inputs, settings, folder / "views", models=models)
         target = folder / f"{item.name}.{fmt}"
-        part = folder / f".{item.name}.part.{fmt}"
-        save_mesh(done.result.mesh, part, fmt)
-        os.replace(part, target)  # a reader, or a resumed batch, never sees half a mesh
+        with StagedFolder(folder) as stage:  # an OBJ comes with its MTL and texture: all or nothing
+            save_mesh(done.result.mesh, stage.path / target.name, fmt)
+            stage.publish(last=target.name)
         record.update(status="done", mesh=str(target), stats=done.result.stats, timings=done.result.timings,
                       notes=done.notes)
     except (UserFacingError, ValueError, OSError) as exc:
@@ -212,7 +213,11 @@ def run_item(item: BatchItem, out: Path, fmt: str, models) -> dict[str, Any]:
         record.update(status="failed", error=f"{type(exc).__name__}: {exc}", hint="a backend bug: please report it",
                       error_type=type(exc).__name__)
     record["seconds"] = round(time.perf_counter() - start, 3)
-    (folder / RECORD).write_text(json.dumps(record, indent=1, default=str))
+    text = json.dumps(record, indent=1, default=str)
+    try:  # the record is what makes an item "finished": never half of one
+        atomic_write(folder / RECORD, lambda tmp: tmp.write_text(text))
+    except (OSError, UserFacingError) as exc:  # disk full, folder removed: the item's failure
+        record.update(status="failed", error=f"its record could not be written: {exc}")
     return record
 
 
@@ -234,8 +239,10 @@ def run_local(items: list[BatchItem], out: Path, fmt: str, models_dir: str | Non
 def write_summary(records: list[dict[str, Any]], out: Path) -> tuple[Path, Path]:
     """`summary.json` (every record) and `summary.md` (one table row per item)."""
     out.mkdir(parents=True, exist_ok=True)
-    summary_json = out / "summary.json"
-    summary_json.write_text(json.dumps(records, indent=1, default=str))
+    from latentdreamer.io.output_files import atomic_write
+
+    text = json.dumps(records, indent=1, default=str)
+    summary_json = atomic_write(out / "summary.json", lambda tmp: tmp.write_text(text))
     lines = ["| item | status | seconds | faces | error |", "|---|---|---:|---:|---|"]
     for r in records:
         faces = (r.get("stats") or {}).get("triangles", "")
@@ -244,8 +251,8 @@ def write_summary(records: list[dict[str, Any]], out: Path) -> tuple[Path, Path]
     done = sum(r["status"] in ("done", "skipped") for r in records)
     lines += ["", f"{done} of {len(records)} items done ({sum(r['status'] == 'skipped' for r in records)} skipped as "
                   f"already finished), {sum(r['status'] == 'failed' for r in records)} failed."]
-    summary_md = out / "summary.md"
-    summary_md.write_text("\n".join(lines) + "\n")
+    page = "\n".join(lines) + "\n"
+    summary_md = atomic_write(out / "summary.md", lambda tmp: tmp.write_text(page))
     return summary_json, summary_md
 
 
