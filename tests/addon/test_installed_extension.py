@@ -64,6 +64,7 @@ def test_generate_from_the_installed_zip(artefacts, tmp_path):
     (home / "tmp").mkdir(parents=True)
     script = tmp_path / SCRIPT.name  # run from outside the repository
     shutil.copy(SCRIPT, script)
+    shutil.copy(SCRIPT.parent / "fresh_profile.py", script.parent)
     out_dir = tmp_path / "blends"
     proc = subprocess.run([sys.executable, str(script), str(zip_path), backend_python(), str(views), str(out_dir)],
                           capture_output=True, text=True, cwd=tmp_path, env=clean_env(home), timeout=900)

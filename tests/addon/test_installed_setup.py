@@ -121,6 +121,7 @@ def run_in_fresh_profile(data, tmp_path, args: list[str], extra_env: dict[str, s
     (home / "tmp").mkdir(parents=True)
     script = tmp_path / SCRIPT.name  # from outside the repository
     shutil.copy(SCRIPT, script)
+    shutil.copy(SCRIPT.parent / "fresh_profile.py", script.parent)
     env = clean_env(home) | extra_env
     proc = subprocess.run([sys.executable, str(script), str(data["zip"]), *args], capture_output=True, text=True,
                           cwd=tmp_path, env=env, timeout=1500, check=False)

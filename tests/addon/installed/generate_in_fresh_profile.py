@@ -21,51 +21,11 @@ RGB = [str(VIEWS_DIR / f"rgb_{k}.png") for k in range(6)]
 NORMALS = [str(VIEWS_DIR / f"normal_{k}.png") for k in range(6)]
 
 
-def fail(message: str) -> None:
-    raise SystemExit(f"CHECK FAILED: {message}")
+from fresh_profile import assert_source_tree_hidden, fail, mesh_report  # noqa: E402  (copied beside this script)
 
+assert_source_tree_hidden()
 
-# Nothing of the source tree may be importable: the add-on must stand on the zip alone.
-try:
-    import latentdreamer_addon  # noqa: F401
-
-    fail("latentdreamer_addon is importable from this interpreter")
-except ImportError:
-    pass
-
-# isort: off
-import bpy  # noqa: E402  (bmesh and mathutils exist once bpy is loaded)
-import bmesh  # noqa: E402
-from mathutils import Vector  # noqa: E402
-# isort: on
-
-
-def mesh_report(obj) -> dict:
-    """Manifold, coloured, and where it stands, for one generated object."""
-    bm = bmesh.new()
-    bm.from_mesh(obj.data)
-    non_manifold = sum(1 for e in bm.edges if not e.is_manifold)
-    boundary = sum(1 for e in bm.edges if e.is_boundary)
-    bm.free()
-    colours = obj.data.color_attributes.get("Color")
-    distinct = 0
-    if colours is not None:
-        values = [tuple(round(c, 2) for c in d.color_srgb) for d in colours.data]
-        distinct = len(set(values))
-    corners = [obj.matrix_world @ Vector(c) for c in obj.bound_box]
-    return {
-        "name": obj.name,
-        "faces": len(obj.data.polygons),
-        "vertices": len(obj.data.vertices),
-        "non_manifold_edges": non_manifold,
-        "boundary_edges": boundary,
-        "colour_attribute": colours is not None,
-        "distinct_colours": distinct,
-        "location": list(obj.location),
-        "min_z": min(c.z for c in corners),
-        "centre_xy": [sum(c.x for c in corners) / 8, sum(c.y for c in corners) / 8],
-        "materials": [m.name for m in obj.data.materials if m is not None],
-    }
+import bpy  # noqa: E402
 
 
 def grid_image(files: list[str], target: Path) -> str:

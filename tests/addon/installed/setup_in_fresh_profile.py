@@ -38,34 +38,13 @@ ARGS = parser.parse_args()
 MODULE = "bl_ext.user_default.latentdreamer"
 
 
-def fail(message: str) -> None:
-    raise SystemExit(f"CHECK FAILED: {message}")
+from fresh_profile import assert_source_tree_hidden, fail, mesh_report  # noqa: E402  (copied beside this script)
 
-
-try:  # the add-on must stand on the zip alone
-    import latentdreamer_addon  # noqa: F401
-
-    fail("latentdreamer_addon is importable from this interpreter")
-except ImportError:
-    pass
+assert_source_tree_hidden()
 
 import importlib  # noqa: E402
 
-# isort: off
-import bpy  # noqa: E402  (bmesh exists only once bpy is loaded)
-import bmesh  # noqa: E402
-# isort: on
-
-
-def mesh_report(obj) -> dict:
-    bm = bmesh.new()
-    bm.from_mesh(obj.data)
-    non_manifold = sum(1 for e in bm.edges if not e.is_manifold)
-    bm.free()
-    colours = obj.data.color_attributes.get("Color")
-    distinct = len({tuple(round(c, 2) for c in d.color_srgb) for d in colours.data}) if colours is not None else 0
-    return {"name": obj.name, "faces": len(obj.data.polygons), "non_manifold_edges": non_manifold,
-            "distinct_colours": distinct}
+import bpy  # noqa: E402
 
 
 def run_setup_operator(op, prefs_module, **kwargs) -> dict:
