@@ -136,12 +136,17 @@ def _write_glb(mesh: Mesh, path: Path) -> None:
         "bufferViews": views,
         "buffers": [{"byteLength": offset}],
     }
+    write_glb_container(path, document, blobs)
+
+
+def write_glb_container(path: str | Path, document: dict, blobs: list[bytes]) -> None:
+    """The GLB file itself: header, the JSON chunk (space-padded to 4 bytes), the binary chunk
+    (`blobs` are already 4-byte aligned by their buffer views)."""
     text = json.dumps(document, separators=(",", ":")).encode()
     text += b" " * (-len(text) % 4)
     binary = b"".join(blobs)
-    total = 12 + 8 + len(text) + 8 + len(binary)
     with open(path, "wb") as f:
-        f.write(_GLB_MAGIC + struct.pack("<II", 2, total))
+        f.write(_GLB_MAGIC + struct.pack("<II", 2, 12 + 8 + len(text) + 8 + len(binary)))
         f.write(struct.pack("<II", len(text), _CHUNK_JSON) + text)
         f.write(struct.pack("<II", len(binary), _CHUNK_BIN) + binary)
 
@@ -369,13 +374,7 @@ def _write_textured_glb(mesh: Mesh, path: Path) -> None:
         "bufferViews": views,
         "buffers": [{"byteLength": offset}],
     }
-    text = json.dumps(document, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 4)
-    binary = b"".join(blobs)
-    with open(path, "wb") as f:
-        f.write(_GLB_MAGIC + struct.pack("<II", 2, 12 + 8 + len(text) + 8 + len(binary)))
-        f.write(struct.pack("<II", len(text), _CHUNK_JSON) + text)
-        f.write(struct.pack("<II", len(binary), _CHUNK_BIN) + binary)
+    write_glb_container(path, document, blobs)
 
 
 def textured_obj_files(path: str | Path) -> tuple[Path, Path]:
