@@ -24,8 +24,8 @@ import numpy as np
 import torch
 
 from latentdreamer.geometry.grid import voxel_size
-from latentdreamer.models.sae import SAEConfig
 from latentdreamer.models.checkpoint import META, TENSORS
+from latentdreamer.models.sae import SAEConfig
 from latentdreamer.train.sae import EVAL_SEED_BASE, SAETrainConfig, SAETrainer, grid_iou
 
 VARIANTS: dict[str, dict[str, float]] = {
@@ -81,17 +81,30 @@ def main() -> None:
                 trainer.train_step(s)
                 times.append(time.perf_counter() - t0)
             trainer.step = start + args.steps
-            rows.append({"variant": name, "weights": weights, "from_step": start, "steps": args.steps, "before": before,
-                         "after": score(trainer, args.shapes), "s_per_step": statistics.median(times)})
+            rows.append(
+                {
+                    "variant": name,
+                    "weights": weights,
+                    "from_step": start,
+                    "steps": args.steps,
+                    "before": before,
+                    "after": score(trainer, args.shapes),
+                    "s_per_step": statistics.median(times),
+                }
+            )
             print(json.dumps(rows[-1]), flush=True)
     base = rows[0]
-    print(f"\nForked at step {base['from_step']}, +{args.steps} steps each, {args.shapes} unseen shapes; "
-          f"before: IoU {base['before']['iou']:.4f}, surface error {base['before']['surface_err_voxels']:.3f} voxels\n")
+    print(
+        f"\nForked at step {base['from_step']}, +{args.steps} steps each, {args.shapes} unseen shapes; "
+        f"before: IoU {base['before']['iou']:.4f}, surface error {base['before']['surface_err_voxels']:.3f} voxels\n"
+    )
     print("| variant | IoU after | surface error (voxels) | s/step | cost vs baseline |")
     print("|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['variant']} | {r['after']['iou']:.4f} | {r['after']['surface_err_voxels']:.3f} | "
-              f"{r['s_per_step']:.2f} | {r['s_per_step'] / base['s_per_step']:.2f}x |")
+        print(
+            f"| {r['variant']} | {r['after']['iou']:.4f} | {r['after']['surface_err_voxels']:.3f} | "
+            f"{r['s_per_step']:.2f} | {r['s_per_step'] / base['s_per_step']:.2f}x |"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(rows, indent=1) + "\n")
 

@@ -16,8 +16,8 @@ from pathlib import Path
 os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp())
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import bpy  # noqa: E402  (bmesh becomes importable once bpy is)
 import bmesh  # noqa: E402
+import bpy  # noqa: E402  (bmesh becomes importable once bpy is)
 import numpy as np  # noqa: E402
 
 from latentdreamer_addon import mesh_import  # noqa: E402

@@ -29,10 +29,10 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=6)
     parser.add_argument("--preset", default="draft")
     args = parser.parse_args()
-    from latentdreamer.io.mesh_io import save_mesh
-    from latentdreamer.job import JobInputs, Models, make_views
     from latentdreamer.api import Callbacks, GenerateSettings
     from latentdreamer.geometry.example_object import example_object
+    from latentdreamer.io.mesh_io import save_mesh
+    from latentdreamer.job import JobInputs, Models, make_views
 
     cores = os.cpu_count() or 1
     with tempfile.TemporaryDirectory(prefix="ld-bench-batch-") as tmp:
@@ -40,16 +40,32 @@ def main() -> None:
         for i in range(args.items):
             mesh = root / f"object_{i}.glb"
             save_mesh(example_object(seed=10 + i), mesh)
-            make_views(JobInputs(mesh=mesh), GenerateSettings(preset="tiny"), root / "sets" / f"object_{i}", Callbacks(), Models())
+            make_views(
+                JobInputs(mesh=mesh), GenerateSettings(preset="tiny"), root / "sets" / f"object_{i}", Callbacks(), Models()
+            )
         conditions = [("local", []), ("ray, 1 actor", ["--ray", "auto", "--actors", "1", "--cpus-per-actor", str(cores)])]
         if cores >= 2:
             conditions.append(("ray, 2 actors", ["--ray", "auto", "--actors", "2", "--cpus-per-actor", str(cores // 2)]))
         results = []
         for n, (name, extra) in enumerate(conditions):
             start = time.perf_counter()
-            proc = subprocess.run([sys.executable, "-m", "latentdreamer", "batch", str(root / "sets"), "--out",
-                                   str(root / f"out{n}"), "--preset", args.preset, "--quiet", *extra],
-                                  capture_output=True, text=True)
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "latentdreamer",
+                    "batch",
+                    str(root / "sets"),
+                    "--out",
+                    str(root / f"out{n}"),
+                    "--preset",
+                    args.preset,
+                    "--quiet",
+                    *extra,
+                ],
+                capture_output=True,
+                text=True,
+            )
             wall = time.perf_counter() - start
             if proc.returncode != 0:
                 raise SystemExit(f"{name} failed:\n{proc.stderr[-3000:]}")

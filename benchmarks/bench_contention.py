@@ -38,8 +38,27 @@ def run_generate(views: Path, preset: str, env: dict[str, str], out: Path) -> tu
     rgb = [str(views / f"rgb_{k}.png") for k in range(6)]
     normals = [str(views / f"normal_{k}.png") for k in range(6)]
     start = time.perf_counter()
-    proc = subprocess.run([PY, "-m", "latentdreamer", "generate", "--view-files", *rgb, "--normal-files", *normals,
-                           "--preset", preset, "--quiet", "--overwrite", "-o", str(out)], capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [
+            PY,
+            "-m",
+            "latentdreamer",
+            "generate",
+            "--view-files",
+            *rgb,
+            "--normal-files",
+            *normals,
+            "--preset",
+            preset,
+            "--quiet",
+            "--overwrite",
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"generate failed:\n{proc.stderr[-2000:]}")
@@ -67,20 +86,41 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
-    base = {k: v for k, v in os.environ.items()
-            if k not in ("OMP_WAIT_POLICY", "KMP_BLOCKTIME", "OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "LATENTDREAMER_THREADS")}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("OMP_WAIT_POLICY", "KMP_BLOCKTIME", "OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "LATENTDREAMER_THREADS")
+    }
     old = {**base, "OMP_WAIT_POLICY": "ACTIVE", "LATENTDREAMER_THREADS": str(os.cpu_count() or 1)}
     with tempfile.TemporaryDirectory(prefix="ld-contention-") as tmp:
         root = Path(tmp)
-        make = ("import sys; from latentdreamer.geometry.example_object import example_object; "
-                "from latentdreamer.io.mesh_io import save_mesh; save_mesh(example_object(seed=int(sys.argv[2])), sys.argv[1])")
+        make = (
+            "import sys; from latentdreamer.geometry.example_object import example_object; "
+            "from latentdreamer.io.mesh_io import save_mesh; save_mesh(example_object(seed=int(sys.argv[2])), sys.argv[1])"
+        )
         subprocess.run([PY, "-c", make, str(root / "object.glb"), str(args.seed)], check=True)
-        subprocess.run([PY, "-m", "latentdreamer", "generate", "--from-mesh", str(root / "object.glb"), "--views-only",
-                        "--quiet", "--views-dir", str(root / "views"), "-o", str(root / "unused.glb")], check=True,
-                       capture_output=True)
+        subprocess.run(
+            [
+                PY,
+                "-m",
+                "latentdreamer",
+                "generate",
+                "--from-mesh",
+                str(root / "object.glb"),
+                "--views-only",
+                "--quiet",
+                "--views-dir",
+                str(root / "views"),
+                "-o",
+                str(root / "unused.glb"),
+            ],
+            check=True,
+            capture_output=True,
+        )
         run_generate(root / "views", "tiny", base, root / "warm.glb")  # numba caches, file caches
-        print(f"{os.cpu_count()} cores; preset {args.preset}; {args.repeats} repeats; "
-              f"{args.competitors} competing busy process(es)")
+        print(
+            f"{os.cpu_count()} cores; preset {args.preset}; {args.repeats} repeats; {args.competitors} competing busy process(es)"
+        )
         results: dict[str, list[tuple[float, float]]] = {}
         for name, env, load in (("idle", base, 0), ("busy", base, args.competitors), ("busy, old", old, args.competitors)):
             procs = competitors(load)

@@ -36,13 +36,30 @@ import addon_utils  # noqa: E402
 
 
 def make_views(backend: str, folder: Path) -> Path:
-    make = ("import sys; from latentdreamer.geometry.example_object import example_object; "
-            "from latentdreamer.io.mesh_io import save_mesh; save_mesh(example_object(seed=3), sys.argv[1])")
+    make = (
+        "import sys; from latentdreamer.geometry.example_object import example_object; "
+        "from latentdreamer.io.mesh_io import save_mesh; save_mesh(example_object(seed=3), sys.argv[1])"
+    )
     subprocess.run([backend, "-c", make, str(folder / "object.glb")], check=True)
     views = folder / "views"
-    subprocess.run([backend, "-m", "latentdreamer", "generate", "--from-mesh", str(folder / "object.glb"),
-                    "--views-only", "--quiet", "--views-dir", str(views), "-o", str(folder / "unused.glb")],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            backend,
+            "-m",
+            "latentdreamer",
+            "generate",
+            "--from-mesh",
+            str(folder / "object.glb"),
+            "--views-only",
+            "--quiet",
+            "--views-dir",
+            str(views),
+            "-o",
+            str(folder / "unused.glb"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return views
 
 
@@ -86,8 +103,10 @@ def main() -> None:
             session.release()
     addon_utils.disable("latentdreamer_addon", default_set=True, handle_error=None)
     warm = statistics.median(runs["warm"])
-    print(f"Blender {bpy.app.version_string}; preset {args.preset}; {args.repeats} repeats; "
-          f"early start {args.choose_s:g} s before the click")
+    print(
+        f"Blender {bpy.app.version_string}; preset {args.preset}; {args.repeats} repeats; "
+        f"early start {args.choose_s:g} s before the click"
+    )
     print(f"{'condition':<8} {'median s':>9} {'min s':>7} {'max s':>7} {'/ warm':>7}")
     for name, values in runs.items():
         med = statistics.median(values)

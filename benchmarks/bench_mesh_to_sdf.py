@@ -73,7 +73,9 @@ def main() -> int:
         print(line)
     if quality:
         print(f"mean round-trip volume IoU at {n}^3: {np.mean([q.volume_iou for q in quality]):.3f}")
-    print(f"median: ours {statistics.median(ours_all):.2f} s per mesh at {n}^3, {statistics.median(ratios):.0f}x faster than brute force")
+    print(
+        f"median: ours {statistics.median(ours_all):.2f} s per mesh at {n}^3, {statistics.median(ratios):.0f}x faster than brute force"
+    )
     return 0
 
 

@@ -38,18 +38,18 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
+    from latentdreamer.api import GenerateSettings
     from latentdreamer.device import resolve_device
+    from latentdreamer.geometry.example_object import example_object
     from latentdreamer.geometry.flexicubes import flexicubes
     from latentdreamer.metrics.geometry import evaluate_geometry
+    from latentdreamer.optimise.presets import get_preset
     from latentdreamer.optimise.targets import view_targets
-    from latentdreamer.render.visual_hull import visual_hull_sdf
-    from latentdreamer.api import GenerateSettings
-    from latentdreamer.geometry.example_object import example_object
     from latentdreamer.pipeline.generate import PipelineOptions, generate_from_views
     from latentdreamer.pipeline.oracle_views import oracle_views
-    from latentdreamer.optimise.presets import get_preset
     from latentdreamer.pipeline.shape_prior import load_shape_prior
     from latentdreamer.render.cameras import prior_cameras
+    from latentdreamer.render.visual_hull import visual_hull_sdf
 
     device = resolve_device(args.device)
     truth, views = oracle_views(example_object(args.seed))
@@ -78,16 +78,24 @@ def main() -> None:
         iou = evaluate_geometry(result.mesh, truth, count=20_000).volume_iou
         hull_iou = evaluate_geometry(hull_mesh, truth, count=20_000).volume_iou
         hull_s = statistics.median(hull_times)
-        print(f"\n[{name}] sdf {preset.sdf_resolution}^3, render {preset.render_resolution} px, texture grid {preset.texture_grid}^3")
-        print(f"  total {total:.1f} s (median of {args.repeats}); CPU use {cores:.2f} cores; "
-              f"{result.stats['vertices']} vertices, {result.stats['triangles']} triangles")
+        print(
+            f"\n[{name}] sdf {preset.sdf_resolution}^3, render {preset.render_resolution} px, texture grid {preset.texture_grid}^3"
+        )
+        print(
+            f"  total {total:.1f} s (median of {args.repeats}); CPU use {cores:.2f} cores; "
+            f"{result.stats['vertices']} vertices, {result.stats['triangles']} triangles"
+        )
         print("  stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in stages.items()))
-        print(f"  iterations: coarse {result.stats['iterations_coarse']}, refine {result.stats['iterations_refine']}, "
-              f"texture {result.stats.get('iterations_texture', 0)}; "
-              f"coarse {stages['coarse'] / max(1, result.stats['iterations_coarse']):.2f} s/step, "
-              f"refine {stages['refine'] / max(1, result.stats['iterations_refine']):.2f} s/step")
-        print(f"  volume IoU vs truth {iou:.3f}; baseline visual hull {hull_iou:.3f} in {hull_s:.2f} s "
-              f"(pipeline / baseline time {total / hull_s:.0f}x)")
+        print(
+            f"  iterations: coarse {result.stats['iterations_coarse']}, refine {result.stats['iterations_refine']}, "
+            f"texture {result.stats.get('iterations_texture', 0)}; "
+            f"coarse {stages['coarse'] / max(1, result.stats['iterations_coarse']):.2f} s/step, "
+            f"refine {stages['refine'] / max(1, result.stats['iterations_refine']):.2f} s/step"
+        )
+        print(
+            f"  volume IoU vs truth {iou:.3f}; baseline visual hull {hull_iou:.3f} in {hull_s:.2f} s "
+            f"(pipeline / baseline time {total / hull_s:.0f}x)"
+        )
         print(f"  target <= 120 s at standard: {'met' if total <= 120 else 'NOT met'}" if name == "standard" else "", end="")
 
 

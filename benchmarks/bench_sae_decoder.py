@@ -63,15 +63,21 @@ def main() -> None:
     cfg = points.config
     z0 = encode_sdf(points, random_sdf(EVAL_SEED_BASE, cfg.resolution))
     torch.manual_seed(0)
-    print(f"torch {torch.__version__}, {args.threads} thread(s), medians of {args.repeats}; "
-          f"point decoder {count_parameters(points)} parameters")
+    print(
+        f"torch {torch.__version__}, {args.threads} thread(s), medians of {args.repeats}; "
+        f"point decoder {count_parameters(points)} parameters"
+    )
     print("| grid | decoder | forward (s) | fwd+bwd to latent (s) | fwd speed-up | fwd+bwd speed-up |")
     print("|---|---|---|---|---|---|")
     for res in (32, 64):
         dense = SAE(replace(cfg, decoder="dense", resolution=res)).eval()
         d_f, d_b = measure(dense, z0, res, args.repeats)
         print(f"| {res}^3 | dense conv (baseline) | {d_f:.3f} | {d_b:.3f} | 1.00x | 1.00x |")
-        rows = [("points, every vertex", True), ("points, coarse to fine (shipped)", False)] if res > 40 else [("points (shipped)", True)]
+        rows = (
+            [("points, every vertex", True), ("points, coarse to fine (shipped)", False)]
+            if res > 40
+            else [("points (shipped)", True)]
+        )
         for label, exact in rows:
             p_f, p_b = measure(points, z0, res, args.repeats, exact)
             print(f"| {res}^3 | {label} | {p_f:.3f} | {p_b:.3f} | {d_f / p_f:.2f}x | {d_b / p_b:.2f}x |")

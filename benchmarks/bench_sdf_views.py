@@ -67,7 +67,14 @@ def main() -> None:
         return
 
     def run(method: str, seed: int) -> dict:
-        cmd = [sys.executable, __file__, "--_one", method, str(seed), *(f"--{k}={getattr(args, k)}" for k in ("repeats", "resolution", "size", "threads"))]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--_one",
+            method,
+            str(seed),
+            *(f"--{k}={getattr(args, k)}" for k in ("repeats", "resolution", "size", "threads")),
+        ]
         return json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.splitlines()[-1])
 
     print(f"six views of {args.size} px from {args.resolution}^3 random SDFs, {args.threads} thread(s), median of {args.repeats}")
@@ -76,7 +83,9 @@ def main() -> None:
     for seed in range(args.objects):
         b, t = run("baseline", seed), run("traced", seed)
         ratios.append(b["cpu"] / t["cpu"])
-        print(f"{seed:>8} {b['faces']:>7} {b['wall']:>11.3f} / {b['cpu']:<10.3f} {t['wall']:>8.3f} / {t['cpu']:<8.3f} {ratios[-1]:>8.1f}x")
+        print(
+            f"{seed:>8} {b['faces']:>7} {b['wall']:>11.3f} / {b['cpu']:<10.3f} {t['wall']:>8.3f} / {t['cpu']:<8.3f} {ratios[-1]:>8.1f}x"
+        )
     print(f"median CPU-time speed-up of tracing: {statistics.median(ratios):.1f}x")
 
 

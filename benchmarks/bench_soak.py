@@ -30,14 +30,22 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def proc_status(pid: int) -> dict[str, int]:
     fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
-    return {"rss_mb": int(fields["VmRSS"].split()[0]) // 1024, "threads": int(fields["Threads"]),
-            "fds": len(os.listdir(f"/proc/{pid}/fd"))}
+    return {
+        "rss_mb": int(fields["VmRSS"].split()[0]) // 1024,
+        "threads": int(fields["Threads"]),
+        "fds": len(os.listdir(f"/proc/{pid}/fd")),
+    }
 
 
 class Worker:
     def __init__(self, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "latentdreamer", "worker", "--log-file", ""],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "latentdreamer", "worker", "--log-file", ""],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
         self.events: list[dict] = []
         self._cond = threading.Condition()
         threading.Thread(target=self._read, daemon=True).start()
@@ -75,12 +83,29 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="ld-soak-") as tmp:
         root = Path(tmp)
-        make = ("import sys; from latentdreamer.geometry.example_object import example_object; "
-                "from latentdreamer.io.mesh_io import save_mesh; save_mesh(example_object(seed=3), sys.argv[1])")
+        make = (
+            "import sys; from latentdreamer.geometry.example_object import example_object; "
+            "from latentdreamer.io.mesh_io import save_mesh; save_mesh(example_object(seed=3), sys.argv[1])"
+        )
         subprocess.run([sys.executable, "-c", make, str(root / "object.glb")], check=True)
-        subprocess.run([sys.executable, "-m", "latentdreamer", "generate", "--from-mesh", str(root / "object.glb"),
-                        "--views-only", "--quiet", "--views-dir", str(root / "views"), "-o", str(root / "unused.glb")],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "latentdreamer",
+                "generate",
+                "--from-mesh",
+                str(root / "object.glb"),
+                "--views-only",
+                "--quiet",
+                "--views-dir",
+                str(root / "views"),
+                "-o",
+                str(root / "unused.glb"),
+            ],
+            check=True,
+            capture_output=True,
+        )
         files = [str(root / "views" / f"rgb_{k}.png") for k in range(6)]
         normals = [str(root / "views" / f"normal_{k}.png") for k in range(6)]
         temp_parent = root / "tmp"
@@ -94,18 +119,31 @@ def main() -> None:
         print(f"{'job':>4} {'s':>6} {'rss MB':>7} {'threads':>7} {'fds':>4} {'job dirs':>8} {'parts':>5} {'tmp roots':>9}")
         for n in range(1, args.jobs + 1):
             start = time.monotonic()
-            worker.send({"type": "generate", "id": f"soak-{n}", "views": {"files": files}, "normals": {"files": normals},
-                         "settings": {"preset": args.preset, "seed": n}})
+            worker.send(
+                {
+                    "type": "generate",
+                    "id": f"soak-{n}",
+                    "views": {"files": files},
+                    "normals": {"files": normals},
+                    "settings": {"preset": args.preset, "seed": n},
+                }
+            )
             end = worker.wait_for(f"soak-{n}", ("result", "error", "cancelled"))
             if end["type"] != "result":
                 raise SystemExit(f"job {n} ended in {end}")
-            row = {"job": n, "s": time.monotonic() - start, **proc_status(worker.proc.pid),
-                   "job_dirs": sum(1 for p in jobs_root.iterdir() if p.is_dir()),
-                   "parts": sum(1 for p in jobs_root.rglob("*") if ".part" in p.name),
-                   "tmp_roots": sum(1 for p in temp_parent.iterdir() if p.name.startswith("latentdreamer-worker-"))}
+            row = {
+                "job": n,
+                "s": time.monotonic() - start,
+                **proc_status(worker.proc.pid),
+                "job_dirs": sum(1 for p in jobs_root.iterdir() if p.is_dir()),
+                "parts": sum(1 for p in jobs_root.rglob("*") if ".part" in p.name),
+                "tmp_roots": sum(1 for p in temp_parent.iterdir() if p.name.startswith("latentdreamer-worker-")),
+            }
             rows.append(row)
-            print(f"{n:>4} {row['s']:>6.2f} {row['rss_mb']:>7} {row['threads']:>7} {row['fds']:>4} {row['job_dirs']:>8} "
-                  f"{row['parts']:>5} {row['tmp_roots']:>9}")
+            print(
+                f"{n:>4} {row['s']:>6.2f} {row['rss_mb']:>7} {row['threads']:>7} {row['fds']:>4} {row['job_dirs']:>8} "
+                f"{row['parts']:>5} {row['tmp_roots']:>9}"
+            )
             worker.events.clear()
         worker.send({"type": "shutdown", "id": "bye"})
         worker.wait_for("bye", ("bye",), 120)
@@ -113,17 +151,26 @@ def main() -> None:
         left = sorted(p.name for p in temp_parent.iterdir())
 
     base = rows[: args.baseline]
-    tail = rows[-args.baseline:]
+    tail = rows[-args.baseline :]
 
     def mean(key: str, part: list[dict]) -> float:
         return statistics.fmean(r[key] for r in part)
 
     print()
     print(f"{'':>22} {'first':>7} {'last':>7} {'max':>7} {'baseline':>9} {'last 5':>7}")
-    for key, label in (("rss_mb", "RSS (MB)"), ("threads", "threads"), ("fds", "open files"),
-                       ("job_dirs", "job folders"), ("parts", "part files"), ("tmp_roots", "temp roots"), ("s", "seconds/job")):
-        print(f"{label:>22} {rows[0][key]:>7.1f} {rows[-1][key]:>7.1f} {max(r[key] for r in rows):>7.1f} "
-              f"{mean(key, base):>9.1f} {mean(key, tail):>7.1f}")
+    for key, label in (
+        ("rss_mb", "RSS (MB)"),
+        ("threads", "threads"),
+        ("fds", "open files"),
+        ("job_dirs", "job folders"),
+        ("parts", "part files"),
+        ("tmp_roots", "temp roots"),
+        ("s", "seconds/job"),
+    ):
+        print(
+            f"{label:>22} {rows[0][key]:>7.1f} {rows[-1][key]:>7.1f} {max(r[key] for r in rows):>7.1f} "
+            f"{mean(key, base):>9.1f} {mean(key, tail):>7.1f}"
+        )
     print(f"worker exit status {code}; left in TMPDIR after shutdown: {left or 'nothing'}")
 
 

@@ -52,8 +52,14 @@ def render_texture(mesh, cameras) -> np.ndarray:
     from latentdreamer.render.textured import render_textured
 
     with torch.no_grad():
-        rgb = render_textured(torch.from_numpy(mesh.vertices), torch.from_numpy(mesh.faces), torch.from_numpy(mesh.uvs),
-                              torch.from_numpy(mesh.texture), cameras, RESOLUTION)
+        rgb = render_textured(
+            torch.from_numpy(mesh.vertices),
+            torch.from_numpy(mesh.faces),
+            torch.from_numpy(mesh.uvs),
+            torch.from_numpy(mesh.texture),
+            cameras,
+            RESOLUTION,
+        )
     return rendered_to_image(rgb)
 
 
@@ -89,10 +95,10 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
+    from latentdreamer.api import GenerateSettings
     from latentdreamer.geometry.normalise import fit_in_sphere
     from latentdreamer.io.eval_meshes import default_eval_root, entry_name, eval_mesh_paths, load_textured_eval_mesh
     from latentdreamer.io.images import write_png
-    from latentdreamer.api import GenerateSettings
     from latentdreamer.pipeline.generate import generate_from_views
     from latentdreamer.pipeline.oracle_views import render_mesh_views
     from latentdreamer.render.cameras import orbit_cameras, prior_cameras
@@ -110,8 +116,10 @@ def main() -> None:
     prior, novel = prior_cameras(), orbit_cameras(NOVEL_AZIMUTHS, NOVEL_ELEVATIONS)
 
     print(f"preset {args.preset}, {args.threads} threads, views {RESOLUTION} px; baseline = vertex colours of the same run")
-    print("| mesh | prior PSNR vertex / uv | prior SSIM vertex / uv | novel PSNR vertex / uv | novel SSIM vertex / uv "
-          "| novel colour PSNR vertex / uv | bake s | total s | texels seen |")
+    print(
+        "| mesh | prior PSNR vertex / uv | prior SSIM vertex / uv | novel PSNR vertex / uv | novel SSIM vertex / uv "
+        "| novel colour PSNR vertex / uv | bake s | total s | texels seen |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     rows = []
     for name in args.meshes:
@@ -123,21 +131,25 @@ def main() -> None:
         result = generate_from_views(views, GenerateSettings(preset=args.preset, device="cpu", texture="uv"))
         total = time.perf_counter() - started
         mesh = result.mesh
-        row = {"mesh": name, "bake": result.timings["bake"], "total": total,
-               "seen": float(result.stats["texture_coverage"])}
+        row = {"mesh": name, "bake": result.timings["bake"], "total": total, "seen": float(result.stats["texture_coverage"])}
         for label, cams, ref in (("prior", prior, views.rgb), ("novel", novel, truth_novel)):
             row[f"{label}_vertex"] = scores(render_colours(mesh, cams), ref)
             row[f"{label}_uv"] = scores(render_texture(mesh, cams), ref)
         both = (truth_novel_views.alpha > 0.999) & (coverage(mesh, novel) > 0.999)
-        row["colour"] = (colour_psnr(render_colours(mesh, novel), truth_novel, both),
-                         colour_psnr(render_texture(mesh, novel), truth_novel, both))
+        row["colour"] = (
+            colour_psnr(render_colours(mesh, novel), truth_novel, both),
+            colour_psnr(render_texture(mesh, novel), truth_novel, both),
+        )
         rows.append(row)
-        print(f"| {name} | {row['prior_vertex'][0]:.2f} / {row['prior_uv'][0]:.2f} "
-              f"| {row['prior_vertex'][1]:.3f} / {row['prior_uv'][1]:.3f} "
-              f"| {row['novel_vertex'][0]:.2f} / {row['novel_uv'][0]:.2f} "
-              f"| {row['novel_vertex'][1]:.3f} / {row['novel_uv'][1]:.3f} "
-              f"| {row['colour'][0]:.2f} / {row['colour'][1]:.2f} "
-              f"| {row['bake']:.1f} | {row['total']:.1f} | {row['seen']:.3f} |", flush=True)
+        print(
+            f"| {name} | {row['prior_vertex'][0]:.2f} / {row['prior_uv'][0]:.2f} "
+            f"| {row['prior_vertex'][1]:.3f} / {row['prior_uv'][1]:.3f} "
+            f"| {row['novel_vertex'][0]:.2f} / {row['novel_uv'][0]:.2f} "
+            f"| {row['novel_vertex'][1]:.3f} / {row['novel_uv'][1]:.3f} "
+            f"| {row['colour'][0]:.2f} / {row['colour'][1]:.2f} "
+            f"| {row['bake']:.1f} | {row['total']:.1f} | {row['seen']:.3f} |",
+            flush=True,
+        )
         if save:
             from latentdreamer.worker.results import write_mesh_npz
 
@@ -148,17 +160,21 @@ def main() -> None:
     def mean(key: str, i: int) -> float:
         return statistics.mean(r[key][i] for r in rows)
 
-    print(f"| mean | {mean('prior_vertex', 0):.2f} / {mean('prior_uv', 0):.2f} "
-          f"| {mean('prior_vertex', 1):.3f} / {mean('prior_uv', 1):.3f} "
-          f"| {mean('novel_vertex', 0):.2f} / {mean('novel_uv', 0):.2f} "
-          f"| {mean('novel_vertex', 1):.3f} / {mean('novel_uv', 1):.3f} "
-          f"| {mean('colour', 0):.2f} / {mean('colour', 1):.2f} "
-          f"| {statistics.mean(r['bake'] for r in rows):.1f} | {statistics.mean(r['total'] for r in rows):.1f} "
-          f"| {statistics.mean(r['seen'] for r in rows):.3f} |")
+    print(
+        f"| mean | {mean('prior_vertex', 0):.2f} / {mean('prior_uv', 0):.2f} "
+        f"| {mean('prior_vertex', 1):.3f} / {mean('prior_uv', 1):.3f} "
+        f"| {mean('novel_vertex', 0):.2f} / {mean('novel_uv', 0):.2f} "
+        f"| {mean('novel_vertex', 1):.3f} / {mean('novel_uv', 1):.3f} "
+        f"| {mean('colour', 0):.2f} / {mean('colour', 1):.2f} "
+        f"| {statistics.mean(r['bake'] for r in rows):.1f} | {statistics.mean(r['total'] for r in rows):.1f} "
+        f"| {statistics.mean(r['seen'] for r in rows):.3f} |"
+    )
     gain = mean("novel_uv", 0) - mean("novel_vertex", 0)
-    print(f"novel-view PSNR gain of uv over vertex colours: {gain:+.2f} dB (colour PSNR "
-          f"{mean('colour', 1) - mean('colour', 0):+.2f} dB); bake adds "
-          f"{max(r['bake'] for r in rows):.1f} s per object at most")
+    print(
+        f"novel-view PSNR gain of uv over vertex colours: {gain:+.2f} dB (colour PSNR "
+        f"{mean('colour', 1) - mean('colour', 0):+.2f} dB); bake adds "
+        f"{max(r['bake'] for r in rows):.1f} s per object at most"
+    )
 
 
 if __name__ == "__main__":

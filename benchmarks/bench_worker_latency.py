@@ -101,13 +101,19 @@ def main() -> None:
     pings, echoes = ping_round_trips(args.pings), echo_round_trips(args.pings)
 
     print(f"medians of {args.repeats} starts, {args.pings} round trips ({sys.executable})")
-    print(f"  hello (--no-probe)          {median_ms(hello):8.0f} ms   bare python start {median_ms(bare):6.0f} ms"
-          f"   ratio {statistics.median(hello) / statistics.median(bare):.2f}")
+    print(
+        f"  hello (--no-probe)          {median_ms(hello):8.0f} ms   bare python start {median_ms(bare):6.0f} ms"
+        f"   ratio {statistics.median(hello) / statistics.median(bare):.2f}"
+    )
     print(f"  hello (probe running)       {median_ms([h for h, _ in probed]):8.0f} ms")
-    print(f"  device event (torch loaded) {median_ms([d for _, d in probed]):8.0f} ms   bare `import torch` "
-          f"{median_ms(torch_import):6.0f} ms   ratio {statistics.median([d for _, d in probed]) / statistics.median(torch_import):.2f}")
-    print(f"  ping -> pong via the client {median_ms(pings):8.2f} ms   bare echo over pipes {median_ms(echoes):6.2f} ms"
-          f"   ratio {statistics.median(pings) / statistics.median(echoes):.1f}")
+    print(
+        f"  device event (torch loaded) {median_ms([d for _, d in probed]):8.0f} ms   bare `import torch` "
+        f"{median_ms(torch_import):6.0f} ms   ratio {statistics.median([d for _, d in probed]) / statistics.median(torch_import):.2f}"
+    )
+    print(
+        f"  ping -> pong via the client {median_ms(pings):8.2f} ms   bare echo over pipes {median_ms(echoes):6.2f} ms"
+        f"   ratio {statistics.median(pings) / statistics.median(echoes):.1f}"
+    )
 
 
 if __name__ == "__main__":

@@ -28,9 +28,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    from latentdreamer.metrics.geometry import evaluate_geometry
     from latentdreamer.api import GenerateSettings
     from latentdreamer.geometry.example_object import example_object
+    from latentdreamer.metrics.geometry import evaluate_geometry
     from latentdreamer.pipeline.generate import PipelineOptions, generate_from_views
     from latentdreamer.pipeline.oracle_views import oracle_views
     from latentdreamer.pipeline.shape_prior import load_shape_prior
@@ -45,8 +45,12 @@ def main() -> None:
             continue
         history: dict[str, list[float]] = {}
         t = time.perf_counter()
-        result = generate_from_views(views, GenerateSettings(preset=args.preset, device="cpu", texture=False),
-                                     options=PipelineOptions(init=start, history=history), prior=prior)
+        result = generate_from_views(
+            views,
+            GenerateSettings(preset=args.preset, device="cpu", texture=False),
+            options=PipelineOptions(init=start, history=history),
+            prior=prior,
+        )
         iou = evaluate_geometry(result.mesh, truth, count=20_000).volume_iou
         losses = " ".join(f"{v:.3f}" for v in history["coarse"][::3])
         print(f"{start:>5}: volume IoU {iou:.3f} in {time.perf_counter() - t:.0f} s; coarse loss every 3 steps: {losses}")

@@ -49,13 +49,13 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
+    from latentdreamer.api import GenerateSettings
     from latentdreamer.eval.generation import mesh_paths
     from latentdreamer.io.eval_meshes import default_eval_root, entry_name
     from latentdreamer.metrics.geometry import evaluate_geometry
-    from latentdreamer.api import GenerateSettings
+    from latentdreamer.optimise.presets import get_preset
     from latentdreamer.pipeline.generate import PipelineOptions, generate_from_views
     from latentdreamer.pipeline.oracle_views import load_oracle_mesh, oracle_views
-    from latentdreamer.optimise.presets import get_preset
     from latentdreamer.pipeline.shape_prior import load_shape_prior
 
     base = get_preset(args.base)
@@ -68,24 +68,28 @@ def main() -> None:
         truth, views = oracle_views(load_oracle_mesh(path), resolution=args.view_size)
         for name, preset in variants:
             t = time.perf_counter()
-            result = generate_from_views(views, GenerateSettings(preset=args.base, device="cpu"),
-                                         options=PipelineOptions(preset=preset),
-                                         prior=prior)
+            result = generate_from_views(
+                views, GenerateSettings(preset=args.base, device="cpu"), options=PipelineOptions(preset=preset), prior=prior
+            )
             seconds = time.perf_counter() - t
             g = evaluate_geometry(result.mesh, truth).as_dict()
             rows[name].append({"iou": g["volume_iou"], "chamfer": g["chamfer"], "f005": g["f_score_005"], "s": seconds})
-            print(f"{entry_name(path):>16} {name:>12}: IoU {g['volume_iou']:.3f}  Chamfer {g['chamfer']:.4f}  "
-                  f"F@0.05 {g['f_score_005']:.3f}  {seconds:5.1f} s  (coarse {result.stats['iterations_coarse']} steps)",
-                  flush=True)
+            print(
+                f"{entry_name(path):>16} {name:>12}: IoU {g['volume_iou']:.3f}  Chamfer {g['chamfer']:.4f}  "
+                f"F@0.05 {g['f_score_005']:.3f}  {seconds:5.1f} s  (coarse {result.stats['iterations_coarse']} steps)",
+                flush=True,
+            )
     base_s = statistics.median(r["s"] for r in rows[args.base])
     print("\nmeans (time: median per object, ratio to the base)")
     for name, preset in variants:
         r = rows[name]
         med = statistics.median(x["s"] for x in r)
-        print(f"{name:>12}: sdf {preset.sdf_resolution} render {preset.render_resolution} coarse {preset.coarse.max_steps} "
-              f"refine {preset.refine.max_steps} | IoU {statistics.fmean(x['iou'] for x in r):.3f}  "
-              f"Chamfer {statistics.fmean(x['chamfer'] for x in r):.4f}  F@0.05 {statistics.fmean(x['f005'] for x in r):.3f}  "
-              f"{med:.1f} s ({med / base_s:.2f}x)")
+        print(
+            f"{name:>12}: sdf {preset.sdf_resolution} render {preset.render_resolution} coarse {preset.coarse.max_steps} "
+            f"refine {preset.refine.max_steps} | IoU {statistics.fmean(x['iou'] for x in r):.3f}  "
+            f"Chamfer {statistics.fmean(x['chamfer'] for x in r):.4f}  F@0.05 {statistics.fmean(x['f005'] for x in r):.3f}  "
+            f"{med:.1f} s ({med / base_s:.2f}x)"
+        )
 
 
 if __name__ == "__main__":

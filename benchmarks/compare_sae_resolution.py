@@ -38,10 +38,25 @@ def main() -> None:
             cpu0, wall0 = time.process_time(), time.perf_counter()
             trainer.train_until(args.steps, progress=False)
             cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-            report = evaluate(trainer.model.eval(), f"scratch-{res}", "-", Path(tmp) / f"eval{res}", args.shapes, None, True,
-                              points=args.points, progress=False)
-            row = {"resolution": res, "steps": args.steps, "train_cpu_s": cpu, "train_wall_s": wall,
-                   "random": report["random"]["mean"], "meshes": report.get("meshes", {}).get("mean")}
+            report = evaluate(
+                trainer.model.eval(),
+                f"scratch-{res}",
+                "-",
+                Path(tmp) / f"eval{res}",
+                args.shapes,
+                None,
+                True,
+                points=args.points,
+                progress=False,
+            )
+            row = {
+                "resolution": res,
+                "steps": args.steps,
+                "train_cpu_s": cpu,
+                "train_wall_s": wall,
+                "random": report["random"]["mean"],
+                "meshes": report.get("meshes", {}).get("mean"),
+            }
             rows.append(row)
             print(json.dumps(row), flush=True)
     print(f"\n{args.steps} steps each from scratch, batch {train_cfg.batch_size}; IoU/Chamfer per docs/design.md §7\n")
@@ -49,8 +64,10 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     for r in rows:
         m = r["meshes"] or {}
-        print(f"| {r['resolution']}^3 | {r['train_cpu_s']:.0f} | {r['random']['volume_iou']:.3f} | {r['random']['chamfer']:.4f} | "
-              f"{r['random']['bound_volume_iou']:.3f} | {m.get('volume_iou', float('nan')):.3f} | {m.get('bound_volume_iou', float('nan')):.3f} |")
+        print(
+            f"| {r['resolution']}^3 | {r['train_cpu_s']:.0f} | {r['random']['volume_iou']:.3f} | {r['random']['chamfer']:.4f} | "
+            f"{r['random']['bound_volume_iou']:.3f} | {m.get('volume_iou', float('nan')):.3f} | {m.get('bound_volume_iou', float('nan')):.3f} |"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(rows, indent=1) + "\n")
 

@@ -67,10 +67,14 @@ def check_rasteriser(dev: torch.device, backend: str) -> dict:
     (r1, m1, g1), t_dev = timed(lambda: run(dev, backend))
     ids_match = float((r0[..., 3] == r1[..., 3]).float().mean())
     covered = (r0[..., 3] > 0) & (r1[..., 3] > 0)
-    return {"ids equal": f"{ids_match:.4f}", "max |uv| diff": f"{float((r0[..., :2] - r1[..., :2])[covered].abs().max()):.2e}",
-            "max |mask| diff": f"{float((m0 - m1).abs().max()):.2e}",
-            "grad rel diff": f"{float((g0 - g1).norm() / g0.norm().clamp_min(1e-12)):.2e}",
-            "cpu s": f"{t_cpu:.3f}", "device s": f"{t_dev:.3f}"}
+    return {
+        "ids equal": f"{ids_match:.4f}",
+        "max |uv| diff": f"{float((r0[..., :2] - r1[..., :2])[covered].abs().max()):.2e}",
+        "max |mask| diff": f"{float((m0 - m1).abs().max()):.2e}",
+        "grad rel diff": f"{float((g0 - g1).norm() / g0.norm().clamp_min(1e-12)):.2e}",
+        "cpu s": f"{t_cpu:.3f}",
+        "device s": f"{t_dev:.3f}",
+    }
 
 
 def check_flexicubes(dev: torch.device) -> dict:
@@ -85,8 +89,13 @@ def check_flexicubes(dev: torch.device) -> dict:
 
     m0, t0 = timed(lambda: flexicubes(sdf))
     m1, t1 = timed(lambda: flexicubes(sdf.to(dev)))
-    return {"faces cpu/device": f"{len(m0.faces)}/{len(m1.faces)}", "area cpu/device": f"{area(m0):.5f}/{area(m1):.5f}",
-            "true area": f"{4 * np.pi * 0.35 ** 2:.5f}", "cpu s": f"{t0:.3f}", "device s": f"{t1:.3f}"}
+    return {
+        "faces cpu/device": f"{len(m0.faces)}/{len(m1.faces)}",
+        "area cpu/device": f"{area(m0):.5f}/{area(m1):.5f}",
+        "true area": f"{4 * np.pi * 0.35**2:.5f}",
+        "cpu s": f"{t0:.3f}",
+        "device s": f"{t1:.3f}",
+    }
 
 
 def check_sae(dev: torch.device) -> dict:
@@ -99,14 +108,18 @@ def check_sae(dev: torch.device) -> dict:
         sae_dev = load_sae(device=dev)
         s1, t1 = timed(lambda: decode_sdf(sae_dev, z.to(dev)))
     s1 = s1.cpu()
-    return {"max |sdf| diff": f"{float((s0 - s1).abs().max()):.2e}", "sign agreement": f"{float(((s0 < 0) == (s1 < 0)).float().mean()):.5f}",
-            "cpu s": f"{t0:.3f}", "device s": f"{t1:.3f}"}
+    return {
+        "max |sdf| diff": f"{float((s0 - s1).abs().max()):.2e}",
+        "sign agreement": f"{float(((s0 < 0) == (s1 < 0)).float().mean()):.5f}",
+        "cpu s": f"{t0:.3f}",
+        "device s": f"{t1:.3f}",
+    }
 
 
 def check_generation(dev: torch.device, presets: list[str]) -> tuple[dict, dict]:
-    from latentdreamer.metrics.geometry import evaluate_geometry
     from latentdreamer.api import GenerateSettings
     from latentdreamer.geometry.example_object import example_object
+    from latentdreamer.metrics.geometry import evaluate_geometry
     from latentdreamer.pipeline.generate import generate_from_views
     from latentdreamer.pipeline.oracle_views import oracle_views
 
@@ -115,8 +128,13 @@ def check_generation(dev: torch.device, presets: list[str]) -> tuple[dict, dict]
     r0, t0 = timed(lambda: generate_from_views(views, GenerateSettings(preset="tiny", device="cpu")))
     r1, t1 = timed(lambda: generate_from_views(views, GenerateSettings(preset="tiny", device=device_name)))
     iou = lambda a, b: evaluate_geometry(a, b, count=20000).volume_iou  # noqa: E731
-    parity = {"IoU cpu": f"{iou(r0.mesh, truth):.3f}", "IoU device": f"{iou(r1.mesh, truth):.3f}",
-              "IoU cpu vs device": f"{iou(r0.mesh, r1.mesh):.3f}", "cpu s": f"{t0:.2f}", "device s": f"{t1:.2f}"}
+    parity = {
+        "IoU cpu": f"{iou(r0.mesh, truth):.3f}",
+        "IoU device": f"{iou(r1.mesh, truth):.3f}",
+        "IoU cpu vs device": f"{iou(r0.mesh, r1.mesh):.3f}",
+        "cpu s": f"{t0:.2f}",
+        "device s": f"{t1:.2f}",
+    }
     timings = {}
     for preset in presets:
         r, t = timed(lambda: generate_from_views(views, GenerateSettings(preset=preset, device=device_name)))
@@ -135,12 +153,19 @@ def check_sampler(dev: torch.device) -> dict:
         dtype = torch.float16 if dev.type == "cuda" else torch.float32
         if dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats(dev)
-        model = Zero123Plus.load(Path(tmp) / "zero123plus-v1.2", Path(tmp) / "controlnet-zp12-normal-gen-v1", device=dev, dtype=dtype)
+        model = Zero123Plus.load(
+            Path(tmp) / "zero123plus-v1.2", Path(tmp) / "controlnet-zp12-normal-gen-v1", device=dev, dtype=dtype
+        )
         cond = np.random.default_rng(0).random((32, 32, 3)).astype(np.float32)
         out, t = timed(lambda: model.sample(cond, steps=4, width=32, height=48, seed=1))
         peak = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else float("nan")
-    return {"dtype": str(dtype).replace("torch.", ""), "finite": str(bool(np.isfinite(out).all())),
-            "range": f"{float(out.min()):.3f}..{float(out.max()):.3f}", "peak MiB": f"{peak:.1f}", "s": f"{t:.2f}"}
+    return {
+        "dtype": str(dtype).replace("torch.", ""),
+        "finite": str(bool(np.isfinite(out).all())),
+        "range": f"{float(out.min()):.3f}..{float(out.max()):.3f}",
+        "peak MiB": f"{peak:.1f}",
+        "s": f"{t:.2f}",
+    }
 
 
 def main() -> int:
@@ -153,15 +178,22 @@ def main() -> int:
     from latentdreamer.render.rasterize import nvdiffrast_available
 
     dev = resolve_device(args.device)
-    lines = [f"# GPU check: {torch.cuda.get_device_name(dev) if dev.type == 'cuda' else dev.type}",
-             "", f"torch {torch.__version__}, CUDA {torch.version.cuda}; `benchmarks/gpu_check.py --device {args.device}`", ""]
+    lines = [
+        f"# GPU check: {torch.cuda.get_device_name(dev) if dev.type == 'cuda' else dev.type}",
+        "",
+        f"torch {torch.__version__}, CUDA {torch.version.cuda}; `benchmarks/gpu_check.py --device {args.device}`",
+        "",
+    ]
     sections = [("rasteriser, torch path vs CPU torch", lambda: check_rasteriser(dev, "torch"))]
     if dev.type == "cuda" and nvdiffrast_available():
         sections.append(("nvdiffrast vs CPU torch", lambda: check_rasteriser(dev, "nvdiffrast")))
     else:
         lines.append("nvdiffrast: not importable here (optional, non-commercial licence; not checked)\n")
-    sections += [("FlexiCubes, sphere at 64^3", lambda: check_flexicubes(dev)), ("SAE decode", lambda: check_sae(dev)),
-                 ("tiny Zero123++ sampler", lambda: check_sampler(dev))]
+    sections += [
+        ("FlexiCubes, sphere at 64^3", lambda: check_flexicubes(dev)),
+        ("SAE decode", lambda: check_sae(dev)),
+        ("tiny Zero123++ sampler", lambda: check_sampler(dev)),
+    ]
     ok = True
     for title, fn in sections:
         try:

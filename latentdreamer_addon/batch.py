@@ -137,8 +137,7 @@ def generate_images(
         path = item if isinstance(item, Path) else name
         print(f"[LatentDreamer] {i + 1}/{len(paths)} {path}", flush=True)
         try:
-            job = sess.start(inputs, name, settings, location=(i * spacing, 0.0, 0.0),
-                             options=options, live_preview=False)
+            job = sess.start(inputs, name, settings, location=(i * spacing, 0.0, 0.0), options=options, live_preview=False)
         except RuntimeError as exc:  # the worker could not start
             failures.append((str(path), str(exc)))
             continue
@@ -251,8 +250,16 @@ def submit_to_farm(
         raise ValueError(f"no images found in {images!r}")
     py = python or preferences.worker_python()
     if not py or not Path(py).is_file():
-        raise BatchError([], [("backend", "a farm job needs the backend's Python interpreter (Install Backend, or "
-                                          "set Backend Python to a Python file; a remote worker command cannot run it)")])
+        raise BatchError(
+            [],
+            [
+                (
+                    "backend",
+                    "a farm job needs the backend's Python interpreter (Install Backend, or "
+                    "set Backend Python to a Python file; a remote worker command cannot run it)",
+                )
+            ],
+        )
     out = Path(out_dir).expanduser().resolve()
     try:
         _writable_folder(out)
@@ -261,12 +268,30 @@ def submit_to_farm(
         write_atomically(manifest, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     except OSError as exc:
         raise BatchError([], [(str(out), f"cannot write the manifest there: {exc}")]) from None
-    command = [py, "-m", "latentdreamer", "batch", str(manifest), "--out", str(out), "--preset", preset,
-               "--seed", str(seed), "--quiet", *([] if texture else ["--no-texture"]), *(["--ray", ray] if ray else [])]
+    command = [
+        py,
+        "-m",
+        "latentdreamer",
+        "batch",
+        str(manifest),
+        "--out",
+        str(out),
+        "--preset",
+        preset,
+        "--seed",
+        str(seed),
+        "--quiet",
+        *([] if texture else ["--no-texture"]),
+        *(["--ray", ray] if ray else []),
+    ]
     log = out / "batch.log"
     with open(log, "ab") as log_file:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-    print(f"[LatentDreamer] farm job started (pid {process.pid}): {' '.join(command)}\n"
-          f"[LatentDreamer]   log {log}; summary {out / 'summary.md'} when it ends", flush=True)
+        process = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    print(
+        f"[LatentDreamer] farm job started (pid {process.pid}): {' '.join(command)}\n"
+        f"[LatentDreamer]   log {log}; summary {out / 'summary.md'} when it ends",
+        flush=True,
+    )
     return FarmJob(process, manifest, out, log)

@@ -102,8 +102,10 @@ def folder_views(folder: Path) -> tuple[list[str], list[str]]:
     normals = [str(p) for p in images if "normal" in p.name.lower()]
     views = [str(p) for p in images if "normal" not in p.name.lower()]
     if len(views) != NUM_VIEWS:
-        raise ImageSourceError(f"{folder} holds {len(views)} view images; it needs exactly {NUM_VIEWS} "
-                               "(in camera order by name, e.g. rgb_0.png ... rgb_5.png)")
+        raise ImageSourceError(
+            f"{folder} holds {len(views)} view images; it needs exactly {NUM_VIEWS} "
+            "(in camera order by name, e.g. rgb_0.png ... rgb_5.png)"
+        )
     if normals and len(normals) != NUM_VIEWS:
         raise ImageSourceError(f"{folder} holds {len(normals)} normal maps; give all {NUM_VIEWS} or none")
     return views, normals

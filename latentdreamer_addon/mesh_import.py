@@ -310,15 +310,27 @@ def quad_remesh(obj: bpy.types.Object, faces: int) -> None:
 
     def remesh(target: bpy.types.Object) -> None:
         before = len(target.data.polygons)
-        override = {"object": target, "active_object": target, "selected_objects": [target],
-                    "selected_editable_objects": [target]}
+        override = {
+            "object": target,
+            "active_object": target,
+            "selected_objects": [target],
+            "selected_editable_objects": [target],
+        }
         with bpy.context.temp_override(**override):
-            result = bpy.ops.object.quadriflow_remesh(mode="FACES", target_faces=int(faces), use_preserve_sharp=False,
-                                                      use_preserve_boundary=False, preserve_attributes=False,
-                                                      smooth_normals=True, seed=0)
+            result = bpy.ops.object.quadriflow_remesh(
+                mode="FACES",
+                target_faces=int(faces),
+                use_preserve_sharp=False,
+                use_preserve_boundary=False,
+                preserve_attributes=False,
+                smooth_normals=True,
+                seed=0,
+            )
         if "FINISHED" not in result or len(target.data.polygons) == 0 or len(target.data.polygons) == before:
-            raise RuntimeError("QuadriFlow could not remesh this object (it needs a closed, manifold mesh); "
-                               "try without the Face Budget, or use the voxel remesh first")
+            raise RuntimeError(
+                "QuadriFlow could not remesh this object (it needs a closed, manifold mesh); "
+                "try without the Face Budget, or use the voxel remesh first"
+            )
         for polygon in target.data.polygons:
             polygon.use_smooth = True
 

@@ -31,8 +31,7 @@ def worker_session(context=None, python: str | None = None, extra_args: str = ""
     py = python or preferences.worker_python(context)
     if not py:
         raise BackendUnavailable(
-            "no backend installed — open Preferences > Add-ons > LatentDreamer and click Install Backend "
-            "(or set Backend Python)"
+            "no backend installed — open Preferences > Add-ons > LatentDreamer and click Install Backend (or set Backend Python)"
         )
     prefs = preferences.addon_prefs(context)
     command = backend_setup.worker_command(py, f"{prefs.worker_args if prefs else ''} {extra_args}".strip())
@@ -55,8 +54,7 @@ def prestart_backend(context=None) -> float | None:
 def job_settings(settings, preset: str = "") -> dict:
     """The request's settings from the panel; `preset` overrides the panel's (scripts may ask
     for the backend's test preset `tiny`, which the panel does not offer)."""
-    return {"preset": preset or settings.preset, "device": settings.device, "seed": settings.seed,
-            "texture": settings.texture}
+    return {"preset": preset or settings.preset, "device": settings.device, "seed": settings.seed, "texture": settings.texture}
 
 
 def import_options(settings) -> ImportOptions:
@@ -75,8 +73,14 @@ def start_job(context, preset: str = "") -> session.Job:
     settings = context.scene.latentdreamer
     inputs, name = image_source.resolve(settings, context.screen)
     sess = worker_session(context)
-    job = sess.start(inputs, name, job_settings(settings, preset), tuple(context.scene.cursor.location),
-                     import_options(settings), settings.live_preview)
+    job = sess.start(
+        inputs,
+        name,
+        job_settings(settings, preset),
+        tuple(context.scene.cursor.location),
+        import_options(settings),
+        settings.live_preview,
+    )
     status = context.window_manager.latentdreamer
     status.error = status.hint = status.stats = ""
     status.views.clear()
@@ -115,7 +119,9 @@ class LATENTDREAMER_OT_generate(bpy.types.Operator):
     bl_options = {"REGISTER"}  # the import pushes its own undo step when the mesh lands
 
     preset: bpy.props.StringProperty(
-        name="Preset", default="", options={"SKIP_SAVE", "HIDDEN"},
+        name="Preset",
+        default="",
+        options={"SKIP_SAVE", "HIDDEN"},
         description="For scripts: a backend preset name that overrides the panel's (e.g. 'tiny')",
     )
 
@@ -237,8 +243,11 @@ class LATENTDREAMER_OT_install_backend(bpy.types.Operator):
         prefs = preferences.addon_prefs(context)
         wheelhouse = bpy.path.abspath(prefs.wheelhouse) if prefs and prefs.wheelhouse else ""
         if not bpy.app.online_access and not wheelhouse:
-            self.report({"ERROR"}, "Online access is disabled — allow it in Preferences > System > Network, "
-                                   "or set Offline Wheels to a folder of wheels")
+            self.report(
+                {"ERROR"},
+                "Online access is disabled — allow it in Preferences > System > Network, "
+                "or set Offline Wheels to a folder of wheels",
+            )
             return {"CANCELLED"}
         if wheelhouse and not Path(wheelhouse).is_dir():
             self.report({"ERROR"}, f"Offline Wheels folder {wheelhouse} does not exist — pick the folder of wheels")
@@ -251,8 +260,9 @@ class LATENTDREAMER_OT_install_backend(bpy.types.Operator):
             self.report({"ERROR"}, "The extension has no user folder (install it as an extension)")
             return {"CANCELLED"}
         session.release()
-        steps = backend_setup.install_plan(base, preferences.backend_src(), cuda=backend_setup.has_nvidia_gpu(),
-                                           wheelhouse=wheelhouse)
+        steps = backend_setup.install_plan(
+            base, preferences.backend_src(), cuda=backend_setup.has_nvidia_gpu(), wheelhouse=wheelhouse
+        )
         preferences.start_runner(steps)
         return {"FINISHED"}
 
@@ -264,7 +274,9 @@ class LATENTDREAMER_OT_download_models(bpy.types.Operator):
     bl_label = "Download Models"
 
     text_to_image: bpy.props.BoolProperty(
-        name="Text → 3D Model", default=False, options={"SKIP_SAVE"},
+        name="Text → 3D Model",
+        default=False,
+        options={"SKIP_SAVE"},
         description="Download only the text-to-image model (about 7.8 GB), which only Text → 3D uses",
     )
 
@@ -272,8 +284,10 @@ class LATENTDREAMER_OT_download_models(bpy.types.Operator):
     def description(cls, context, properties):
         if properties.text_to_image:
             return "Download the text-to-image model (Stable Diffusion 2.1-base, about 7.8 GB), needed only for Text → 3D"
-        return ("Download Zero123++ v1.2 and its normal ControlNet (about 9 GB, CC-BY-NC 4.0: non-commercial) and the "
-                "background-removal model (176 MB), needed for a single image → 3D")
+        return (
+            "Download Zero123++ v1.2 and its normal ControlNet (about 9 GB, CC-BY-NC 4.0: non-commercial) and the "
+            "background-removal model (176 MB), needed for a single image → 3D"
+        )
 
     def execute(self, context):
         if not bpy.app.online_access:
@@ -287,8 +301,7 @@ class LATENTDREAMER_OT_download_models(bpy.types.Operator):
         if not py or dest is None:
             self.report({"ERROR"}, "Install the backend first (Install Backend above), or set Backend Python")
             return {"CANCELLED"}
-        preferences.start_runner(backend_setup.download_plan(py, dest, text_to_image=self.text_to_image),
-                                 "models-download.log")
+        preferences.start_runner(backend_setup.download_plan(py, dest, text_to_image=self.text_to_image), "models-download.log")
         return {"FINISHED"}
 
 

@@ -100,14 +100,21 @@ class VIEW3D_PT_latentdreamer(LatentDreamerPanel, bpy.types.Panel):
         if missing and not status.running:
             box = col.box()
             known = sess is not None and bool(sess.info)
-            first = ("Needs model weights the backend does not have: " + ", ".join(missing) if known else
-                     "This source needs the Zero123++ weights (about 9 GB download, CC-BY-NC 4.0, "
-                     "non-commercial)" + (" and the text model (about 8 GB)" if "text-to-image" in missing else ""))
+            first = (
+                "Needs model weights the backend does not have: " + ", ".join(missing)
+                if known
+                else "This source needs the Zero123++ weights (about 9 GB download, CC-BY-NC 4.0, "
+                "non-commercial)" + (" and the text model (about 8 GB)" if "text-to-image" in missing else "")
+            )
             _wrapped(box.column(align=True), context, first, "ERROR" if known else "INFO")
-            _wrapped(box.column(align=True), context,
-                     "Get them in Preferences > Add-ons > LatentDreamer: Download Models"
-                     + (" and Download Text → 3D Model" if "text-to-image" in missing else "")
-                     + ", or choose Six Views to bring your own.", "BLANK1")
+            _wrapped(
+                box.column(align=True),
+                context,
+                "Get them in Preferences > Add-ons > LatentDreamer: Download Models"
+                + (" and Download Text → 3D Model" if "text-to-image" in missing else "")
+                + ", or choose Six Views to bring your own.",
+                "BLANK1",
+            )
         col.prop(settings, "preset")
         col.prop(settings, "device")
         col.prop(settings, "seed")
@@ -191,8 +198,7 @@ class VIEW3D_PT_latentdreamer_backend(LatentDreamerPanel, bpy.types.Panel):
                 layout.label(text="Weights: the backend reports none", icon="ERROR")
             for name, model in weights.items():
                 present = bool(model.get("present")) if isinstance(model, dict) else bool(model)
-                layout.label(text=f"{name}: {'present' if present else 'missing'}",
-                             icon="CHECKMARK" if present else "ERROR")
+                layout.label(text=f"{name}: {'present' if present else 'missing'}", icon="CHECKMARK" if present else "ERROR")
         py = preferences.worker_python(context)
         layout.label(text=f"Python: {py}" if py else "Backend not installed (see Preferences)")
         layout.operator("latentdreamer.release_backend", icon="X")

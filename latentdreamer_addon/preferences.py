@@ -129,22 +129,25 @@ class LatentDreamerPreferences(bpy.types.AddonPreferences):
         description="A Python with the latentdreamer backend installed; empty: the one 'Install Backend' made",
     )
     start_early: BoolProperty(
-        name="Start Backend Early", default=True,
+        name="Start Backend Early",
+        default=True,
         description="Start the backend when the LatentDreamer panel is shown, so it has loaded and compiled its "
-                    "models by the time you click Generate (off: it starts at the first Generate)",
+        "models by the time you click Generate (off: it starts at the first Generate)",
     )
     worker_args: StringProperty(
         name="Worker Options",
         description="Extra command-line options for the worker, e.g. --jobs-dir /path --log-level DEBUG",
     )
     models_dir: StringProperty(
-        name="Models Folder", subtype="DIR_PATH",
+        name="Models Folder",
+        subtype="DIR_PATH",
         description="Where model weights live; empty: the extension's user folder",
     )
     wheelhouse: StringProperty(
-        name="Offline Wheels", subtype="DIR_PATH",
+        name="Offline Wheels",
+        subtype="DIR_PATH",
         description="Install from this folder of wheels instead of the internet: torch, setuptools and every "
-                    "dependency of the backend with its diffusion and segmentation extras, for Blender's Python",
+        "dependency of the backend with its diffusion and segmentation extras, for Blender's Python",
     )
 
     def draw(self, context):
@@ -159,12 +162,13 @@ class LatentDreamerPreferences(bpy.types.AddonPreferences):
 
         box = layout.box()
         box.label(text="Backend environment (private; Blender's Python is not changed)")
-        gpu = "NVIDIA GPU found: CUDA build of PyTorch" if backend_setup.has_nvidia_gpu() else "No NVIDIA GPU: CPU build of PyTorch"
+        gpu = (
+            "NVIDIA GPU found: CUDA build of PyTorch" if backend_setup.has_nvidia_gpu() else "No NVIDIA GPU: CPU build of PyTorch"
+        )
         box.label(text=gpu, icon="INFO")
         box.prop(self, "wheelhouse")
         if not bpy.app.online_access and not self.wheelhouse:
-            box.label(text="Online access is off (Preferences > System > Network); set Offline Wheels or allow it",
-                      icon="ERROR")
+            box.label(text="Online access is off (Preferences > System > Network); set Offline Wheels or allow it", icon="ERROR")
         row = box.row()
         row.enabled = not runner_busy()
         row.operator("latentdreamer.install_backend", icon="IMPORT")

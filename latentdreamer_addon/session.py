@@ -30,7 +30,7 @@ SUMMARY_STATS = {"num_vertices": "vertices", "num_faces": "faces", "preset": "pr
 # Where the add-on has a button for it, the hint names the button, not a terminal command.
 ADDON_HINTS = {
     "weights_missing": "open Preferences > Add-ons > LatentDreamer and click Download Models "
-                       "(needs online access; Zero123++ weights are CC-BY-NC 4.0), or bring your own six views",
+    "(needs online access; Zero123++ weights are CC-BY-NC 4.0), or bring your own six views",
 }
 
 
@@ -150,8 +150,11 @@ class Job:
             arrays = MeshArrays.load(path)
             obj = self.object
             if obj is None:
-                options = self.options if final else ImportOptions(target_size=self.options.target_size,
-                                                                   origin_bottom=self.options.origin_bottom)
+                options = (
+                    self.options
+                    if final
+                    else ImportOptions(target_size=self.options.target_size, origin_bottom=self.options.origin_bottom)
+                )
                 obj = mesh_import.create_object(self.name, arrays, self.location, options, self.collection)
                 self.object_name = obj.name
             else:
@@ -165,8 +168,11 @@ class Job:
             if not final:  # the job goes on in the worker; a later preview or the result may be fine
                 self.message = f"preview skipped ({exc})"
                 return False
-            self.fail("bad_result", f"could not import the mesh {path}: {exc}",
-                      "the worker wrote a file Blender cannot read; see the worker log")
+            self.fail(
+                "bad_result",
+                f"could not import the mesh {path}: {exc}",
+                "the worker wrote a file Blender cannot read; see the worker log",
+            )
             return False
         if final:
             mesh_import.undo_push(f"LatentDreamer: {self.name}")
@@ -179,7 +185,8 @@ class Job:
     def stats_text(self) -> str:
         """A short summary for the panel; the worker's full stats stay in `stats`."""
         keys = [k for k in SUMMARY_STATS if k in self.stats] or [
-            k for k, v in self.stats.items() if not isinstance(v, (dict, list))]
+            k for k, v in self.stats.items() if not isinstance(v, (dict, list))
+        ]
         parts = [f"{SUMMARY_STATS.get(k, k)}: {self.stats[k]}" for k in keys]
         total = self.timings.get("total_s", self.timings.get("total"))
         if total is None and self.timings:
@@ -251,8 +258,15 @@ class Session:
         as in docs/protocol.md. Starting the worker (first job) waits for its hello."""
         client = self.ensure_client()
         request_id = client.generate(**inputs, settings=settings)
-        job = Job(request_id, name, tuple(location), options, live_preview, collection,
-                  log_path=str((client.hello or {}).get("log_file") or ""))
+        job = Job(
+            request_id,
+            name,
+            tuple(location),
+            options,
+            live_preview,
+            collection,
+            log_path=str((client.hello or {}).get("log_file") or ""),
+        )
         self.jobs[request_id] = job
         return job
 
@@ -314,8 +328,9 @@ def get(command: list[str], env: dict[str, str] | None = None) -> Session:
     global _session
     if _session is not None and (_session.command != command or _session.env != env):
         if _session.running():
-            raise BackendBusy("the backend is busy with a job started with other settings; "
-                              "wait for it to finish (or cancel it), then try again")
+            raise BackendBusy(
+                "the backend is busy with a job started with other settings; wait for it to finish (or cancel it), then try again"
+            )
         release()
     if _session is None:
         _session = Session(command, env)

@@ -88,8 +88,9 @@ def render(npz: Path, png: Path, samples: int, size: int, vertex_colours: bool =
     scene.collection.objects.link(cam)
     distance = 3.2
     elevation, azimuth = math.radians(20), math.radians(-30)  # in front (-Y), a little to the right
-    cam.location = centre + distance * Vector((math.cos(elevation) * math.sin(-azimuth),
-                                               -math.cos(elevation) * math.cos(azimuth), math.sin(elevation)))
+    cam.location = centre + distance * Vector(
+        (math.cos(elevation) * math.sin(-azimuth), -math.cos(elevation) * math.cos(azimuth), math.sin(elevation))
+    )
     cam.rotation_euler = (centre - cam.location).to_track_quat("-Z", "Y").to_euler()
     cam.data.lens = 50
     scene.camera = cam
@@ -122,8 +123,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("result", type=Path, nargs="?", help="the worker's result .npz")
     parser.add_argument("png", type=Path)
     parser.add_argument("--from-mesh", type=Path, help="make the npz from a coloured mesh file (backend loader)")
-    parser.add_argument("--backend-python", default=os.environ.get("LATENTDREAMER_BACKEND_PYTHON",
-                                                                    str(REPO / ".venv-backend" / "bin" / "python")))
+    parser.add_argument(
+        "--backend-python", default=os.environ.get("LATENTDREAMER_BACKEND_PYTHON", str(REPO / ".venv-backend" / "bin" / "python"))
+    )
     parser.add_argument("--samples", type=int, default=16)
     parser.add_argument("--size", type=int, default=480)
     parser.add_argument("--vertex-colours", action="store_true", help="ignore a baked texture: the vertex colours alone")
@@ -166,4 +168,4 @@ def compare(npz: Path, png: Path, samples: int, size: int) -> Path:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else sys.argv[1:]))
+    sys.exit(main(sys.argv[sys.argv.index("--") + 1 :] if "--" in sys.argv else sys.argv[1:]))

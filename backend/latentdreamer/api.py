@@ -46,8 +46,10 @@ class GenerateSettings:
             raise SettingsError(f"unknown device {self.device!r}", "choose auto, cpu, cuda or mps")
         check_seed(self.seed)
         if isinstance(self.preview_every, bool) or not isinstance(self.preview_every, int) or self.preview_every < 1:
-            raise SettingsError(f"preview_every must be a whole number of steps, at least 1, got {self.preview_every!r}",
-                                "use a whole number such as 10")
+            raise SettingsError(
+                f"preview_every must be a whole number of steps, at least 1, got {self.preview_every!r}",
+                "use a whole number such as 10",
+            )
         if self.texture is True:
             object.__setattr__(self, "texture", DEFAULT_TEXTURE)
         elif self.texture is not False and self.texture not in TEXTURE_MODES:

@@ -109,8 +109,10 @@ def _manifest_rows(path: Path) -> list[dict[str, Any]]:
 def _item_from_row(row: dict[str, Any], base: Path, number: int, defaults: dict[str, Any]) -> BatchItem:
     unknown = sorted(set(row) - set(INPUT_KEYS) - set(SETTING_KEYS) - {"name"})
     if unknown:
-        raise BatchInputError(f"manifest row {number}: unknown column(s) {', '.join(unknown)}; "
-                              f"use name, {', '.join(INPUT_KEYS)}, {', '.join(SETTING_KEYS)}")
+        raise BatchInputError(
+            f"manifest row {number}: unknown column(s) {', '.join(unknown)}; "
+            f"use name, {', '.join(INPUT_KEYS)}, {', '.join(SETTING_KEYS)}"
+        )
     inputs: dict[str, Any] = {}
     for key in INPUT_KEYS:
         value = row.get(key)
@@ -187,31 +189,45 @@ def run_item(item: BatchItem, out: Path, fmt: str, models) -> dict[str, Any]:
 
     folder = out / item.name
     folder.mkdir(parents=True, exist_ok=True)
-    record: dict[str, Any] = {"name": item.name, "inputs": item.inputs, "settings": item.settings, "key": item.key(),
-                              "host": os.uname().nodename if hasattr(os, "uname") else "", "pid": os.getpid()}
+    record: dict[str, Any] = {
+        "name": item.name,
+        "inputs": item.inputs,
+        "settings": item.settings,
+        "key": item.key(),
+        "host": os.uname().nodename if hasattr(os, "uname") else "",
+        "pid": os.getpid(),
+    }
     start = time.perf_counter()
     try:
         i = item.inputs
-        paths = (lambda key: tuple(Path(p) for p in i[key]) if i.get(key) else None)
-        inputs = JobInputs(image=Path(i["image"]) if i.get("image") else None, prompt=i.get("prompt"),
-                           view_grid=Path(i["views"]) if i.get("views") else None, view_files=paths("view_files"),
-                           normal_grid=Path(i["normals"]) if i.get("normals") else None, normal_files=paths("normal_files"),
-                           mesh=Path(i["mesh"]) if i.get("mesh") else None)
+        paths = lambda key: tuple(Path(p) for p in i[key]) if i.get(key) else None
+        inputs = JobInputs(
+            image=Path(i["image"]) if i.get("image") else None,
+            prompt=i.get("prompt"),
+            view_grid=Path(i["views"]) if i.get("views") else None,
+            view_files=paths("view_files"),
+            normal_grid=Path(i["normals"]) if i.get("normals") else None,
+            normal_files=paths("normal_files"),
+            mesh=Path(i["mesh"]) if i.get("mesh") else None,
+        )
         settings = GenerateSettings(**item.settings)
         done = run_job(inputs, settings, folder / "views", models=models)
         target = folder / f"{item.name}.{fmt}"
         with StagedFolder(folder) as stage:  # an OBJ comes with its MTL and texture: all or nothing
             save_mesh(done.result.mesh, stage.path / target.name, fmt)
             stage.publish(last=target.name)
-        record.update(status="done", mesh=str(target), stats=done.result.stats, timings=done.result.timings,
-                      notes=done.notes)
+        record.update(status="done", mesh=str(target), stats=done.result.stats, timings=done.result.timings, notes=done.notes)
     except (UserFacingError, ValueError, OSError) as exc:
         message = exc.message if isinstance(exc, UserFacingError) else str(exc)
         hint = exc.hint if isinstance(exc, UserFacingError) else ""
         record.update(status="failed", error=message, hint=hint, error_type=type(exc).__name__)
     except Exception as exc:  # a bug of ours in one item must not end the batch; its record says so
-        record.update(status="failed", error=f"{type(exc).__name__}: {exc}", hint="a backend bug: please report it",
-                      error_type=type(exc).__name__)
+        record.update(
+            status="failed",
+            error=f"{type(exc).__name__}: {exc}",
+            hint="a backend bug: please report it",
+            error_type=type(exc).__name__,
+        )
     record["seconds"] = round(time.perf_counter() - start, 3)
     text = json.dumps(record, indent=1, default=str)
     try:  # the record is what makes an item "finished": never half of one
@@ -249,8 +265,11 @@ def write_summary(records: list[dict[str, Any]], out: Path) -> tuple[Path, Path]
         error = str(r.get("error", "")).replace("|", "/")[:160]
         lines.append(f"| {r['name']} | {r['status']} | {r.get('seconds', '')} | {faces} | {error} |")
     done = sum(r["status"] in ("done", "skipped") for r in records)
-    lines += ["", f"{done} of {len(records)} items done ({sum(r['status'] == 'skipped' for r in records)} skipped as "
-                  f"already finished), {sum(r['status'] == 'failed' for r in records)} failed."]
+    lines += [
+        "",
+        f"{done} of {len(records)} items done ({sum(r['status'] == 'skipped' for r in records)} skipped as "
+        f"already finished), {sum(r['status'] == 'failed' for r in records)} failed.",
+    ]
     page = "\n".join(lines) + "\n"
     summary_md = atomic_write(out / "summary.md", lambda tmp: tmp.write_text(page))
     return summary_json, summary_md
@@ -259,16 +278,26 @@ def write_summary(records: list[dict[str, Any]], out: Path) -> tuple[Path, Path]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", type=Path, help="a folder of images, a folder of view-set folders, or a .csv/.jsonl manifest")
     parser.add_argument("--out", type=Path, required=True, help="output folder (one sub-folder per item)")
-    parser.add_argument("--preset", default="standard", help=f"quality preset: {', '.join(PRESETS)} (tiny is for tests) (a manifest may set it per item)")
+    parser.add_argument(
+        "--preset",
+        default="standard",
+        help=f"quality preset: {', '.join(PRESETS)} (tiny is for tests) (a manifest may set it per item)",
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-texture", action="store_true", help="geometry only")
     parser.add_argument("--format", default="glb", choices=("glb", "ply", "obj"), help="mesh file format")
     parser.add_argument("--models-dir", default=None, help="local model folder (default: LATENTDREAMER_MODELS)")
     parser.add_argument("--force", action="store_true", help="run every item, also those already finished")
-    parser.add_argument("--ray", metavar="auto|ADDRESS", default=None,
-                        help="spread items over Ray actors: 'auto' (a local Ray, or RAY_ADDRESS) or a cluster address")
-    parser.add_argument("--actors", type=int, default=None, help="Ray actors (default: one per GPU, else one per --cpus-per-actor cores)")
+    parser.add_argument(
+        "--ray",
+        metavar="auto|ADDRESS",
+        default=None,
+        help="spread items over Ray actors: 'auto' (a local Ray, or RAY_ADDRESS) or a cluster address",
+    )
+    parser.add_argument(
+        "--actors", type=int, default=None, help="Ray actors (default: one per GPU, else one per --cpus-per-actor cores)"
+    )
     parser.add_argument("--cpus-per-actor", type=int, default=2, help="cores each CPU actor reserves")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -301,8 +330,7 @@ def run(args: argparse.Namespace) -> int:
             from latentdreamer.batch_ray import RayUnavailable, run_ray
 
             try:
-                records = run_ray(todo, args.out, args.format, models_dir, args.ray, args.actors, args.cpus_per_actor,
-                                  args.quiet)
+                records = run_ray(todo, args.out, args.format, models_dir, args.ray, args.actors, args.cpus_per_actor, args.quiet)
             except RayUnavailable as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 2
@@ -320,4 +348,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"summary: {summary_md}", file=sys.stderr)
     print(summary_json)
     return 1 if failed else 0
-

@@ -76,8 +76,9 @@ def run_ray(
 
     ray = _ray()
     try:
-        ray.init(address=None if address == "auto" else address, ignore_reinit_error=True, log_to_driver=False,
-                 include_dashboard=False)
+        ray.init(
+            address=None if address == "auto" else address, ignore_reinit_error=True, log_to_driver=False, include_dashboard=False
+        )
     except Exception as exc:  # a cluster that cannot be reached is the user's to fix, with Ray's words
         raise RayUnavailable(f"cannot connect to Ray at {address!r}: {exc}") from None
     count, each = actor_plan(ray.cluster_resources(), actors, cpus_per_actor)
@@ -109,9 +110,13 @@ def run_ray(
                     if attempts[item.name] <= RETRIES:
                         queue.append(item)
                     else:
-                        records[item.name] = {"name": item.name, "status": "failed", "settings": item.settings,
-                                              "error": f"its Ray worker failed twice: {exc}",
-                                              "hint": "see the Ray logs of the node it ran on"}
+                        records[item.name] = {
+                            "name": item.name,
+                            "status": "failed",
+                            "settings": item.settings,
+                            "error": f"its Ray worker failed twice: {exc}",
+                            "hint": "see the Ray logs of the node it ran on",
+                        }
                         bar.update(1)
     finally:
         for actor in pool:

@@ -19,7 +19,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("latentdreamer.demo", "run the most complete job the backend can do on a shape it makes itself"),
     "generate": ("latentdreamer.generate_command", "image, six views or a mesh -> textured mesh (GLB/PLY/OBJ)"),
     "batch": ("latentdreamer.batch_command", "many generate jobs from a folder or a manifest, resumable, locally or on Ray"),
-    "weights": ("latentdreamer.priors.weights_command", "see, download and verify the prior weights (Zero123++, normal ControlNet)"),
+    "weights": (
+        "latentdreamer.priors.weights_command",
+        "see, download and verify the prior weights (Zero123++, normal ControlNet)",
+    ),
     "worker": ("latentdreamer.worker.server", "serve the Blender add-on: JSON-lines requests on stdin, events on stdout"),
 }
 

@@ -15,7 +15,9 @@ class ProgressBar:
     def __init__(self, enabled: bool = True) -> None:
         from tqdm import tqdm
 
-        self.bar = tqdm(total=BAR_STEPS, file=sys.stderr, disable=not enabled, bar_format="{l_bar}{bar}| {elapsed}<{remaining}{postfix}")
+        self.bar = tqdm(
+            total=BAR_STEPS, file=sys.stderr, disable=not enabled, bar_format="{l_bar}{bar}| {elapsed}<{remaining}{postfix}"
+        )
         self._stage = ""
 
     def __call__(self, p: Progress) -> None:

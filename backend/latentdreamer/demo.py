@@ -23,13 +23,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from latentdreamer.io.images import write_png
-    from latentdreamer.io.mesh_io import save_mesh
-    from latentdreamer.metrics.geometry import evaluate_geometry
     from latentdreamer.api import Callbacks, GenerateSettings
     from latentdreamer.cli_progress import ProgressBar, summary
     from latentdreamer.eval.contact_sheet import contact_sheet
     from latentdreamer.geometry.example_object import example_object
+    from latentdreamer.io.images import write_png
+    from latentdreamer.io.mesh_io import save_mesh
+    from latentdreamer.metrics.geometry import evaluate_geometry
     from latentdreamer.pipeline.generate import generate_from_views
     from latentdreamer.pipeline.oracle_views import oracle_views
 

@@ -37,8 +37,10 @@ def resolve_device(choice: str = "auto") -> torch.device:
         return torch.device("cpu")
     if choice == "mps":
         if not mps_available():
-            raise DeviceUnavailable("--device mps was requested but PyTorch sees no Apple MPS device "
-                                    "(it needs a Mac with Apple silicon or a Metal GPU)")
+            raise DeviceUnavailable(
+                "--device mps was requested but PyTorch sees no Apple MPS device "
+                "(it needs a Mac with Apple silicon or a Metal GPU)"
+            )
         return torch.device("mps")
     if choice == "cuda":
         if not torch.cuda.is_available():

@@ -71,13 +71,17 @@ def check_seed(seed: object) -> int:
 _OS_ERRORS = {
     errno.ENOSPC: ("the disk is full", "free some space or write somewhere else"),
     errno.EDQUOT: ("the disk quota is used up", "free some space or write somewhere else"),
-    errno.EFBIG: ("the file is larger than this process may write (file size limit, `ulimit -f`)",
-                  "raise the limit or write somewhere else"),
+    errno.EFBIG: (
+        "the file is larger than this process may write (file size limit, `ulimit -f`)",
+        "raise the limit or write somewhere else",
+    ),
     errno.EACCES: ("permission denied", "choose a folder you can write to"),
     errno.EPERM: ("permission denied", "choose a folder you can write to"),
     errno.EROFS: ("the file system is read-only", "choose a folder on a writable disk"),
-    errno.ENOENT: ("the folder no longer exists (removed while the run was working?)",
-                   "check that nothing deletes the folder while a run writes into it"),
+    errno.ENOENT: (
+        "the folder no longer exists (removed while the run was working?)",
+        "check that nothing deletes the folder while a run writes into it",
+    ),
     errno.ENOTDIR: ("a part of the path is a file, not a folder", "choose a path whose folders are folders"),
     errno.EISDIR: ("the path is a folder", "give a file name"),
 }
@@ -92,8 +96,7 @@ def describe_os_error(exc: OSError) -> tuple[str, str]:
 def write_failed(path: object, exc: OSError, hint: str = "") -> OutputError:
     """The OutputError for an OSError raised while writing `path`."""
     what, default_hint = describe_os_error(exc)
-    return OutputError(f"could not write {path}: {what} ({exc.strerror or exc})", hint or default_hint,
-                       code="write_failed")
+    return OutputError(f"could not write {path}: {what} ({exc.strerror or exc})", hint or default_hint, code="write_failed")
 
 
 def format_error(exc: UserFacingError) -> str:

@@ -33,35 +33,56 @@ if TYPE_CHECKING:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("image", nargs="?", default=None,
-                        help="the input image (PNG with transparency works best; JPEG, WebP, TIFF ...)")
-    parser.add_argument("--prompt", metavar="TEXT", default=None,
-                        help="make the input image from this text first (instead of IMAGE); "
-                             "needs `latentdreamer weights download text-to-image`")
-    parser.add_argument("--prompt-suffix", metavar="TEXT", default=None,
-                        help='framing appended to --prompt (default: one whole object, centred, on a plain white '
-                             'background, studio lighting; "" for none)')
+    parser.add_argument(
+        "image", nargs="?", default=None, help="the input image (PNG with transparency works best; JPEG, WebP, TIFF ...)"
+    )
+    parser.add_argument(
+        "--prompt",
+        metavar="TEXT",
+        default=None,
+        help="make the input image from this text first (instead of IMAGE); needs `latentdreamer weights download text-to-image`",
+    )
+    parser.add_argument(
+        "--prompt-suffix",
+        metavar="TEXT",
+        default=None,
+        help="framing appended to --prompt (default: one whole object, centred, on a plain white "
+        'background, studio lighting; "" for none)',
+    )
     source = parser.add_argument_group("bring your own views instead of an image")
     source.add_argument("--views", metavar="GRID", default=None, help="six views as one 2x3 grid image (Zero123++ layout)")
     source.add_argument("--view-files", metavar="F", nargs=6, default=None, help="six view images, azimuth 30, 90, ... 330")
     source.add_argument("--normals", metavar="GRID", default=None, help="six normal maps as one grid (else masks-only)")
     source.add_argument("--normal-files", metavar="F", nargs=6, default=None, help="six normal-map images")
-    source.add_argument("--from-mesh", metavar="MESH", default=None,
-                        help="render this mesh (GLB/OBJ/PLY, textures or vertex colours) into the six views first")
+    source.add_argument(
+        "--from-mesh",
+        metavar="MESH",
+        default=None,
+        help="render this mesh (GLB/OBJ/PLY, textures or vertex colours) into the six views first",
+    )
     source.add_argument("--no-normals", action="store_true", help="with --from-mesh: masks-only mode (no normal maps)")
     parser.add_argument("-o", "--output", required=True, help="mesh file to write (.glb, .ply or .obj)")
     parser.add_argument("--views-dir", default=None, help="where to save the generated views (default: <output>_views)")
     parser.add_argument("--views-only", action="store_true", help="stop after making and saving the six views")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace an existing output (and the views an earlier run saved); without it the command refuses")
-    parser.add_argument("--models-dir", default=None, help="local model folder (default: LATENTDREAMER_MODELS, else the HF cache)")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing output (and the views an earlier run saved); without it the command refuses",
+    )
+    parser.add_argument(
+        "--models-dir", default=None, help="local model folder (default: LATENTDREAMER_MODELS, else the HF cache)"
+    )
     parser.add_argument("--preset", default="standard", help=f"quality preset: {', '.join(PRESETS)} (tiny is for tests)")
     parser.add_argument("--device", default="auto", help="auto (CUDA, else Apple MPS, else CPU), cpu, cuda or mps")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-texture", action="store_true", help="geometry only (no colour stage)")
-    parser.add_argument("--texture", choices=("uv", "vertex"), default=None,
-                        help="uv: a texture baked from the views plus vertex colours (default for .glb/.obj); "
-                             "vertex: vertex colours only (default for .ply, which holds no texture)")
+    parser.add_argument(
+        "--texture",
+        choices=("uv", "vertex"),
+        default=None,
+        help="uv: a texture baked from the views plus vertex colours (default for .glb/.obj); "
+        "vertex: vertex colours only (default for .ply, which holds no texture)",
+    )
     parser.add_argument("--steps", type=int, default=None, help="denoising steps (default by preset: 2/15/28/75)")
     parser.add_argument("--guidance", type=float, default=4.0, help="classifier-free guidance scale (Zero123++ default 4)")
     parser.add_argument("--segmentation", default="auto", help="background removal: auto, rembg, alpha or plain")
@@ -117,10 +138,15 @@ def job_inputs(args: argparse.Namespace) -> JobInputs:
         return tuple(Path(v) for v in values) if values else None
 
     return JobInputs(
-        image=Path(args.image) if args.image else None, prompt=args.prompt, prompt_suffix=args.prompt_suffix,
-        view_grid=Path(args.views) if args.views else None, view_files=paths(args.view_files),
-        normal_grid=Path(args.normals) if args.normals else None, normal_files=paths(args.normal_files),
-        mesh=Path(args.from_mesh) if args.from_mesh else None, mesh_normals=not args.no_normals,
+        image=Path(args.image) if args.image else None,
+        prompt=args.prompt,
+        prompt_suffix=args.prompt_suffix,
+        view_grid=Path(args.views) if args.views else None,
+        view_files=paths(args.view_files),
+        normal_grid=Path(args.normals) if args.normals else None,
+        normal_files=paths(args.normal_files),
+        mesh=Path(args.from_mesh) if args.from_mesh else None,
+        mesh_normals=not args.no_normals,
     )
 
 
@@ -136,8 +162,12 @@ def _check_input_files(inputs: JobInputs) -> None:
     """Every input path exists and is a file, checked before torch loads (a typo fails at once)."""
     from latentdreamer.errors import UserFacingError as InputError
 
-    named = [("image", inputs.image), ("views grid image", inputs.view_grid), ("normal-map grid image", inputs.normal_grid),
-             ("mesh", inputs.mesh)]
+    named = [
+        ("image", inputs.image),
+        ("views grid image", inputs.view_grid),
+        ("normal-map grid image", inputs.normal_grid),
+        ("mesh", inputs.mesh),
+    ]
     named += [("views file", p) for p in inputs.view_files or ()]
     named += [("normal-map file", p) for p in inputs.normal_files or ()]
     for what, path in named:
@@ -158,8 +188,7 @@ def _check_options(args: argparse.Namespace) -> None:
         raise SettingsError(f"--guidance {args.guidance} is not a positive number", "Zero123++ uses 4; leave it out")
 
 
-def _preflight(args: argparse.Namespace, inputs: JobInputs, settings, output: Path, views_dir: Path,
-               publish_views: bool) -> None:
+def _preflight(args: argparse.Namespace, inputs: JobInputs, settings, output: Path, views_dir: Path, publish_views: bool) -> None:
     """Everything that can be checked before compute; raises UserFacingError."""
     from latentdreamer.errors import OutputError
     from latentdreamer.io.mesh_io import textured_obj_files
@@ -172,18 +201,23 @@ def _preflight(args: argparse.Namespace, inputs: JobInputs, settings, output: Pa
     if output.suffix.lower() == ".obj" and settings.texture == "uv" and not args.views_only and not args.overwrite:
         for companion in textured_obj_files(output):
             if companion.exists():
-                raise OutputError(f"{companion} (the texture or material of {output.name}) already exists; "
-                                  "it was left as it is", "add --overwrite to replace it, or choose another name",
-                                  code="output_exists")
+                raise OutputError(
+                    f"{companion} (the texture or material of {output.name}) already exists; it was left as it is",
+                    "add --overwrite to replace it, or choose another name",
+                    code="output_exists",
+                )
     if publish_views:
         if views_dir.exists() and not views_dir.is_dir():
             raise OutputError(f"views folder {views_dir} is a file", "choose another --views-dir", code="bad_output")
         check_folder(views_dir, "views folder")
         earlier = existing_files(views_dir, VIEW_FILE_NAMES) if views_dir.is_dir() else []
         if earlier and not args.overwrite:
-            raise OutputError(f"views folder {views_dir} already holds views of an earlier run ({earlier[0].name}, ...); "
-                              "they were left as they are", "add --overwrite to replace them, or choose another "
-                              "--views-dir", code="output_exists")
+            raise OutputError(
+                f"views folder {views_dir} already holds views of an earlier run ({earlier[0].name}, ...); "
+                "they were left as they are",
+                "add --overwrite to replace them, or choose another --views-dir",
+                code="output_exists",
+            )
     if settings.device in ("cuda", "mps"):
         from latentdreamer.device import resolve_device
 

@@ -44,8 +44,12 @@ class JobInputs:
     @property
     def source(self) -> str:
         """'image', 'prompt', 'views' or 'mesh'; ValueError unless exactly one is given."""
-        given = {"image": self.image is not None, "prompt": self.prompt is not None,
-                 "views": self.view_grid is not None or self.view_files is not None, "mesh": self.mesh is not None}
+        given = {
+            "image": self.image is not None,
+            "prompt": self.prompt is not None,
+            "views": self.view_grid is not None or self.view_files is not None,
+            "mesh": self.mesh is not None,
+        }
         chosen = [k for k, v in given.items() if v]
         if len(chosen) != 1:
             raise ValueError("give exactly one input: an image, a prompt, six views, or a mesh to render")
@@ -89,8 +93,8 @@ class Models:
         with self._lock:
             if options not in self._providers:
                 self._providers[options] = Zero123PlusProvider(
-                    models_dir=self.models_dir, steps=options.steps, guidance=options.guidance,
-                    segmentation=options.segmentation)
+                    models_dir=self.models_dir, steps=options.steps, guidance=options.guidance, segmentation=options.segmentation
+                )
             return self._providers[options]
 
     def shape_prior(self, device_choice: str):
@@ -150,8 +154,15 @@ def make_views(
         if source == "prompt":
             from latentdreamer.priors.text_to_image import prompt_image
 
-            image = prompt_image(inputs.prompt or "", views_dir / "prompt_image.png", settings, callbacks,
-                                 models.models_dir, inputs.prompt_suffix, span=PROMPT_SPAN)
+            image = prompt_image(
+                inputs.prompt or "",
+                views_dir / "prompt_image.png",
+                settings,
+                callbacks,
+                models.models_dir,
+                inputs.prompt_suffix,
+                span=PROMPT_SPAN,
+            )
             start = PROMPT_SPAN[1]
         provider = models.provider(prior)
         provider.span = (start, PRIOR_END)
@@ -167,9 +178,12 @@ def make_views(
     else:
         from latentdreamer.pipeline.inputs import load_views
 
-        views = load_views(grid=inputs.view_grid, files=list(inputs.view_files) if inputs.view_files else None,
-                           normals_grid=inputs.normal_grid,
-                           normal_files=list(inputs.normal_files) if inputs.normal_files else None)
+        views = load_views(
+            grid=inputs.view_grid,
+            files=list(inputs.view_files) if inputs.view_files else None,
+            normals_grid=inputs.normal_grid,
+            normal_files=list(inputs.normal_files) if inputs.normal_files else None,
+        )
     return views, save_views(views_dir, views), [], 0.0
 
 

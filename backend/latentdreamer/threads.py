@@ -25,9 +25,12 @@ import time
 from dataclasses import dataclass
 
 ENV_THREADS = "LATENTDREAMER_THREADS"
-PASSIVE_ENV = {"OMP_WAIT_POLICY": "PASSIVE", "KMP_BLOCKTIME": "0",
-               # On Apple's MPS, operations Metal lacks run on the CPU instead of failing.
-               "PYTORCH_ENABLE_MPS_FALLBACK": "1"}
+PASSIVE_ENV = {
+    "OMP_WAIT_POLICY": "PASSIVE",
+    "KMP_BLOCKTIME": "0",
+    # On Apple's MPS, operations Metal lacks run on the CPU instead of failing.
+    "PYTORCH_ENABLE_MPS_FALLBACK": "1",
+}
 
 
 @dataclass(frozen=True)

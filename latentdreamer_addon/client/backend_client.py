@@ -18,7 +18,8 @@ import sys
 import threading
 import time
 import uuid
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 PROTOCOL_VERSION = 1
 """Must equal the worker's `latentdreamer.worker.protocol.PROTOCOL_VERSION`."""
@@ -115,15 +116,24 @@ class BackendClient:
             else:
                 kwargs["creationflags"] = getattr(subprocess, "CREATE_NO_WINDOW", 0)
             try:
-                proc = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, env=env, cwd=self._cwd, **kwargs)
+                proc = subprocess.Popen(
+                    self.command,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    env=env,
+                    cwd=self._cwd,
+                    **kwargs,
+                )
             except OSError as exc:
                 raise WorkerStartError(f"cannot start the backend worker {self.command!r}: {exc}") from exc
             worker = _Worker(proc, self._stderr_lines)
-            worker.stdout_thread = threading.Thread(target=self._read_events, args=(worker,),
-                                                    name="latentdreamer-client-events", daemon=True)
-            worker.stderr_thread = threading.Thread(target=self._read_stderr, args=(worker,),
-                                                    name="latentdreamer-client-stderr", daemon=True)
+            worker.stdout_thread = threading.Thread(
+                target=self._read_events, args=(worker,), name="latentdreamer-client-events", daemon=True
+            )
+            worker.stderr_thread = threading.Thread(
+                target=self._read_stderr, args=(worker,), name="latentdreamer-client-stderr", daemon=True
+            )
             self._worker = worker
             worker.stderr_thread.start()
             worker.stdout_thread.start()
@@ -143,7 +153,8 @@ class BackendClient:
                 self._reap()
                 raise WorkerStartError(
                     f"the backend worker sent no hello within {self._hello_timeout:.0f} s "
-                    f"(command: {' '.join(self.command)})" + _tail(worker))
+                    f"(command: {' '.join(self.command)})" + _tail(worker)
+                )
         hello = worker.hello
         assert hello is not None
         if hello.get("protocol") != PROTOCOL_VERSION:
@@ -153,7 +164,8 @@ class BackendClient:
             older = "backend" if isinstance(theirs, int) and theirs < PROTOCOL_VERSION else "add-on"
             raise ProtocolMismatchError(
                 f"the backend worker speaks protocol version {theirs} (backend {hello.get('backend_version')}), "
-                f"this add-on speaks version {PROTOCOL_VERSION}; update the {older} so that both match")
+                f"this add-on speaks version {PROTOCOL_VERSION}; update the {older} so that both match"
+            )
         self.hello = hello
         return hello
 
@@ -173,7 +185,7 @@ class BackendClient:
             self._stop(worker, timeout)
             self._reap()
 
-    def __enter__(self) -> "BackendClient":
+    def __enter__(self) -> BackendClient:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -219,9 +231,15 @@ class BackendClient:
             if not self.running:
                 # No worker, no job: its `worker_died` was sent already. Do not start one for this.
                 request_id = self._new_id("cancel")
-                self._events.put({"type": "error", "id": request_id, "code": "unknown_job",
-                                  "message": f"no worker is running, so no job {job_id!r} is either",
-                                  "hint": "its terminal event was sent already"})
+                self._events.put(
+                    {
+                        "type": "error",
+                        "id": request_id,
+                        "code": "unknown_job",
+                        "message": f"no worker is running, so no job {job_id!r} is either",
+                        "hint": "its terminal event was sent already",
+                    }
+                )
                 return request_id
         return self._request("cancel", {"job": job_id})
 
@@ -288,9 +306,15 @@ class BackendClient:
             except ValueError:
                 text = raw.decode("utf-8", "replace").rstrip()[:500]
                 log.warning("the backend worker wrote a line that is not an event: %s", text)
-                self._events.put({"type": "error", "id": None, "code": "bad_event",
-                                  "message": f"the worker wrote a line that is not a protocol event: {text}",
-                                  "hint": "something in the backend printed to stdout; see its log"})
+                self._events.put(
+                    {
+                        "type": "error",
+                        "id": None,
+                        "code": "bad_event",
+                        "message": f"the worker wrote a line that is not a protocol event: {text}",
+                        "hint": "something in the backend printed to stdout; see its log",
+                    }
+                )
                 continue
             if event["type"] == "hello" and worker.hello is None:
                 worker.hello = event
@@ -317,8 +341,16 @@ class BackendClient:
             log.warning("%s", message)
         hint = "the next request starts a new worker; see the worker log for the cause"
         for request_id in orphans or [None]:
-            self._events.put({"type": "error", "id": request_id, "code": "worker_died", "message": message,
-                              "hint": hint, "exit_code": worker.proc.poll()})
+            self._events.put(
+                {
+                    "type": "error",
+                    "id": request_id,
+                    "code": "worker_died",
+                    "message": message,
+                    "hint": hint,
+                    "exit_code": worker.proc.poll(),
+                }
+            )
 
     def _read_stderr(self, worker: _Worker) -> None:
         for raw in worker.proc.stderr:

@@ -91,8 +91,9 @@ def test_runner_stops_at_a_failed_step_and_can_be_retried(tmp_path):
 
 
 def test_runner_cancel_ends_the_running_command(tmp_path):
-    runner = StepRunner([Step("sleep", [sys.executable, "-c", "import time; print('start', flush=True); time.sleep(60)"])],
-                        tmp_path / "log.txt")
+    runner = StepRunner(
+        [Step("sleep", [sys.executable, "-c", "import time; print('start', flush=True); time.sleep(60)"])], tmp_path / "log.txt"
+    )
     start = time.monotonic()
     runner.start()
     while "start" not in runner.snapshot().tail and time.monotonic() - start < 20:
@@ -132,7 +133,18 @@ def test_backend_python_may_be_an_interpreter_or_a_whole_worker_command(tmp_path
     # A file (spaces in its path included) or one word on PATH is an interpreter.
     assert backend_setup.worker_command(str(py)) == [str(py), "-m", "latentdreamer.worker"]
     assert backend_setup.worker_command("python3", "--log-level DEBUG") == [
-        "python3", "-m", "latentdreamer.worker", "--log-level", "DEBUG"]
+        "python3",
+        "-m",
+        "latentdreamer.worker",
+        "--log-level",
+        "DEBUG",
+    ]
     # Anything else is the README's remote recipe: used as given, options appended.
     assert backend_setup.worker_command("ssh gpu-box latentdreamer worker", "--jobs-dir '/srv/ld jobs'") == [
-        "ssh", "gpu-box", "latentdreamer", "worker", "--jobs-dir", "/srv/ld jobs"]
+        "ssh",
+        "gpu-box",
+        "latentdreamer",
+        "worker",
+        "--jobs-dir",
+        "/srv/ld jobs",
+    ]

@@ -8,8 +8,9 @@ import threading
 import bpy
 import pytest
 
-from addon_testing import REPO, backend_python
 from latentdreamer_addon import batch, session
+
+from addon_testing import backend_python
 from test_operators import FAKE_DIR, input_image
 
 pytestmark = pytest.mark.skipif(backend_python() is None, reason="no backend Python (.venv-backend) to run the worker")
@@ -49,7 +50,7 @@ def test_a_failing_image_is_reported_after_the_others_ran(fake_worker, tmp_path)
     with pytest.raises(batch.BatchError) as info:
         batch.generate_images([bad, good], preset="tiny", **fake_worker)
     assert [o.name for o in info.value.objects] == ["chair"]
-    (path, message), = info.value.failures
+    ((path, message),) = info.value.failures
     assert path == str(bad) and "not an image" in message
     objs = batch.generate_images([bad, good], preset="tiny", skip_errors=True, **fake_worker)
     assert len(objs) == 1
@@ -57,8 +58,9 @@ def test_a_failing_image_is_reported_after_the_others_ran(fake_worker, tmp_path)
 
 def test_own_six_views_as_batch_items(fake_worker, tmp_path):
     grid = input_image(tmp_path)  # the stand-in pipeline does not read the pixels
-    objs = batch.generate_images([{"views": {"grid": str(grid)}, "name": "mug"}, {"views": {"grid": str(grid)}}],
-                                 preset="tiny", **fake_worker)
+    objs = batch.generate_images(
+        [{"views": {"grid": str(grid)}, "name": "mug"}, {"views": {"grid": str(grid)}}], preset="tiny", **fake_worker
+    )
     assert [o.name for o in objs] == ["mug", "chair"]
 
 
@@ -67,7 +69,7 @@ def test_an_unwritable_blend_folder_is_a_batch_error_before_any_job(fake_worker,
     blocker.write_text("not a folder")
     with pytest.raises(batch.BatchError) as info:
         batch.generate_images([input_image(tmp_path)], preset="tiny", save_blend_dir=blocker / "blends", **fake_worker)
-    (path, message), = info.value.failures
+    ((path, message),) = info.value.failures
     assert path == str(blocker / "blends") and message.startswith("cannot write .blend files there")
     assert session.current() is None or not session.current().jobs  # nothing was sent
     assert not bpy.data.objects
@@ -77,7 +79,7 @@ def test_a_timed_out_item_leaves_nothing_behind_and_the_batch_goes_on(fake_worke
     monkeypatch.setenv("FAKE_STEP_S", "0.3")  # each job takes a few seconds
     with pytest.raises(batch.BatchError) as info:
         batch.generate_images([input_image(tmp_path)], preset="tiny", timeout_s=0.8, **fake_worker)
-    (_, message), = info.value.failures
+    ((_, message),) = info.value.failures
     assert message == "timed out after 0.8 s"
     assert not bpy.data.objects and not [m for m in bpy.data.meshes if m.users == 0]
     assert not session.current().running()
@@ -87,15 +89,38 @@ def test_a_job_list_goes_to_the_backends_batch_command(clean_file, tmp_path):
     import subprocess as sp
 
     mesh = tmp_path / "object.glb"
-    make = ("import sys; from latentdreamer.geometry.example_object import example_object; "
-            "from latentdreamer.io.mesh_io import save_mesh; save_mesh(example_object(seed=3, resolution=32), sys.argv[1])")
+    make = (
+        "import sys; from latentdreamer.geometry.example_object import example_object; "
+        "from latentdreamer.io.mesh_io import save_mesh; save_mesh(example_object(seed=3, resolution=32), sys.argv[1])"
+    )
     sp.run([backend_python(), "-c", make, str(mesh)], check=True)
     views = tmp_path / "views"
-    sp.run([backend_python(), "-m", "latentdreamer", "generate", "--from-mesh", str(mesh), "--views-only", "--quiet",
-            "--views-dir", str(views), "-o", str(tmp_path / "unused.glb")], check=True, capture_output=True)
-    items = [{"views": {"files": [str(views / f"rgb_{k}.png") for k in range(6)]},
-              "normals": {"files": [str(views / f"normal_{k}.png") for k in range(6)]}, "name": "statue"},
-             tmp_path / "missing.png"]
+    sp.run(
+        [
+            backend_python(),
+            "-m",
+            "latentdreamer",
+            "generate",
+            "--from-mesh",
+            str(mesh),
+            "--views-only",
+            "--quiet",
+            "--views-dir",
+            str(views),
+            "-o",
+            str(tmp_path / "unused.glb"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    items = [
+        {
+            "views": {"files": [str(views / f"rgb_{k}.png") for k in range(6)]},
+            "normals": {"files": [str(views / f"normal_{k}.png") for k in range(6)]},
+            "name": "statue",
+        },
+        tmp_path / "missing.png",
+    ]
     job = batch.submit_to_farm(items, tmp_path / "farm", preset="tiny", python=backend_python())
     assert job.wait(300) == 1  # the missing image fails; the exit code says so
     text = job.summary.read_text()

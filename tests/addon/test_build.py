@@ -12,8 +12,9 @@ import addon_utils
 import bpy
 import pytest
 
-from addon_testing import REPO
 from latentdreamer_addon import backend_setup
+
+from addon_testing import REPO
 
 
 def load_build():
@@ -41,8 +42,14 @@ def test_zip_is_reproducible_and_laid_out_for_blender(built):
     assert first.read_bytes() == second.read_bytes()
     names = zipfile.ZipFile(first).namelist()
     assert names == sorted(names)
-    for required in ("blender_manifest.toml", "__init__.py", "session.py", "backend_src/pyproject.toml",
-                     "backend_src/latentdreamer/cli.py", "README.md"):
+    for required in (
+        "blender_manifest.toml",
+        "__init__.py",
+        "session.py",
+        "backend_src/pyproject.toml",
+        "backend_src/latentdreamer/cli.py",
+        "README.md",
+    ):
         assert required in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or ".egg-info" in n]
     assert all(i.date_time == (1980, 1, 1, 0, 0, 0) for i in zipfile.ZipFile(first).infolist())
@@ -56,9 +63,23 @@ def test_bundled_backend_source_builds_a_wheel(built, tmp_path):
         pytest.skip("no backend Python (.venv-backend) with setuptools to build with")
     (first, _), _ = built
     zipfile.ZipFile(first).extractall(tmp_path / "ext")
-    out = subprocess.run([backend_python(), "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                          "--no-index", "-w", str(tmp_path / "wheels"), str(tmp_path / "ext" / "backend_src")],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            backend_python(),
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-w",
+            str(tmp_path / "wheels"),
+            str(tmp_path / "ext" / "backend_src"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     (wheel,) = (tmp_path / "wheels").glob("latentdreamer-*.whl")
     names = zipfile.ZipFile(wheel).namelist()

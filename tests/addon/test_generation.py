@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import math
 import subprocess
-import time
 from pathlib import Path
 
 import bpy
 import numpy as np
 import pytest
 
-from addon_testing import backend_python
 from latentdreamer_addon import operators, session
+
+from addon_testing import backend_python
 from test_operators import addon, run_until_finished  # noqa: F401  (addon is a fixture)
 
 TILE = 320
@@ -61,9 +61,11 @@ def sphere_grids(folder: Path) -> tuple[Path, Path]:
 def test_sphere_grids_are_valid_pipeline_input(tmp_path, clean_file):
     """The input the generation tests send passes the backend's own input validation."""
     views, normals = sphere_grids(tmp_path)
-    code = ("import sys; from latentdreamer.pipeline.inputs import load_views; "
-            "v = load_views(grid=sys.argv[1], normals_grid=sys.argv[2]); "
-            "print(v.rgb.shape, v.normals.shape, round(float(v.alpha.mean()), 3))")
+    code = (
+        "import sys; from latentdreamer.pipeline.inputs import load_views; "
+        "v = load_views(grid=sys.argv[1], normals_grid=sys.argv[2]); "
+        "print(v.rgb.shape, v.normals.shape, round(float(v.alpha.mean()), 3))"
+    )
     out = subprocess.run([backend_python(), "-c", code, str(views), str(normals)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     mean_alpha = float(out.stdout.split()[-1])
@@ -73,7 +75,7 @@ def test_sphere_grids_are_valid_pipeline_input(tmp_path, clean_file):
 
 
 @pytest.fixture
-def real_worker(addon, tmp_path):
+def real_worker(addon, tmp_path):  # noqa: F811  (the imported fixture, requested by name)
     """The add-on with the real worker (see test_operators.addon: teardown checks for leftovers)."""
     hello = operators.worker_session().ensure_client().start()
     if not hello["capabilities"].get("pipeline"):

@@ -30,8 +30,13 @@ pytestmark = pytest.mark.skipif(backend_python() is None, reason="no backend Pyt
 
 def clean_env(home: Path) -> dict[str, str]:
     """What a user's shell would hand Blender: a PATH, a HOME, a locale; nothing of ours."""
-    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8",
-            "BLENDER_USER_RESOURCES": str(home / "blender-profile"), "TMPDIR": str(home / "tmp")}
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "BLENDER_USER_RESOURCES": str(home / "blender-profile"),
+        "TMPDIR": str(home / "tmp"),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -39,22 +44,42 @@ def artefacts(tmp_path_factory):
     """The built zip and six views (with normal maps) of an object the backend made."""
     root = tmp_path_factory.mktemp("installed")
     dist = root / "dist"
-    out = subprocess.run([sys.executable, str(REPO / "build.py"), "--dist", str(dist), "--no-index"],
-                         capture_output=True, text=True, cwd=root)
+    out = subprocess.run(
+        [sys.executable, str(REPO / "build.py"), "--dist", str(dist), "--no-index"], capture_output=True, text=True, cwd=root
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     (zip_path,) = dist.glob("latentdreamer-*.zip")
     mesh = root / "object.glb"
-    make = ("import sys; from latentdreamer.geometry.example_object import example_object; "
-            "from latentdreamer.io.mesh_io import save_mesh; save_mesh(example_object(seed=3), sys.argv[1])")
+    make = (
+        "import sys; from latentdreamer.geometry.example_object import example_object; "
+        "from latentdreamer.io.mesh_io import save_mesh; save_mesh(example_object(seed=3), sys.argv[1])"
+    )
     out = subprocess.run([backend_python(), "-c", make, str(mesh)], capture_output=True, text=True, cwd=root)
     assert out.returncode == 0, out.stderr
     views = root / "views"
-    out = subprocess.run([backend_python(), "-m", "latentdreamer", "generate", "--from-mesh", str(mesh),
-                          "--views-only", "--quiet", "--views-dir", str(views), "-o", str(root / "unused.glb")],
-                         capture_output=True, text=True, cwd=root)
+    out = subprocess.run(
+        [
+            backend_python(),
+            "-m",
+            "latentdreamer",
+            "generate",
+            "--from-mesh",
+            str(mesh),
+            "--views-only",
+            "--quiet",
+            "--views-dir",
+            str(views),
+            "-o",
+            str(root / "unused.glb"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=root,
+    )
     assert out.returncode == 0, out.stderr
     assert sorted(p.name for p in views.glob("*.png")) == sorted(
-        [f"rgb_{k}.png" for k in range(6)] + [f"normal_{k}.png" for k in range(6)])
+        [f"rgb_{k}.png" for k in range(6)] + [f"normal_{k}.png" for k in range(6)]
+    )
     return zip_path, views
 
 
@@ -66,11 +91,17 @@ def test_generate_from_the_installed_zip(artefacts, tmp_path):
     shutil.copy(SCRIPT, script)
     shutil.copy(SCRIPT.parent / "fresh_profile.py", script.parent)
     out_dir = tmp_path / "blends"
-    proc = subprocess.run([sys.executable, str(script), str(zip_path), backend_python(), str(views), str(out_dir)],
-                          capture_output=True, text=True, cwd=tmp_path, env=clean_env(home), timeout=900)
+    proc = subprocess.run(
+        [sys.executable, str(script), str(zip_path), backend_python(), str(views), str(out_dir)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=clean_env(home),
+        timeout=900,
+    )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, f"exit {proc.returncode}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
-    report = json.loads(lines[-1][len("RESULT "):])
+    report = json.loads(lines[-1][len("RESULT ") :])
     print(json.dumps(report, indent=1))  # what each Blender version printed (pytest -s shows it)
     assert not report["sys_path_has_repo"]
     for key in ("operator", "batch"):

@@ -85,10 +85,30 @@ rgb[15:65, 12:48] = (230, 120, 60)
 Image.fromarray(rgb, "RGB").save(root / "photo.png")
 """
     run([backend_python(), "-c", make, str(root)], cwd=root)
-    run([backend_python(), "-m", "latentdreamer", "generate", "--from-mesh", str(root / "object.glb"), "--views-only",
-         "--quiet", "--views-dir", str(root / "views"), "-o", str(root / "unused.glb")], cwd=root)
-    return {"zip": zip_path, "views": root / "views", "tiny": root / "tiny", "u2net": root / "u2net.onnx",
-            "photo": root / "photo.png"}
+    run(
+        [
+            backend_python(),
+            "-m",
+            "latentdreamer",
+            "generate",
+            "--from-mesh",
+            str(root / "object.glb"),
+            "--views-only",
+            "--quiet",
+            "--views-dir",
+            str(root / "views"),
+            "-o",
+            str(root / "unused.glb"),
+        ],
+        cwd=root,
+    )
+    return {
+        "zip": zip_path,
+        "views": root / "views",
+        "tiny": root / "tiny",
+        "u2net": root / "u2net.onnx",
+        "photo": root / "photo.png",
+    }
 
 
 @pytest.fixture()
@@ -106,12 +126,27 @@ def wheels(request) -> Path:
     diffusion and segmentation extras; cached under .pytest_cache, keyed by what decides it."""
     version = run([backend_python(), "-c", "import importlib.metadata as m; print(m.version('torch'))"]).stdout.strip()
     torch = os.environ.get("LATENTDREAMER_TORCH") or f"torch=={version}"
-    key = hashlib.sha256((REPO / "backend" / "pyproject.toml").read_bytes() + torch.encode()
-                          + sys.version.encode()).hexdigest()[:16]
+    key = hashlib.sha256((REPO / "backend" / "pyproject.toml").read_bytes() + torch.encode() + sys.version.encode()).hexdigest()[
+        :16
+    ]
     folder = Path(request.config.cache.mkdir(f"latentdreamer-wheels-{key}"))
     if not (folder / ".complete").is_file():
-        run([sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "-d", str(folder),
-             torch, "setuptools", f"{REPO / 'backend'}[diffusion,segmentation]"], timeout=1200)
+        run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-d",
+                str(folder),
+                torch,
+                "setuptools",
+                f"{REPO / 'backend'}[diffusion,segmentation]",
+            ],
+            timeout=1200,
+        )
         (folder / ".complete").write_text(torch)
     return folder
 
@@ -123,11 +158,18 @@ def run_in_fresh_profile(data, tmp_path, args: list[str], extra_env: dict[str, s
     shutil.copy(SCRIPT, script)
     shutil.copy(SCRIPT.parent / "fresh_profile.py", script.parent)
     env = clean_env(home) | extra_env
-    proc = subprocess.run([sys.executable, str(script), str(data["zip"]), *args], capture_output=True, text=True,
-                          cwd=tmp_path, env=env, timeout=1500, check=False)
+    proc = subprocess.run(
+        [sys.executable, str(script), str(data["zip"]), *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=1500,
+        check=False,
+    )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, f"exit {proc.returncode}\n{proc.stdout[-5000:]}\n{proc.stderr[-5000:]}"
-    report = json.loads(lines[-1][len("RESULT "):])
+    report = json.loads(lines[-1][len("RESULT ") :])
     print(json.dumps(report, indent=1))  # pytest -s shows what each Blender version did
     return report
 
@@ -152,10 +194,20 @@ def assert_downloaded_and_generated(report: dict, server) -> None:
 def test_install_backend_offline_then_generate(data, wheels, hub, tmp_path):
     server, pins = hub
     report = run_in_fresh_profile(
-        data, tmp_path,
-        ["--wheels", str(wheels), "--views", str(data["views"]), "--models", str(tmp_path / "models"),
-         "--photo", str(data["photo"])],
-        hub_env(server, pins))
+        data,
+        tmp_path,
+        [
+            "--wheels",
+            str(wheels),
+            "--views",
+            str(data["views"]),
+            "--models",
+            str(tmp_path / "models"),
+            "--photo",
+            str(data["photo"]),
+        ],
+        hub_env(server, pins),
+    )
     assert report["online_access"] is False  # background mode: the Offline Wheels folder did it
     assert report["install"]["steps"] == 5
     assert "/home/" in report["worker_python"] and "backend-venv" in report["worker_python"]
@@ -170,8 +222,10 @@ def test_download_models_then_generate_from_a_photo(data, hub, tmp_path):
         pytest.skip("the backend lacks the 'segmentation' extra (rembg): pip install -e 'backend[segmentation]'")
     server, pins = hub
     report = run_in_fresh_profile(
-        data, tmp_path,
+        data,
+        tmp_path,
         ["--backend-python", backend_python(), "--models", str(tmp_path / "models"), "--photo", str(data["photo"])],
-        hub_env(server, pins))
+        hub_env(server, pins),
+    )
     assert_downloaded_and_generated(report, server)
     assert (tmp_path / "models" / "u2net" / "u2net.onnx").is_file()

@@ -28,8 +28,9 @@ def icosphere_arrays(subdivisions: int = 2) -> MeshArrays:
 def test_import_counts_colours_material_and_orientation(clean_file):
     arrays = icosphere_arrays()
     bpy.context.scene.cursor.location = (1.0, 2.0, 3.0)
-    obj = mesh_import.create_object("chair", arrays, tuple(bpy.context.scene.cursor.location),
-                                    ImportOptions(target_size=1.0, origin_bottom=False))
+    obj = mesh_import.create_object(
+        "chair", arrays, tuple(bpy.context.scene.cursor.location), ImportOptions(target_size=1.0, origin_bottom=False)
+    )
     mesh = obj.data
     assert obj.name == "chair"
     assert len(mesh.vertices) == len(arrays.vertices)
@@ -171,8 +172,7 @@ def test_without_colours_the_object_is_clay_not_black(clean_file):
 
 def test_solid_views_show_the_colours_unless_the_artist_chose_otherwise(clean_file):
     bpy.ops.wm.read_factory_settings()  # the default file: workspaces with 3D views
-    views = [s for scr in bpy.data.screens for a in scr.areas if a.type == "VIEW_3D"
-             for s in a.spaces if s.type == "VIEW_3D"]
+    views = [s for scr in bpy.data.screens for a in scr.areas if a.type == "VIEW_3D" for s in a.spaces if s.type == "VIEW_3D"]
     assert views
     views[0].shading.color_type = "RANDOM"  # the artist's own choice is kept
     solid_default = [v for v in views[1:] if v.shading.type == "SOLID" and v.shading.color_type == "MATERIAL"]

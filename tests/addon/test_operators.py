@@ -23,8 +23,9 @@ import addon_utils
 import bpy
 import pytest
 
-from addon_testing import REPO, backend_python
 from latentdreamer_addon import operators, session
+
+from addon_testing import REPO, backend_python
 
 PACKAGE = "latentdreamer_addon"
 FAKE_DIR = REPO / "tests" / "backend" / "worker"

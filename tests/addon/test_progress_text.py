@@ -16,15 +16,18 @@ def test_every_backend_stage_has_an_artist_name():
     assert progress_text.stage_label("") == ""
 
 
-@pytest.mark.parametrize("message, shown", [
-    ("loss 0.1234", False),
-    ("{'start': 'hull', 'loss': 0.2}", False),
-    ("[1, 2, 3]", False),
-    ("0.53 / 12", False),
-    ("", False),
-    ("Retrying at a lower preset after running out of memory", True),
-    ("views loaded", True),
-])
+@pytest.mark.parametrize(
+    "message, shown",
+    [
+        ("loss 0.1234", False),
+        ("{'start': 'hull', 'loss': 0.2}", False),
+        ("[1, 2, 3]", False),
+        ("0.53 / 12", False),
+        ("", False),
+        ("Retrying at a lower preset after running out of memory", True),
+        ("views loaded", True),
+    ],
+)
 def test_only_artist_messages_reach_the_panel(message, shown):
     assert progress_text.is_artist_message(message) is shown
 

@@ -38,8 +38,7 @@ def test_compare_renders_vertex_colours_beside_the_baked_texture(tmp_path):
     spec.loader.exec_module(script)
     arrays = textured_arrays(3)  # grey vertex colours, a red | blue texture
     npz = tmp_path / "ball.npz"
-    np.savez(npz, vertices=arrays.vertices, faces=arrays.faces, colors=arrays.colors, uvs=arrays.uvs,
-             texture=arrays.texture)
+    np.savez(npz, vertices=arrays.vertices, faces=arrays.faces, colors=arrays.colors, uvs=arrays.uvs, texture=arrays.texture)
     png = tmp_path / "compare.png"
     assert script.main([str(npz), str(png), "--compare", "--samples", "2", "--size", "48"]) == 0
     image = bpy.data.images.load(str(png))
@@ -47,7 +46,7 @@ def test_compare_renders_vertex_colours_beside_the_baked_texture(tmp_path):
     px = np.empty(96 * 48 * 4, np.float32)
     image.pixels.foreach_get(px)
     px = px.reshape(48, 96, 4)
-    vertex, texture = px[18:30, 18:30, :3].mean(axis=(0, 1)), px[18:30, 48 + 14:48 + 34, :3]
+    vertex, texture = px[18:30, 18:30, :3].mean(axis=(0, 1)), px[18:30, 48 + 14 : 48 + 34, :3]
     assert abs(vertex[0] - vertex[2]) < 0.1  # grey: the vertex colours alone
     assert texture[..., 0].max() > 2 * texture[..., 2].min() and texture[..., 2].max() > 2 * texture[..., 0].min()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ball.npz", "compare.png"]

@@ -82,8 +82,14 @@ def test_import_makes_uvs_a_packed_image_and_a_texture_material(clean_file, tmp_
 
 def test_solid_views_switch_to_texture_colouring(clean_file):
     bpy.ops.wm.read_factory_settings()
-    views = [s for scr in bpy.data.screens for a in scr.areas if a.type == "VIEW_3D"
-             for s in a.spaces if s.type == "VIEW_3D" and s.shading.type == "SOLID"]
+    views = [
+        s
+        for scr in bpy.data.screens
+        for a in scr.areas
+        if a.type == "VIEW_3D"
+        for s in a.spaces
+        if s.type == "VIEW_3D" and s.shading.type == "SOLID"
+    ]
     default = [v for v in views if v.shading.color_type == "MATERIAL"]
     assert default
     assert mesh_import.show_colours_in_solid_view(color_type="TEXTURE") == len(default)
@@ -92,8 +98,7 @@ def test_solid_views_switch_to_texture_colouring(clean_file):
 
 def test_face_budget_keeps_the_uvs_and_the_texture(clean_file):
     arrays = textured_arrays()
-    obj = mesh_import.create_object("dec", arrays, options=ImportOptions(target_size=0.0, origin_bottom=False,
-                                                                        face_budget=300))
+    obj = mesh_import.create_object("dec", arrays, options=ImportOptions(target_size=0.0, origin_bottom=False, face_budget=300))
     mesh = obj.data
     assert len(mesh.polygons) <= 300
     assert mesh_import.mesh_texture(mesh) is not None
@@ -106,9 +111,14 @@ def test_face_budget_keeps_the_uvs_and_the_texture(clean_file):
     np.testing.assert_allclose(uv.reshape(-1, 2)[:, 0], positions(mesh)[corner, 0] + 0.5, atol=0.03)
 
 
-@pytest.mark.parametrize("options", [ImportOptions(target_size=0.0, origin_bottom=False, remesh_voxel_size=0.04),
-                                     ImportOptions(target_size=0.0, origin_bottom=False, quad_faces=800)],
-                         ids=["voxel", "quadriflow"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        ImportOptions(target_size=0.0, origin_bottom=False, remesh_voxel_size=0.04),
+        ImportOptions(target_size=0.0, origin_bottom=False, quad_faces=800),
+    ],
+    ids=["voxel", "quadriflow"],
+)
 def test_remeshes_turn_the_texture_into_vertex_colours(clean_file, options):
     obj = mesh_import.create_object("re", textured_arrays(), options=options)
     mesh = obj.data
@@ -146,8 +156,7 @@ def test_bad_uvs_are_a_clear_error(clean_file):
 def test_npz_with_uvs_and_texture_loads(tmp_path):
     arrays = textured_arrays(1)
     path = tmp_path / "r.npz"
-    np.savez(path, vertices=arrays.vertices, faces=arrays.faces, colors=arrays.colors, uvs=arrays.uvs,
-             texture=arrays.texture)
+    np.savez(path, vertices=arrays.vertices, faces=arrays.faces, colors=arrays.colors, uvs=arrays.uvs, texture=arrays.texture)
     loaded = MeshArrays.load(path)
     assert loaded.uvs.shape == (arrays.faces.size, 2) and loaded.texture.shape == (64, 64, 3)
 

@@ -70,13 +70,26 @@ def file_size_limit(limit: int) -> Callable[[], None]:
     return apply
 
 
-def run_cli(args: Sequence[str], cwd: Path, env: dict[str, str] | None = None, fsize: int | None = None,
-            signal_when: tuple[int, Callable[[], bool]] | None = None, timeout: float = TIMEOUT_S) -> Outcome:
+def run_cli(
+    args: Sequence[str],
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    fsize: int | None = None,
+    signal_when: tuple[int, Callable[[], bool]] | None = None,
+    timeout: float = TIMEOUT_S,
+) -> Outcome:
     """`python -m latentdreamer ARGS` in `cwd`; `signal_when=(sig, ready)` sends `sig` once
     `ready()` is true (polled), as a user pressing Ctrl+C or a scheduler killing the job."""
     start = time.monotonic()
-    proc = subprocess.Popen([PY, "-m", "latentdreamer", *args], cwd=cwd, env=clean_env(env), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, preexec_fn=file_size_limit(fsize) if fsize else None)
+    proc = subprocess.Popen(
+        [PY, "-m", "latentdreamer", *args],
+        cwd=cwd,
+        env=clean_env(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=file_size_limit(fsize) if fsize else None,
+    )
     if signal_when is not None:
         sig, ready = signal_when
         while proc.poll() is None and not ready() and time.monotonic() - start < timeout:
@@ -94,16 +107,24 @@ def run_cli(args: Sequence[str], cwd: Path, env: dict[str, str] | None = None, f
 class Worker:
     """`python -m latentdreamer worker` on pipes, as the add-on starts it."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None, fsize: int | None = None,
-                 cwd: Path | None = None) -> None:
+    def __init__(self, *args: str, env: dict[str, str] | None = None, fsize: int | None = None, cwd: Path | None = None) -> None:
         cmd = [PY, "-m", "latentdreamer", "worker", "--log-file", "", "--no-probe", *args]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     env=clean_env(env), cwd=cwd, preexec_fn=file_size_limit(fsize) if fsize else None)
+        self.proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=clean_env(env),
+            cwd=cwd,
+            preexec_fn=file_size_limit(fsize) if fsize else None,
+        )
         self.stderr: list[str] = []
         self.seen: list[dict] = []
         self._events: queue.Queue = queue.Queue()
-        self._threads = [threading.Thread(target=self._read_out, daemon=True),
-                         threading.Thread(target=self._read_err, daemon=True)]
+        self._threads = [
+            threading.Thread(target=self._read_out, daemon=True),
+            threading.Thread(target=self._read_err, daemon=True),
+        ]
         for t in self._threads:
             t.start()
         first = self.next(60)
@@ -132,8 +153,13 @@ class Worker:
         self.proc.stdin.write(line.encode() + b"\n")
         self.proc.stdin.flush()
 
-    def until(self, request_id: str | None, kinds: Sequence[str] = ("result", "cancelled", "error", "pong", "bye"),
-              timeout: float = TIMEOUT_S, on_event: Callable[[dict], None] | None = None) -> list[dict]:
+    def until(
+        self,
+        request_id: str | None,
+        kinds: Sequence[str] = ("result", "cancelled", "error", "pong", "bye"),
+        timeout: float = TIMEOUT_S,
+        on_event: Callable[[dict], None] | None = None,
+    ) -> list[dict]:
         seen, deadline = [], time.monotonic() + timeout
         while True:
             event = self.next(max(0.1, deadline - time.monotonic()))
@@ -248,7 +274,7 @@ def square_mask_view(size: int, margin: int) -> np.ndarray:
     """A grey view whose alpha covers all but a `margin`-pixel frame (the border stays clear)."""
     rgba = np.zeros((size, size, 4), np.uint8)
     rgba[..., :3] = 128
-    rgba[margin:size - margin, margin:size - margin, 3] = 255
+    rgba[margin : size - margin, margin : size - margin, 3] = 255
     return rgba
 
 
@@ -270,8 +296,9 @@ def huge_png(path: Path, width: int = 100_000, height: int = 100_000) -> Path:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 16))
-                     + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
+    )
     return path
 
 
@@ -309,8 +336,7 @@ def textured_and_plain_glb(path: Path) -> Path:
     box.visual = trimesh.visual.TextureVisuals(uv=np.random.default_rng(1).random((len(box.vertices), 2)), image=image)
     ball = trimesh.creation.icosphere(subdivisions=2, radius=0.2)
     ball.apply_translation([0.0, 0.0, 0.35])
-    ball.visual = trimesh.visual.TextureVisuals(
-        material=trimesh.visual.material.PBRMaterial(baseColorFactor=[20, 20, 200, 255]))
+    ball.visual = trimesh.visual.TextureVisuals(material=trimesh.visual.material.PBRMaterial(baseColorFactor=[20, 20, 200, 255]))
     trimesh.Scene([box, ball]).export(path)
     return path
 

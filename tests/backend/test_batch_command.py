@@ -20,10 +20,10 @@ DEFAULTS = {"preset": "tiny", "device": "cpu", "seed": 0, "texture": True}
 def view_sets(tmp_path_factory) -> Path:
     """sets/cube_a and sets/cube_b: six views + normals each, made by the backend; sets/broken:
     six files that are not images (the failing item)."""
-    from latentdreamer.io.mesh_io import save_mesh
-    from latentdreamer.job import JobInputs, Models, make_views
     from latentdreamer.api import Callbacks, GenerateSettings
     from latentdreamer.geometry.example_object import example_object
+    from latentdreamer.io.mesh_io import save_mesh
+    from latentdreamer.job import JobInputs, Models, make_views
 
     root = tmp_path_factory.mktemp("batch")
     for name, seed in (("cube_a", 3), ("cube_b", 5)):
@@ -39,8 +39,14 @@ def view_sets(tmp_path_factory) -> Path:
 
 def batch(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "LATENTDREAMER_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "latentdreamer", "batch", *args, "--quiet"], capture_output=True,
-                          text=True, cwd=cwd, env=env, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "latentdreamer", "batch", *args, "--quiet"],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=600,
+    )
 
 
 def records(out: Path) -> dict[str, dict]:
@@ -74,8 +80,10 @@ def test_a_folder_of_view_sets_with_a_failing_item_then_a_resumed_run(view_sets,
 def test_a_manifest_with_per_item_settings(view_sets, tmp_path):
     manifest = tmp_path / "jobs.jsonl"
     files = [str(view_sets / "cube_a" / f"rgb_{k}.png") for k in range(6)]
-    rows = [{"name": "mug", "view_files": files, "seed": 3, "texture": False},
-            {"name": "mug_coloured", "view_files": ";".join(files), "preset": "tiny"}]
+    rows = [
+        {"name": "mug", "view_files": files, "seed": 3, "texture": False},
+        {"name": "mug_coloured", "view_files": ";".join(files), "preset": "tiny"},
+    ]
     manifest.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     out = tmp_path / "out"
     done = batch(str(manifest), "--out", str(out), "--preset", "tiny", cwd=tmp_path)
@@ -117,8 +125,9 @@ def test_ray_local_mode_with_two_cpu_actors(view_sets, tmp_path):
     for name in ("cube_a", "cube_b"):
         (good / name).symlink_to(view_sets / name)
     out = tmp_path / "out"
-    done = batch(str(good), "--out", str(out), "--preset", "tiny", "--ray", "auto", "--actors", "2", "--cpus-per-actor", "1",
-                 cwd=tmp_path)
+    done = batch(
+        str(good), "--out", str(out), "--preset", "tiny", "--ray", "auto", "--actors", "2", "--cpus-per-actor", "1", cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Ray: 2 actor(s)" in done.stderr
     got = records(out)

@@ -26,8 +26,9 @@ def test_unknown_choice_rejected() -> None:
         resolve_device("tpu")
 
 
-@pytest.mark.parametrize("cuda, mps, expected", [(True, True, "cuda"), (True, False, "cuda"), (False, True, "mps"),
-                                                 (False, False, "cpu")])
+@pytest.mark.parametrize(
+    "cuda, mps, expected", [(True, True, "cuda"), (True, False, "cuda"), (False, True, "mps"), (False, False, "cpu")]
+)
 def test_auto_prefers_cuda_then_mps_then_cpu(cuda, mps, expected) -> None:
     assert auto_device(cuda, mps) == expected
 

@@ -122,12 +122,14 @@ def earlier_output(ctx: Ctx) -> None:
 def file_at(name: str) -> Callable[[Ctx], None]:
     def setup(ctx: Ctx) -> None:
         (ctx.dir / name).write_text("a file, not a folder\n")
+
     return setup
 
 
 def folder_at(name: str) -> Callable[[Ctx], None]:
     def setup(ctx: Ctx) -> None:
         (ctx.dir / name).mkdir(parents=True)
+
     return setup
 
 
@@ -183,8 +185,19 @@ def signal_during_run(sig: int) -> Callable[[Ctx], Outcome]:
         def busy() -> bool:
             return any(".part" in p.name for p in ctx.dir.iterdir()) and time.sleep(0.5) is None
 
-        args = ["generate", "--from-mesh", ctx.assets["mesh"], "-o", str(ctx.out), "--preset", "tiny", "--device",
-                "cpu", "--quiet", "--overwrite"]
+        args = [
+            "generate",
+            "--from-mesh",
+            ctx.assets["mesh"],
+            "-o",
+            str(ctx.out),
+            "--preset",
+            "tiny",
+            "--device",
+            "cpu",
+            "--quiet",
+            "--overwrite",
+        ]
         outcome = run_cli(args, ctx.dir, signal_when=(sig, busy))
         if sig == signal.SIGKILL:
             ctx.notes["debris_allowed"] = True
@@ -206,8 +219,24 @@ def full_disk_cli(ctx: Ctx) -> Outcome:
                 f.write(b"\0" * (1 << 20))
             except OSError:
                 pass
-        outcome = run_cli(["generate", "--view-files", *ctx.assets["rgb"], "-o", str(out), "--preset", "tiny",
-                           "--device", "cpu", "--quiet", "--overwrite", "--texture", "vertex"], ctx.dir)
+        outcome = run_cli(
+            [
+                "generate",
+                "--view-files",
+                *ctx.assets["rgb"],
+                "-o",
+                str(out),
+                "--preset",
+                "tiny",
+                "--device",
+                "cpu",
+                "--quiet",
+                "--overwrite",
+                "--texture",
+                "vertex",
+            ],
+            ctx.dir,
+        )
         assert out.read_bytes() == earlier
         assert not debris(disk)
         return outcome
@@ -411,67 +440,139 @@ CASES: list[Case] = [
     # --- command line: what to make it from
     Case("no input", [*GEN, "-o", "{out}"], 2, ("exactly one input",), hint=False),
     Case("two inputs", [*GEN, "{mesh}", "--from-mesh", "{mesh}", "-o", "{out}"], 2, ("exactly one input",), hint=False),
-    Case("normals without views", [*GEN, "--from-mesh", "{mesh}", "--normals", "{grid}", "-o", "{out}"], 2, ("--normals",), hint=False),
+    Case(
+        "normals without views",
+        [*GEN, "--from-mesh", "{mesh}", "--normals", "{grid}", "-o", "{out}"],
+        2,
+        ("--normals",),
+        hint=False,
+    ),
     Case("no-normals without a mesh", [*OWN, "--no-normals"], 2, ("--no-normals",), hint=False),
     Case("prompt empty", [*GEN, "--prompt", "  ", "-o", "{out}"], 2, ("--prompt is empty",), hint=False),
     Case("prompt suffix alone", [*OWN, "--prompt-suffix", "x"], 2, ("--prompt-suffix goes with --prompt",), hint=False),
-    Case("five view files", [*GEN, "--view-files", "{rgb0}", "{rgb0}", "{rgb0}", "{rgb0}", "{rgb0}", "-o", "{out}"],
-         2, ("expected 6 arguments",), hint=False),
+    Case(
+        "five view files",
+        [*GEN, "--view-files", "{rgb0}", "{rgb0}", "{rgb0}", "{rgb0}", "{rgb0}", "-o", "{out}"],
+        2,
+        ("expected 6 arguments",),
+        hint=False,
+    ),
     # --- command line: the output path, checked before any compute
     Case("output suffix", [*GEN, "--views", "{grid}", "-o", "{dir}/out.stl"], 2, (".glb, .ply or .obj", "hint:")),
     Case("output is a folder", [*GEN, "--views", "{grid}", "-o", "{dir}/sub"], 2, ("is a folder",), setup=folder_at("sub")),
-    Case("output folder named like a mesh", [*GEN, "--views", "{grid}", "-o", "{dir}/sub.glb"], 2, ("is a folder",),
-         setup=folder_at("sub.glb")),
-    Case("output parent is a file", [*GEN, "--views", "{grid}", "-o", "{dir}/afile/out.glb"], 2,
-         ("afile", "is a file, not a folder"), setup=file_at("afile")),
-    Case("output grandparent is a file", [*GEN, "--views", "{grid}", "-o", "{dir}/afile/a/b/out.glb"], 2,
-         ("is a file, not a folder",), setup=file_at("afile")),
+    Case(
+        "output folder named like a mesh",
+        [*GEN, "--views", "{grid}", "-o", "{dir}/sub.glb"],
+        2,
+        ("is a folder",),
+        setup=folder_at("sub.glb"),
+    ),
+    Case(
+        "output parent is a file",
+        [*GEN, "--views", "{grid}", "-o", "{dir}/afile/out.glb"],
+        2,
+        ("afile", "is a file, not a folder"),
+        setup=file_at("afile"),
+    ),
+    Case(
+        "output grandparent is a file",
+        [*GEN, "--views", "{grid}", "-o", "{dir}/afile/a/b/out.glb"],
+        2,
+        ("is a file, not a folder",),
+        setup=file_at("afile"),
+    ),
     Case("output folder read-only", read_only_output_folder, 2, ("could not write", "choose a folder")),
     Case("output exists", [*OWN], 2, ("already exists", "--overwrite"), setup=earlier_output),
-    Case("output exists, other input", [*GEN, "--from-mesh", "{mesh}", "-o", "{out}"], 2, ("already exists",),
-         setup=earlier_output),
-    Case("output exists, bad input too", [*GEN, "--views", "{dir}/none.png", "-o", "{out}"], 2, ("already exists",),
-         setup=earlier_output),
-    Case("views folder is a file", [*GEN, "--from-mesh", "{mesh}", "-o", "{out}"], 2, ("views folder", "is a file"),
-         setup=file_at("out_views")),
-    Case("views of an earlier run", [*GEN, "--from-mesh", "{mesh}", "-o", "{out}"], 2,
-         ("already holds views", "--overwrite"), setup=earlier_views, check=views_untouched),
-    Case("views-only into earlier views", [*GEN, "--from-mesh", "{mesh}", "--views-only", "-o", "{out}"], 2,
-         ("already holds views",), setup=earlier_views, check=views_untouched),
-    Case("views dir parent is a file", [*GEN, "--from-mesh", "{mesh}", "--views-dir", "{dir}/afile/v", "-o", "{out}"],
-         2, ("is a file, not a folder",), setup=file_at("afile")),
+    Case(
+        "output exists, other input", [*GEN, "--from-mesh", "{mesh}", "-o", "{out}"], 2, ("already exists",), setup=earlier_output
+    ),
+    Case(
+        "output exists, bad input too",
+        [*GEN, "--views", "{dir}/none.png", "-o", "{out}"],
+        2,
+        ("already exists",),
+        setup=earlier_output,
+    ),
+    Case(
+        "views folder is a file",
+        [*GEN, "--from-mesh", "{mesh}", "-o", "{out}"],
+        2,
+        ("views folder", "is a file"),
+        setup=file_at("out_views"),
+    ),
+    Case(
+        "views of an earlier run",
+        [*GEN, "--from-mesh", "{mesh}", "-o", "{out}"],
+        2,
+        ("already holds views", "--overwrite"),
+        setup=earlier_views,
+        check=views_untouched,
+    ),
+    Case(
+        "views-only into earlier views",
+        [*GEN, "--from-mesh", "{mesh}", "--views-only", "-o", "{out}"],
+        2,
+        ("already holds views",),
+        setup=earlier_views,
+        check=views_untouched,
+    ),
+    Case(
+        "views dir parent is a file",
+        [*GEN, "--from-mesh", "{mesh}", "--views-dir", "{dir}/afile/v", "-o", "{out}"],
+        2,
+        ("is a file, not a folder",),
+        setup=file_at("afile"),
+    ),
     # --- command line: input files, checked before torch loads
-    Case("view file missing", [*GEN, "--view-files", "{rgb0}", "{rgb1}", "{rgb2}", "{rgb3}", "{rgb4}", "{dir}/no.png",
-                               "-o", "{out}"], 2, ("not found", "no.png")),
-    Case("view file is a folder", [*GEN, "--view-files", "@rgb5", "{dir}/sub", "-o", "{out}"], 2, ("is a folder",),
-         setup=folder_at("sub")),
+    Case(
+        "view file missing",
+        [*GEN, "--view-files", "{rgb0}", "{rgb1}", "{rgb2}", "{rgb3}", "{rgb4}", "{dir}/no.png", "-o", "{out}"],
+        2,
+        ("not found", "no.png"),
+    ),
+    Case(
+        "view file is a folder",
+        [*GEN, "--view-files", "@rgb5", "{dir}/sub", "-o", "{out}"],
+        2,
+        ("is a folder",),
+        setup=folder_at("sub"),
+    ),
     Case("grid missing", [*GEN, "--views", "{dir}/none.png", "-o", "{out}"], 2, ("not found",)),
-    Case("normals grid missing", [*GEN, "--views", "{grid}", "--normals", "{dir}/none.png", "-o", "{out}"], 2,
-         ("not found",)),
+    Case("normals grid missing", [*GEN, "--views", "{grid}", "--normals", "{dir}/none.png", "-o", "{out}"], 2, ("not found",)),
     Case("mesh missing", [*GEN, "--from-mesh", "{dir}/none.glb", "-o", "{out}"], 2, ("not found",)),
     Case("image missing", [*GEN, "{dir}/photo.png", "-o", "{out}"], 2, ("not found",)),
-    Case("view not an image", [*GEN, "--view-files", "@rgb5", "{text_png}", "-o", "{out}"], 2,
-         ("not a readable image", "PNG")),
+    Case("view not an image", [*GEN, "--view-files", "@rgb5", "{text_png}", "-o", "{out}"], 2, ("not a readable image", "PNG")),
     Case("view truncated", [*GEN, "--view-files", "@rgb5", "{truncated_png}", "-o", "{out}"], 2, ("not a readable image",)),
     Case("views of two sizes", [*GEN, "--view-files", "@rgb5", "{small_png}", "-o", "{out}"], 2, ("same size",)),
     Case("view not square", [*GEN, "--view-files", "@rgb5", "{oblong_png}", "-o", "{out}"], 2, ("must be square",)),
     Case("grid of the wrong size", [*GEN, "--views", "{bad_grid}", "-o", "{out}"], 2, ("wrong size", "2 columns")),
-    Case("normals of another size", [*GEN, "--views", "{grid}", "--normals", "{small_normals_grid}", "-o", "{out}"], 2,
-         ("pixels per view",)),
+    Case(
+        "normals of another size",
+        [*GEN, "--views", "{grid}", "--normals", "{small_normals_grid}", "-o", "{out}"],
+        2,
+        ("pixels per view",),
+    ),
     Case("views too small", [*GEN, "--view-files", "@tiny", "-o", "{out}"], 2, ("only 16 pixels",)),
     Case("mask empty", [*GEN, "--view-files", "@empty", "-o", "{out}"], 2, ("mask is empty", "view")),
-    Case("mask covers 95% of every view", [*GEN, "--view-files", "@m95", "-o", "{out}"], 2,
-         ("covers 9", "background was taken for the object")),
-    Case("mask fills the whole view", [*GEN, "--view-files", "@opaque", "-o", "{out}"], 2,
-         ("opaque everywhere", "fills the whole view")),
-    Case("masks share no volume", [*GEN, "--view-files", "@nocommon", "-o", "{out}"], 2,
-         ("share no common volume", "camera order")),
+    Case(
+        "mask covers 95% of every view",
+        [*GEN, "--view-files", "@m95", "-o", "{out}"],
+        2,
+        ("covers 9", "background was taken for the object"),
+    ),
+    Case(
+        "mask fills the whole view",
+        [*GEN, "--view-files", "@opaque", "-o", "{out}"],
+        2,
+        ("opaque everywhere", "fills the whole view"),
+    ),
+    Case(
+        "masks share no volume", [*GEN, "--view-files", "@nocommon", "-o", "{out}"], 2, ("share no common volume", "camera order")
+    ),
     Case("mesh not a mesh", [*GEN, "--from-mesh", "{not_mesh}", "-o", "{out}"], 2, ("not_a_mesh.obj", "not a mesh")),
     Case("mesh without triangles", [*GEN, "--from-mesh", "{empty_obj}", "-o", "{out}"], 2, ("empty.obj", "no triangles")),
-    Case("mesh with a face past its vertices", [*GEN, "--from-mesh", "{eval_bad}/broken.obj", "-o", "{out}"], 2,
-         ("broken.obj",)),
-    Case("image without prior weights", [*GEN, "{rgb0}", "--models-dir", "{dir}/none", "-o", "{out}"], 2,
-         ("weights download",)),
+    Case("mesh with a face past its vertices", [*GEN, "--from-mesh", "{eval_bad}/broken.obj", "-o", "{out}"], 2, ("broken.obj",)),
+    Case("image without prior weights", [*GEN, "{rgb0}", "--models-dir", "{dir}/none", "-o", "{out}"], 2, ("weights download",)),
     # --- command line: settings, one place for their messages
     Case("unknown preset", [*OWN, "--preset", "huge"], 2, ("unknown preset 'huge'", "tiny, draft")),
     Case("unknown device", [*OWN, "--device", "tpu"], 2, ("unknown device 'tpu'",)),
@@ -483,8 +584,13 @@ CASES: list[Case] = [
     Case("seed not a number", [*OWN, "--seed", "seven"], 2, ("invalid int value",), hint=False),
     Case("steps zero", [*OWN, "--steps", "0"], 2, ("at least one denoising step",)),
     Case("guidance nan", [*OWN, "--guidance", "nan"], 2, ("not a positive number",)),
-    Case("uv texture into PLY", [*GEN, "--view-files", "@rgb", "--texture", "uv", "-o", "{dir}/out.ply"], 2,
-         ("holds no texture",), hint=False),
+    Case(
+        "uv texture into PLY",
+        [*GEN, "--view-files", "@rgb", "--texture", "uv", "-o", "{dir}/out.ply"],
+        2,
+        ("holds no texture",),
+        hint=False,
+    ),
     Case("texture and no-texture", [*OWN, "--texture", "vertex", "--no-texture"], 2, ("exclude each other",), hint=False),
     Case("segmentation unknown", [*OWN, "--segmentation", "magic"], 2, ("unknown segmentation",), hint=False),
     # --- command line: shape weights, checked by sha256 before any compute, never dropped silently
@@ -499,74 +605,208 @@ CASES: list[Case] = [
     Case("LIN path missing", OWN, 2, ("not found", LIN_ENV), env={LIN_ENV: "{dir}/none.safetensors"}),
     Case("LIN for another SAE", OWN, 2, ("trained against the SAE",), env={LIN_ENV: "{lin_other}"}, hint=False),
     # --- command line: meshes that must load, runs that must finish, and faults mid-run
-    Case("mesh with coloured and plain parts", [*GEN, "--from-mesh", "{mixed_glb}", "--views-only", "-o", "{out}"], 0,
-         check=views_written, hint=False),
-    Case("mesh with textured and material-only parts", [*GEN, "--from-mesh", "{textured_glb}", "--views-only",
-                                                        "-o", "{out}"], 0, check=views_written, hint=False),
-    Case("mesh with degenerate triangles", [*GEN, "--from-mesh", "{degenerate_obj}", "--views-only", "-o", "{out}"], 0,
-         check=views_written, hint=False),
-    Case("overwrite replaces", [*OWN, "--overwrite", "--texture", "vertex"], 0, setup=earlier_output, check=loads_as_mesh,
-         hint=False),
-    Case("file size limit at the mesh", [*OWN, "--overwrite", "--texture", "vertex"], 1,
-         ("could not write", "out.glb", "file size limit"), setup=earlier_output, env={"_FSIZE": "60000"}),
+    Case(
+        "mesh with coloured and plain parts",
+        [*GEN, "--from-mesh", "{mixed_glb}", "--views-only", "-o", "{out}"],
+        0,
+        check=views_written,
+        hint=False,
+    ),
+    Case(
+        "mesh with textured and material-only parts",
+        [*GEN, "--from-mesh", "{textured_glb}", "--views-only", "-o", "{out}"],
+        0,
+        check=views_written,
+        hint=False,
+    ),
+    Case(
+        "mesh with degenerate triangles",
+        [*GEN, "--from-mesh", "{degenerate_obj}", "--views-only", "-o", "{out}"],
+        0,
+        check=views_written,
+        hint=False,
+    ),
+    Case(
+        "overwrite replaces",
+        [*OWN, "--overwrite", "--texture", "vertex"],
+        0,
+        setup=earlier_output,
+        check=loads_as_mesh,
+        hint=False,
+    ),
+    Case(
+        "file size limit at the mesh",
+        [*OWN, "--overwrite", "--texture", "vertex"],
+        1,
+        ("could not write", "out.glb", "file size limit"),
+        setup=earlier_output,
+        env={"_FSIZE": "60000"},
+    ),
     Case("disk full (tmpfs)", full_disk_cli, 1, ("disk is full",)),
     Case("SIGTERM mid-run", signal_during_run(signal.SIGTERM), 130, ("interrupted",), hint=False),
     Case("SIGINT mid-run", signal_during_run(signal.SIGINT), 130, ("interrupted",), hint=False),
     Case("SIGKILL mid-run", signal_during_run(signal.SIGKILL), -9, (), check=stale_stage_removed_by_next_run, hint=False),
-    Case("eval names the broken mesh", ["eval", "sae", "--shapes", "0", "--meshes", "{eval_bad}", "--resolution", "32",
-                                        "--points", "2000", "--out", "{dir}/report"], 2, ("broken.obj",)),
-    Case("eval takes degenerate triangles", ["eval", "sae", "--shapes", "0", "--meshes", "{eval_degenerate}",
-                                             "--resolution", "32", "--points", "2000", "--out", "{dir}/report"], 0,
-         check=eval_report_written, hint=False),
-    Case("eval with a corrupt SAE", ["eval", "sae", "--weights", "{sae_flip}", "--shapes", "0", "--no-meshes", "--out",
-                                     "{dir}/report"], 2, ("checksum mismatch", "sae_flip")),
+    Case(
+        "eval names the broken mesh",
+        [
+            "eval",
+            "sae",
+            "--shapes",
+            "0",
+            "--meshes",
+            "{eval_bad}",
+            "--resolution",
+            "32",
+            "--points",
+            "2000",
+            "--out",
+            "{dir}/report",
+        ],
+        2,
+        ("broken.obj",),
+    ),
+    Case(
+        "eval takes degenerate triangles",
+        [
+            "eval",
+            "sae",
+            "--shapes",
+            "0",
+            "--meshes",
+            "{eval_degenerate}",
+            "--resolution",
+            "32",
+            "--points",
+            "2000",
+            "--out",
+            "{dir}/report",
+        ],
+        0,
+        check=eval_report_written,
+        hint=False,
+    ),
+    Case(
+        "eval with a corrupt SAE",
+        ["eval", "sae", "--weights", "{sae_flip}", "--shapes", "0", "--no-meshes", "--out", "{dir}/report"],
+        2,
+        ("checksum mismatch", "sae_flip"),
+    ),
     # --- worker: requests refused before a job starts
     Case("worker: not JSON", {"raw": "{not json"}, "bad_json", ("not valid JSON",)),
-    Case("worker: unknown field", {**generate_request("u", views=VIEWS), "colour": "red"}, "bad_request",
-         ("unknown field", "allowed:"), hint=False),
-    Case("worker: seed 2^63", generate_request("s1", views=VIEWS, settings={"seed": 2**63}), "bad_request",
-         ("out of range", str(MAX_SEED))),
-    Case("worker: seed negative", generate_request("s2", views=VIEWS, settings={"seed": -1}), "bad_request",
-         ("seed -1 is out of range",)),
-    Case("worker: seed as text", generate_request("s3", views=VIEWS, settings={"seed": "7"}), "bad_request",
-         ("must be int",), hint=False),
-    Case("worker: seed true", generate_request("s4", views=VIEWS, settings={"seed": True}), "bad_request",
-         ("must be int",), hint=False),
-    Case("worker: unknown preset", generate_request("p1", views=VIEWS, settings={"preset": "huge"}), "bad_request",
-         ("unknown preset",)),
-    Case("worker: unknown device", generate_request("d1", views=VIEWS, settings={"device": "tpu"}), "bad_request",
-         ("unknown device",)),
-    Case("worker: preview_every 0", generate_request("v0", views=VIEWS, settings={"preview_every": 0}), "bad_request",
-         ("preview_every",)),
-    Case("worker: view missing", generate_request("m1", views={"files": ["@rgb5", "{dir}/no.png"]}), "file_not_found",
-         ("no.png", "does not exist")),
+    Case(
+        "worker: unknown field",
+        {**generate_request("u", views=VIEWS), "colour": "red"},
+        "bad_request",
+        ("unknown field", "allowed:"),
+        hint=False,
+    ),
+    Case(
+        "worker: seed 2^63",
+        generate_request("s1", views=VIEWS, settings={"seed": 2**63}),
+        "bad_request",
+        ("out of range", str(MAX_SEED)),
+    ),
+    Case(
+        "worker: seed negative",
+        generate_request("s2", views=VIEWS, settings={"seed": -1}),
+        "bad_request",
+        ("seed -1 is out of range",),
+    ),
+    Case(
+        "worker: seed as text",
+        generate_request("s3", views=VIEWS, settings={"seed": "7"}),
+        "bad_request",
+        ("must be int",),
+        hint=False,
+    ),
+    Case(
+        "worker: seed true",
+        generate_request("s4", views=VIEWS, settings={"seed": True}),
+        "bad_request",
+        ("must be int",),
+        hint=False,
+    ),
+    Case(
+        "worker: unknown preset",
+        generate_request("p1", views=VIEWS, settings={"preset": "huge"}),
+        "bad_request",
+        ("unknown preset",),
+    ),
+    Case(
+        "worker: unknown device",
+        generate_request("d1", views=VIEWS, settings={"device": "tpu"}),
+        "bad_request",
+        ("unknown device",),
+    ),
+    Case(
+        "worker: preview_every 0",
+        generate_request("v0", views=VIEWS, settings={"preview_every": 0}),
+        "bad_request",
+        ("preview_every",),
+    ),
+    Case(
+        "worker: view missing",
+        generate_request("m1", views={"files": ["@rgb5", "{dir}/no.png"]}),
+        "file_not_found",
+        ("no.png", "does not exist"),
+    ),
     Case("worker: view is a folder", generate_request("m2", views={"grid": "{dir}"}), "file_not_found", ("is a folder",)),
-    Case("worker: view not an image", generate_request("m3", views={"grid": "{text_png}"}), "not_an_image",
-         ("not an image",)),
+    Case("worker: view not an image", generate_request("m3", views={"grid": "{text_png}"}), "not_an_image", ("not an image",)),
     Case("worker: image too large", generate_request("m4", image="{huge_png}"), "image_too_large", ("the limit is",)),
-    Case("worker: five files", generate_request("m5", views={"files": ["@rgb5"]}), "bad_request", ("6 path strings",),
-         hint=False),
-    Case("worker: grid of the wrong size", generate_request("g1", views={"grid": "{bad_grid}"}), "invalid_input",
-         ("wrong size",)),
-    Case("worker: views of two sizes", generate_request("g2", views={"files": ["@rgb5", "{small_png}"]}), "invalid_input",
-         ("same size",)),
+    Case(
+        "worker: five files", generate_request("m5", views={"files": ["@rgb5"]}), "bad_request", ("6 path strings",), hint=False
+    ),
+    Case(
+        "worker: grid of the wrong size", generate_request("g1", views={"grid": "{bad_grid}"}), "invalid_input", ("wrong size",)
+    ),
+    Case(
+        "worker: views of two sizes",
+        generate_request("g2", views={"files": ["@rgb5", "{small_png}"]}),
+        "invalid_input",
+        ("same size",),
+    ),
     Case("worker: mask 95%", generate_request("k1", views={"files": "@m95"}), "invalid_input", ("covers 9",)),
-    Case("worker: mask fills the view", generate_request("k2", views={"files": "@opaque"}), "invalid_input",
-         ("opaque everywhere",)),
-    Case("worker: masks share no volume", generate_request("k3", views={"files": "@nocommon"}), "invalid_input",
-         ("share no common volume",)),
-    Case("worker: cuda without CUDA", generate_request("c1", views=VIEWS, settings={"device": "cuda"}),
-         "device_unavailable", ("no CUDA GPU",)),
+    Case(
+        "worker: mask fills the view", generate_request("k2", views={"files": "@opaque"}), "invalid_input", ("opaque everywhere",)
+    ),
+    Case(
+        "worker: masks share no volume",
+        generate_request("k3", views={"files": "@nocommon"}),
+        "invalid_input",
+        ("share no common volume",),
+    ),
+    Case(
+        "worker: cuda without CUDA",
+        generate_request("c1", views=VIEWS, settings={"device": "cuda"}),
+        "device_unavailable",
+        ("no CUDA GPU",),
+    ),
     Case("worker: empty prompt", generate_request("t1", prompt=" "), "bad_request", ("'prompt' must be",), hint=False),
     # --- worker: scenarios (several steps, own worker processes)
-    Case("worker: SAE flipped byte", worker_with_env(LATENTDREAMER_SAE_WEIGHTS="{sae_flip}"), "weights_corrupt",
-         ("checksum mismatch",)),
-    Case("worker: SAE is an LFS pointer", worker_with_env(LATENTDREAMER_SAE_WEIGHTS="{sae_lfs}"), "weights_corrupt",
-         ("git lfs pull",)),
-    Case("worker: SAE path missing", worker_with_env(LATENTDREAMER_SAE_WEIGHTS="{dir}/none.safetensors"),
-         "weights_missing", ("not found",)),
-    Case("worker: LIN flipped byte", worker_with_env(LATENTDREAMER_LIN_WEIGHTS="{lin_flip}"), "weights_corrupt",
-         ("checksum mismatch",)),
+    Case(
+        "worker: SAE flipped byte",
+        worker_with_env(LATENTDREAMER_SAE_WEIGHTS="{sae_flip}"),
+        "weights_corrupt",
+        ("checksum mismatch",),
+    ),
+    Case(
+        "worker: SAE is an LFS pointer",
+        worker_with_env(LATENTDREAMER_SAE_WEIGHTS="{sae_lfs}"),
+        "weights_corrupt",
+        ("git lfs pull",),
+    ),
+    Case(
+        "worker: SAE path missing",
+        worker_with_env(LATENTDREAMER_SAE_WEIGHTS="{dir}/none.safetensors"),
+        "weights_missing",
+        ("not found",),
+    ),
+    Case(
+        "worker: LIN flipped byte",
+        worker_with_env(LATENTDREAMER_LIN_WEIGHTS="{lin_flip}"),
+        "weights_corrupt",
+        ("checksum mismatch",),
+    ),
     Case("worker: job folder deleted mid-job", job_folder_deleted_mid_job, "write_failed", ("no longer exists",)),
     Case("worker: jobs folder deleted while idle", jobs_root_deleted_between_jobs, "result", hint=False),
     Case("worker: file size limit", worker_disk_full(fsize=40_000, size=None), "write_failed", ("file size limit",)),
@@ -597,8 +837,20 @@ def assets(tmp_path_factory) -> dict:
 
     root = tmp_path_factory.mktemp("fault-assets")
     a: dict = {"mesh": str(save_mesh(example_object(seed=3, resolution=32), root / "object.glb"))}
-    made = run_cli(["generate", "--from-mesh", a["mesh"], "--views-only", "--quiet", "--views-dir", str(root / "views"),
-                    "-o", str(root / "unused.glb")], root)
+    made = run_cli(
+        [
+            "generate",
+            "--from-mesh",
+            a["mesh"],
+            "--views-only",
+            "--quiet",
+            "--views-dir",
+            str(root / "views"),
+            "-o",
+            str(root / "unused.glb"),
+        ],
+        root,
+    )
     assert made.code == 0, made.err
     a["rgb"] = [str(root / "views" / f"rgb_{k}.png") for k in range(6)]
     a["normals"] = [str(root / "views" / f"normal_{k}.png") for k in range(6)]
@@ -736,8 +988,11 @@ def _assert_clean(case: Case, ctx: Ctx, outcome: Outcome) -> None:
     """What every case must satisfy besides its own expectations."""
     assert "Traceback" not in outcome.text, outcome.text[-3000:]
     assert outcome.code == case.expect, f"{case.name}: got {outcome.code!r}, expected {case.expect!r}\n{outcome.text[-3000:]}"
-    message = outcome.text if not outcome.events else " ".join(
-        str(e.get("message", "")) + " hint: " + str(e.get("hint", "")) for e in outcome.events)
+    message = (
+        outcome.text
+        if not outcome.events
+        else " ".join(str(e.get("message", "")) + " hint: " + str(e.get("hint", "")) for e in outcome.events)
+    )
     for words in case.says:
         assert words in message, f"{case.name}: {words!r} not in\n{message[-3000:]}"
     if case.hint and case.expect not in (0, "result"):

@@ -3,14 +3,13 @@ with the priors), at the tiny preset cut to a few steps."""
 
 from __future__ import annotations
 
-
 import pytest
 import torch
 
 from latentdreamer.cli import main
+from latentdreamer.geometry.example_object import example_object
 from latentdreamer.io.mesh_io import load_mesh, save_mesh
 from latentdreamer.optimise import presets
-from latentdreamer.geometry.example_object import example_object
 
 
 @pytest.fixture()
@@ -34,8 +33,21 @@ def test_from_mesh_then_the_saved_views(short_tiny, tmp_path, capsys):
     assert len(rgb) == 6 and len(normals) == 6
 
     out2 = tmp_path / "again.ply"
-    args = ["generate", "--view-files", *map(str, rgb), "--normal-files", *map(str, normals), "-o", str(out2),
-            "--preset", "tiny", "--device", "cpu", "--no-texture", "--quiet"]
+    args = [
+        "generate",
+        "--view-files",
+        *map(str, rgb),
+        "--normal-files",
+        *map(str, normals),
+        "-o",
+        str(out2),
+        "--preset",
+        "tiny",
+        "--device",
+        "cpu",
+        "--no-texture",
+        "--quiet",
+    ]
     assert main(args) == 0
     assert load_mesh(out2).num_faces > 100
 

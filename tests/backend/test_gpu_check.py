@@ -18,8 +18,12 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_gpu_check_runs_every_section_on_the_cpu(tmp_path):
     pytest.importorskip("diffusers", reason="the 'diffusion' extra is not installed")
     report = tmp_path / "gpu_check.md"
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--device", "cpu", "--quick",
-                          "--out", str(report)], capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--device", "cpu", "--quick", "--out", str(report)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     text = report.read_text()
     for section in ("rasteriser, torch path", "FlexiCubes", "SAE decode", "tiny Zero123++ sampler", "whole tiny generation"):

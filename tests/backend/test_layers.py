@@ -17,7 +17,10 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("optimise", {"optimise"}),
     ("pipeline", {"pipeline", "priors"}),
     ("job", {"job"}),
-    ("application", {"generate_command", "batch_command", "batch_ray", "cli_progress", "demo", "worker", "train", "eval", "cli", "__main__"}),
+    (
+        "application",
+        {"generate_command", "batch_command", "batch_ray", "cli_progress", "demo", "worker", "train", "eval", "cli", "__main__"},
+    ),
 ]
 
 # Upward imports still to be removed (none today; an entry here must name its way out).
@@ -73,8 +76,10 @@ def test_every_import_points_down():
 def test_the_add_on_never_imports_the_backend_or_torch():
     for path in (REPO / "latentdreamer_addon").rglob("*.py"):
         bad = {m for m in imports(path) if m.split(".")[0] in ("latentdreamer", "torch", "numba", "latentdreamer_addon")}
-        assert not bad, f"{path.relative_to(REPO)} imports {sorted(bad)} (the add-on talks to the backend as a process, " \
-                        "and imports itself relatively so it works installed as bl_ext.<repo>.latentdreamer)"
+        assert not bad, (
+            f"{path.relative_to(REPO)} imports {sorted(bad)} (the add-on talks to the backend as a process, "
+            "and imports itself relatively so it works installed as bl_ext.<repo>.latentdreamer)"
+        )
 
 
 def test_the_layer_test_sees_a_planted_upward_import(tmp_path, monkeypatch):

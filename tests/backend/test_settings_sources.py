@@ -25,8 +25,11 @@ def test_the_protocol_settings_are_the_settings_fields():
 
 
 def test_the_add_ons_presets_are_the_backends_minus_the_test_one():
-    (assign,) = [n for n in ast.walk(_tree("properties.py")) if isinstance(n, ast.Assign)
-                 and any(isinstance(t, ast.Name) and t.id == "PRESET_ITEMS" for t in n.targets)]
+    (assign,) = [
+        n
+        for n in ast.walk(_tree("properties.py"))
+        if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "PRESET_ITEMS" for t in n.targets)
+    ]
     offered = [ast.literal_eval(item)[0] for item in assign.value.elts]
     assert offered == [p for p in PRESETS if p != "tiny"]
 

@@ -54,8 +54,11 @@ print(json.dumps({"plan": plan.threads, "torch": torch.get_num_threads(), "numba
 
 
 def _child(**env: str) -> dict:
-    clean = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "NUMBA_NUM_THREADS",
-                                                              "KMP_BLOCKTIME", threads.ENV_THREADS)}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "KMP_BLOCKTIME", threads.ENV_THREADS)
+    }
     out = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, env={**clean, **env}, check=True)
     return json.loads(out.stdout)
 

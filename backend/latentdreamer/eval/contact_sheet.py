@@ -8,11 +8,11 @@ fifth and sixth pair for novel views. A mismatch in any camera is visible at a g
 from __future__ import annotations
 
 import numpy as np
-import torch.nn.functional as F
 import torch
+import torch.nn.functional as F
 
-from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.api import ViewSet
+from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.pipeline.oracle_views import render_mesh_views
 from latentdreamer.render.cameras import Cameras
 from latentdreamer.render.grid_image import join_grid

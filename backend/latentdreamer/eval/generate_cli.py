@@ -29,10 +29,10 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
+    from latentdreamer.api import GenerateSettings
     from latentdreamer.device import resolve_device
     from latentdreamer.eval.generation import evaluate_generation
     from latentdreamer.io.eval_meshes import default_eval_root
-    from latentdreamer.api import GenerateSettings
     from latentdreamer.pipeline.shape_prior import load_shape_prior
 
     torch.set_num_threads(args.threads)

@@ -24,14 +24,14 @@ from typing import Any
 import numpy as np
 import trimesh
 
+from latentdreamer.api import GenerateSettings, ViewSet
+from latentdreamer.eval.contact_sheet import comparison_grids
 from latentdreamer.eval.report_files import write_report
 from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.io.eval_meshes import entry_name
 from latentdreamer.io.images import write_png
 from latentdreamer.metrics.geometry import SURFACE_POINTS, evaluate_geometry
 from latentdreamer.metrics.image import psnr, ssim
-from latentdreamer.api import GenerateSettings, ViewSet
-from latentdreamer.eval.contact_sheet import comparison_grids
 from latentdreamer.pipeline.generate import PipelineOptions, generate_from_views
 from latentdreamer.pipeline.oracle_views import load_oracle_mesh, oracle_views, render_mesh_views
 from latentdreamer.pipeline.shape_prior import ShapePrior
@@ -137,7 +137,9 @@ class GenerationEvaluator:
             watertight=is_watertight(result.mesh),
         )
 
-    def ablate(self, name: str, truth: Mesh, views: ViewSet, main: tuple[dict, Any, dict], init: Ablation, freeze: Ablation) -> None:
+    def ablate(
+        self, name: str, truth: Mesh, views: ViewSet, main: tuple[dict, Any, dict], init: Ablation, freeze: Ablation
+    ) -> None:
         """`main`: the main run's (loss history, result, geometry scores), reused as one variant."""
         main_history, main_result, main_geometry = main
         runs = [(init.variants[0], main_history, main_geometry, main_result)]
@@ -148,23 +150,35 @@ class GenerationEvaluator:
         # The loss every start reaches (the worst final loss): how many steps each needs to get there.
         level = max(hist["coarse"][-1] for _, hist, _, _ in runs)
         for variant, hist, g, res in runs:
-            init.per_object.append({
-                "object": name, "variant": variant, "start": res.stats.get("init"),
-                "steps_to_common_loss": _steps_to_reach(hist["coarse"], level),
-                "coarse_steps": len(hist["coarse"]), "initial_loss": hist["coarse"][0], "final_loss": hist["coarse"][-1],
-                "volume_iou": g["volume_iou"],
-            })
+            init.per_object.append(
+                {
+                    "object": name,
+                    "variant": variant,
+                    "start": res.stats.get("init"),
+                    "steps_to_common_loss": _steps_to_reach(hist["coarse"], level),
+                    "coarse_steps": len(hist["coarse"]),
+                    "initial_loss": hist["coarse"][0],
+                    "final_loss": hist["coarse"][-1],
+                    "volume_iou": g["volume_iou"],
+                }
+            )
         unfrozen = self.run(truth, views, PipelineOptions(freeze_sdf=False), texture=False)
         unfrozen_geometry = evaluate_geometry(unfrozen.mesh, truth, count=self.points).as_dict()
         for variant, res, g in (("frozen SDF", main_result, main_geometry), ("SDF keeps training", unfrozen, unfrozen_geometry)):
-            freeze.per_object.append({
-                "object": name, "variant": variant,
-                # Image terms only: the unfrozen run also pays the field's regulariser.
-                "final_mask_loss": res.stats.get("refine_mask", float("nan")),
-                "final_normal_loss": res.stats.get("refine_normal", float("nan")),
-                "volume_iou": g["volume_iou"], "chamfer": g["chamfer"], "f_score_002": g["f_score_002"],
-                "watertight": is_watertight(res.mesh), "refine_s": res.timings.get("refine", float("nan")),
-            })
+            freeze.per_object.append(
+                {
+                    "object": name,
+                    "variant": variant,
+                    # Image terms only: the unfrozen run also pays the field's regulariser.
+                    "final_mask_loss": res.stats.get("refine_mask", float("nan")),
+                    "final_normal_loss": res.stats.get("refine_normal", float("nan")),
+                    "volume_iou": g["volume_iou"],
+                    "chamfer": g["chamfer"],
+                    "f_score_002": g["f_score_002"],
+                    "watertight": is_watertight(res.mesh),
+                    "refine_s": res.timings.get("refine", float("nan")),
+                }
+            )
 
 
 def summarise_ablation(ab: Ablation) -> dict[str, dict[str, Any]]:
@@ -197,6 +211,7 @@ def evaluate_generation(
     objects: list[ObjectScores] = []
     sheets: list[np.ndarray] = []
     start = time.perf_counter()
+
     def save_report() -> dict[str, Any]:
         """Written after every object, so a run stopped early still leaves its results."""
         report = {
@@ -211,9 +226,14 @@ def evaluate_generation(
             "objects": [asdict(o) for o in objects],
             "mean": _means(objects),
             "ablations": {
-                ab.name: {"variants": list(ab.variants), "objects": sorted({r["object"] for r in ab.per_object}),
-                          "summary": summarise_ablation(ab), "per_object": ab.per_object}
-                for ab in (init_ab, freeze_ab) if ab.per_object
+                ab.name: {
+                    "variants": list(ab.variants),
+                    "objects": sorted({r["object"] for r in ab.per_object}),
+                    "summary": summarise_ablation(ab),
+                    "per_object": ab.per_object,
+                }
+                for ab in (init_ab, freeze_ab)
+                if ab.per_object
             },
             "wall_s": time.perf_counter() - start,
         }
@@ -230,8 +250,11 @@ def evaluate_generation(
         scores = evaluator.score(name, truth, views, result)
         objects.append(scores)
         sheets.append(_labelled(comparison_grids(views, render_mesh_views(result.mesh, prior_cameras(), view_size), 80), name))
-        log(f"{name}: IoU {scores.geometry['volume_iou']:.3f}, Chamfer {scores.geometry['chamfer']:.4f}, "
-            f"PSNR {scores.prior_views['psnr']:.2f}/{scores.novel_views['psnr']:.2f} in {scores.timings['total']:.0f} s", flush=True)
+        log(
+            f"{name}: IoU {scores.geometry['volume_iou']:.3f}, Chamfer {scores.geometry['chamfer']:.4f}, "
+            f"PSNR {scores.prior_views['psnr']:.2f}/{scores.novel_views['psnr']:.2f} in {scores.timings['total']:.0f} s",
+            flush=True,
+        )
         report = save_report()
         if k < ablation_objects:
             evaluator.ablate(name, truth, views, (history, result, scores.geometry), init_ab, freeze_ab)
@@ -250,9 +273,16 @@ PROTOCOL = (
 
 
 def _means(objects: list[ObjectScores]) -> dict[str, float]:
-    rows = [{**o.geometry, **{f"prior_{k}": v for k, v in o.prior_views.items()},
-             **{f"novel_{k}": v for k, v in o.novel_views.items()}, **{f"time_{k}": v for k, v in o.timings.items()},
-             "watertight": float(o.watertight)} for o in objects]
+    rows = [
+        {
+            **o.geometry,
+            **{f"prior_{k}": v for k, v in o.prior_views.items()},
+            **{f"novel_{k}": v for k, v in o.novel_views.items()},
+            **{f"time_{k}": v for k, v in o.timings.items()},
+            "watertight": float(o.watertight),
+        }
+        for o in objects
+    ]
     return {k: statistics.fmean(r[k] for r in rows) for k in rows[0]}
 
 
@@ -278,22 +308,34 @@ def markdown(report: dict[str, Any]) -> str:
     ]
 
     def row(name: str, g: dict, p: dict, n: dict, t: dict, w: str) -> str:
-        return (f"| {name} | {g['chamfer']:.4f} | {g['volume_iou']:.3f} | {g['f_score_005']:.3f} | {g['f_score_002']:.3f} | "
-                f"{p['psnr']:.2f} | {p['ssim']:.3f} | {n['psnr']:.2f} | {n['ssim']:.3f} | {w} | "
-                f"{t.get('coarse', 0):.0f} | {t.get('refine', 0):.0f} | {t.get('texture', 0):.0f} | {t.get('total', 0):.0f} |")
+        return (
+            f"| {name} | {g['chamfer']:.4f} | {g['volume_iou']:.3f} | {g['f_score_005']:.3f} | {g['f_score_002']:.3f} | "
+            f"{p['psnr']:.2f} | {p['ssim']:.3f} | {n['psnr']:.2f} | {n['ssim']:.3f} | {w} | "
+            f"{t.get('coarse', 0):.0f} | {t.get('refine', 0):.0f} | {t.get('texture', 0):.0f} | {t.get('total', 0):.0f} |"
+        )
 
     for o in report["objects"]:
-        lines.append(row(o["name"], o["geometry"], o["prior_views"], o["novel_views"], o["timings"], "yes" if o["watertight"] else "no"))
+        lines.append(
+            row(o["name"], o["geometry"], o["prior_views"], o["novel_views"], o["timings"], "yes" if o["watertight"] else "no")
+        )
     m = report["mean"]
-    lines.append(row(
-        "**mean**", m, {"psnr": m["prior_psnr"], "ssim": m["prior_ssim"]}, {"psnr": m["novel_psnr"], "ssim": m["novel_ssim"]},
-        {k[5:]: v for k, v in m.items() if k.startswith("time_")}, f"{m['watertight']:.0%}",
-    ))
+    lines.append(
+        row(
+            "**mean**",
+            m,
+            {"psnr": m["prior_psnr"], "ssim": m["prior_ssim"]},
+            {"psnr": m["novel_psnr"], "ssim": m["novel_ssim"]},
+            {k[5:]: v for k, v in m.items() if k.startswith("time_")},
+            f"{m['watertight']:.0%}",
+        )
+    )
     for name, ab in report["ablations"].items():
         lines += ["", f"Ablation — {name} ({len(ab['objects'])} objects: {', '.join(ab['objects'])}); mean ± spread (std):", ""]
         keys = list(next(iter(ab["summary"].values())))
         lines.append("| variant | " + " | ".join(k.replace("_", " ") for k in keys) + " |")
         lines.append("|---" * (len(keys) + 1) + "|")
         for variant, summary in ab["summary"].items():
-            lines.append(f"| {variant} | " + " | ".join(f"{summary[k]['mean']:.4g} ± {summary[k]['std']:.2g}" for k in keys) + " |")
+            lines.append(
+                f"| {variant} | " + " | ".join(f"{summary[k]['mean']:.4g} ± {summary[k]['std']:.2g}" for k in keys) + " |"
+            )
     return "\n".join(lines) + "\n"

@@ -139,7 +139,10 @@ def markdown(report: dict[str, Any]) -> str:
         f"Contact sheets (lin_random.png, lin_meshes.png), one row per object: {' | '.join(SHEET_COLUMNS)}.",
         "",
     ]
-    for key, title in (("random", "Random shapes (unseen seeds, traced views)"), ("meshes", "Evaluation meshes (rasterised views)")):
+    for key, title in (
+        ("random", "Random shapes (unseen seeds, traced views)"),
+        ("meshes", "Evaluation meshes (rasterised views)"),
+    ):
         part = report.get(key)
         if not part or not part["count"]:
             continue
@@ -194,7 +197,10 @@ def evaluate(
     root = eval_meshes_root(meshes, report) if use_meshes else None
     if root is not None:
         shown = []
-        objects = [{"name": v.name, **score(lin, sae, v, zero_sdf, shown)} for v in tqdm(mesh_views(root, r, size), desc="meshes", disable=not progress)]
+        objects = [
+            {"name": v.name, **score(lin, sae, v, zero_sdf, shown)}
+            for v in tqdm(mesh_views(root, r, size), desc="meshes", disable=not progress)
+        ]
         report["meshes"] = summarise(objects)
         contact_sheet(shown, out / "lin_meshes.png")
     report["seconds"] = time.perf_counter() - t0

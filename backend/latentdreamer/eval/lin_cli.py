@@ -10,11 +10,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", default=None, help="LIN .safetensors (default: the shipped weights)")
     parser.add_argument("--checkpoint", default=None, help="evaluate a LIN training run directory's checkpoint instead")
     parser.add_argument(
-        "--sae", default=None,
+        "--sae",
+        default=None,
         help="SAE .safetensors the LIN pairs with (default: the run's SAE for --checkpoint, else the shipped SAE); a mismatched pair is refused",
     )
     parser.add_argument("--shapes", type=int, default=50, help="unseen random shapes")
-    parser.add_argument("--meshes", type=Path, default=None, help="folder of evaluation meshes (default: <repo>/../shared/eval/meshes)")
+    parser.add_argument(
+        "--meshes", type=Path, default=None, help="folder of evaluation meshes (default: <repo>/../shared/eval/meshes)"
+    )
     parser.add_argument("--no-meshes", action="store_true", help="random shapes only")
     parser.add_argument("--out", type=Path, default=Path("out/eval"), help="where lin_eval.{json,md} go")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
@@ -42,7 +45,15 @@ def run(args: argparse.Namespace) -> int:
         lin = load_lin(source, sae_card=sae_path)
     sae = load_sae(sae_path)
     report = evaluate(
-        lin, sae, source, sha256_file(source), read_card(sae_path)["sha256"], args.out, args.shapes, args.meshes, not args.no_meshes
+        lin,
+        sae,
+        source,
+        sha256_file(source),
+        read_card(sae_path)["sha256"],
+        args.out,
+        args.shapes,
+        args.meshes,
+        not args.no_meshes,
     )
     print(json.dumps({k: report[k]["mean"] for k in ("random", "meshes") if k in report}, indent=1))
     print(f"wrote {args.out / 'lin_eval.md'}")

@@ -126,11 +126,19 @@ def markdown(report: dict[str, Any]) -> str:
         "'bound' = the input grid meshed directly (what the resolution alone allows).",
         "",
     ]
-    for key, title in (("random", f"Random shapes (unseen seeds, truth at {report['random_truth_resolution']}^3)"), ("meshes", "Evaluation meshes")):
+    for key, title in (
+        ("random", f"Random shapes (unseen seeds, truth at {report['random_truth_resolution']}^3)"),
+        ("meshes", "Evaluation meshes"),
+    ):
         part = report.get(key)
         if not part or not part["count"]:
             continue
-        lines += [f"## {title}: {part['count']} objects", "", "| object | IoU | Chamfer | F@0.05 | F@0.02 | bound IoU |", "|---|---|---|---|---|---|"]
+        lines += [
+            f"## {title}: {part['count']} objects",
+            "",
+            "| object | IoU | Chamfer | F@0.05 | F@0.02 | bound IoU |",
+            "|---|---|---|---|---|---|",
+        ]
         rows = part["objects"] if key == "meshes" else []
         for o in rows + [{"name": "**mean**", **part["mean"]}]:
             lines.append(
@@ -169,7 +177,14 @@ def evaluate(
         "random_seeds": [EVAL_SEED_BASE + first_shape, EVAL_SEED_BASE + first_shape + shapes],
         "protocol": "docs/design.md §7 via latentdreamer.metrics.geometry",
     }
-    randoms = list(tqdm(random_round_trips(model, shapes, decode_resolution, points, gt_resolution, first_shape), total=shapes, desc="random", disable=not progress))
+    randoms = list(
+        tqdm(
+            random_round_trips(model, shapes, decode_resolution, points, gt_resolution, first_shape),
+            total=shapes,
+            desc="random",
+            disable=not progress,
+        )
+    )
     report["random"] = summarise(randoms)
     contact_sheet(randoms, out / "sae_random.png")
     root = eval_meshes_root(meshes, report) if use_meshes else None

@@ -10,10 +10,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", default=None, help="SAE .safetensors (default: the shipped weights)")
     parser.add_argument("--checkpoint", default=None, help="evaluate a training run directory's checkpoint instead")
     parser.add_argument("--shapes", type=int, default=200, help="unseen random shapes to round-trip")
-    parser.add_argument("--first-shape", type=int, default=0, help="start at this unseen seed offset (to split the set over processes)")
-    parser.add_argument("--meshes", type=Path, default=None, help="folder of evaluation meshes (default: <repo>/../shared/eval/meshes)")
+    parser.add_argument(
+        "--first-shape", type=int, default=0, help="start at this unseen seed offset (to split the set over processes)"
+    )
+    parser.add_argument(
+        "--meshes", type=Path, default=None, help="folder of evaluation meshes (default: <repo>/../shared/eval/meshes)"
+    )
     parser.add_argument("--no-meshes", action="store_true", help="random shapes only")
-    parser.add_argument("--resolution", type=int, default=None, help="decode resolution (default: twice the model's, see latent_ops.mesh_resolution)")
+    parser.add_argument(
+        "--resolution",
+        type=int,
+        default=None,
+        help="decode resolution (default: twice the model's, see latent_ops.mesh_resolution)",
+    )
     parser.add_argument("--points", type=int, default=100_000, help="surface points per mesh for Chamfer/F-score")
     parser.add_argument("--out", type=Path, default=Path("out/eval"), help="where sae_eval.{json,md} and the contact sheets go")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
@@ -35,7 +44,15 @@ def run(args: argparse.Namespace) -> int:
         source = str(args.weights or DEFAULT_SAE_WEIGHTS)
         model = load_sae(source)
     report = evaluate(
-        model, source, sha256_file(source), args.out, args.shapes, args.meshes, not args.no_meshes, args.resolution, args.points,
+        model,
+        source,
+        sha256_file(source),
+        args.out,
+        args.shapes,
+        args.meshes,
+        not args.no_meshes,
+        args.resolution,
+        args.points,
         first_shape=args.first_shape,
     )
     summary = {k: report[k]["mean"] for k in ("random", "meshes") if k in report}

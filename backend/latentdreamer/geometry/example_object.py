@@ -23,7 +23,7 @@ def pattern_colours(points: np.ndarray) -> np.ndarray:
     hue = (np.arctan2(y, x) / (2 * np.pi)) % 1.0
     bands = 0.5 + 0.5 * np.sign(np.sin(z * 2 * np.pi * 4.0))
     value = 0.55 + 0.4 * bands
-    rgb = np.array([colorsys.hsv_to_rgb(h, 0.75, v) for h, v in zip(hue, value)], dtype=np.float32)
+    rgb = np.array([colorsys.hsv_to_rgb(h, 0.75, v) for h, v in zip(hue, value, strict=True)], dtype=np.float32)
     return np.concatenate([rgb, np.ones((len(rgb), 1), np.float32)], axis=1)
 
 

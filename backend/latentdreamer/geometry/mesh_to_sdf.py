@@ -122,9 +122,11 @@ def _point_triangle_sq(tri, t, px, py, pz):
     if cross2 <= 1e-12 * ab2 * ac2:  # sin^2 of the angle at a below 1e-12, or an edge of length 0
         bx, by, bz = tri[t, 1, 0], tri[t, 1, 1], tri[t, 1, 2]
         cx, cy, cz = tri[t, 2, 0], tri[t, 2, 1], tri[t, 2, 2]
-        return min(_point_segment_sq(ax, ay, az, bx, by, bz, px, py, pz),
-                   _point_segment_sq(bx, by, bz, cx, cy, cz, px, py, pz),
-                   _point_segment_sq(ax, ay, az, cx, cy, cz, px, py, pz))
+        return min(
+            _point_segment_sq(ax, ay, az, bx, by, bz, px, py, pz),
+            _point_segment_sq(bx, by, bz, cx, cy, cz, px, py, pz),
+            _point_segment_sq(ax, ay, az, cx, cy, cz, px, py, pz),
+        )
     apx, apy, apz = px - ax, py - ay, pz - az
     d1 = abx * apx + aby * apy + abz * apz
     d2 = acx * apx + acy * apy + acz * apz

@@ -72,6 +72,7 @@ def subdivide_corner_uvs(corner_uvs: np.ndarray, iterations: int = 1) -> np.ndar
     for _ in range(iterations):
         a, b, c = uv[:, 0], uv[:, 1], uv[:, 2]
         m0, m1, m2 = (a + b) / 2, (b + c) / 2, (c + a) / 2  # on edges a->b, b->c, c->a
-        uv = np.concatenate([np.stack([a, m0, m2], 1), np.stack([b, m1, m0], 1), np.stack([c, m2, m1], 1),
-                             np.stack([m0, m1, m2], 1)])
+        uv = np.concatenate(
+            [np.stack([a, m0, m2], 1), np.stack([b, m1, m0], 1), np.stack([c, m2, m1], 1), np.stack([m0, m1, m2], 1)]
+        )
     return np.ascontiguousarray(uv)

@@ -145,7 +145,12 @@ def _solid_angle(tri: np.ndarray, t: int, qx: float, qy: float, qz: float) -> fl
     lb = np.sqrt(bx * bx + by * by + bz * bz)
     lc = np.sqrt(cx * cx + cy * cy + cz * cz)
     det = ax * (by * cz - bz * cy) - ay * (bx * cz - bz * cx) + az * (bx * cy - by * cx)
-    den = la * lb * lc + (ax * bx + ay * by + az * bz) * lc + (ax * cx + ay * cy + az * cz) * lb + (bx * cx + by * cy + bz * cz) * la
+    den = (
+        la * lb * lc
+        + (ax * bx + ay * by + az * bz) * lc
+        + (ax * cx + ay * cy + az * cz) * lb
+        + (bx * cx + by * cy + bz * cz) * la
+    )
     return 2.0 * np.arctan2(det, den)
 
 

@@ -106,9 +106,16 @@ def load_textured_eval_mesh(path: Path | str) -> Mesh:
     if not parts:
         raise ValueError(f"{path} holds no triangles")
     height = max(i.shape[0] for i in images)
-    resized = [i if i.shape[0] == height else np.asarray(
-        Image.fromarray((i * 255).astype(np.uint8)).resize((round(i.shape[1] * height / i.shape[0]), height)),
-        dtype=np.float32) / 255.0 for i in images]
+    resized = [
+        i
+        if i.shape[0] == height
+        else np.asarray(
+            Image.fromarray((i * 255).astype(np.uint8)).resize((round(i.shape[1] * height / i.shape[0]), height)),
+            dtype=np.float32,
+        )
+        / 255.0
+        for i in images
+    ]
     width = sum(i.shape[1] for i in resized)
     left = 0
     for k, image in enumerate(resized):

@@ -86,8 +86,10 @@ def load_mesh(path: str | Path) -> Mesh:
     except MeshFileError:
         raise
     except (ValueError, KeyError, IndexError, TypeError, struct.error, UnicodeDecodeError) as exc:
-        raise MeshFileError(f"{path} is not a mesh this backend can read ({type(exc).__name__}: {exc})",
-                            "give a GLB, glTF, OBJ or PLY file with triangles") from exc
+        raise MeshFileError(
+            f"{path} is not a mesh this backend can read ({type(exc).__name__}: {exc})",
+            "give a GLB, glTF, OBJ or PLY file with triangles",
+        ) from exc
     return mesh
 
 
@@ -102,8 +104,14 @@ def _write_glb(mesh: Mesh, path: Path) -> None:
     indices = mesh.faces.astype(np.uint32)
     blobs = [positions.tobytes(), indices.tobytes()]
     accessors = [
-        {"bufferView": 0, "componentType": _FLOAT, "count": len(positions), "type": "VEC3",
-         "min": positions.min(0).tolist(), "max": positions.max(0).tolist()},
+        {
+            "bufferView": 0,
+            "componentType": _FLOAT,
+            "count": len(positions),
+            "type": "VEC3",
+            "min": positions.min(0).tolist(),
+            "max": positions.max(0).tolist(),
+        },
         {"bufferView": 1, "componentType": _UINT32, "count": indices.size, "type": "SCALAR"},
     ]
     attributes = {"POSITION": 0}
@@ -115,8 +123,7 @@ def _write_glb(mesh: Mesh, path: Path) -> None:
         attributes["COLOR_0"] = 2
     views, offset = [], 0
     for i, blob in enumerate(blobs):
-        views.append({"buffer": 0, "byteOffset": offset, "byteLength": len(blob),
-                      "target": 34963 if i == 1 else 34962})
+        views.append({"buffer": 0, "byteOffset": offset, "byteLength": len(blob), "target": 34963 if i == 1 else 34962})
         offset += len(blob)  # every blob is a multiple of 4 bytes: float32 / uint32 data
     has_alpha = mesh.colors is not None and bool((mesh.colors[:, 3] < 1).any())
     primitive = {"attributes": attributes, "indices": 1, "mode": 4, "material": 0}
@@ -277,9 +284,7 @@ def _write_ply(mesh: Mesh, path: Path) -> None:
     faces = np.empty(mesh.num_faces, dtype=[("n", "u1"), ("v", "<i4", (3,))])
     faces["n"] = 3
     faces["v"] = mesh.faces
-    properties = "".join(
-        f"property {'float' if t == '<f4' else 'uchar'} {name}\n" for name, t in fields
-    )
+    properties = "".join(f"property {'float' if t == '<f4' else 'uchar'} {name}\n" for name, t in fields)
     header = (
         "ply\nformat binary_little_endian 1.0\ncomment latentdreamer (Z up, sRGB colours)\n"
         f"element vertex {mesh.num_vertices}\n{properties}"
@@ -300,8 +305,7 @@ def _write_obj(mesh: Mesh, path: Path) -> None:
         if mesh.colors is None:
             np.savetxt(f, mesh.vertices, fmt="v %.9g %.9g %.9g")
         else:
-            np.savetxt(f, np.concatenate([mesh.vertices, mesh.colors[:, :3]], axis=1),
-                       fmt="v %.9g %.9g %.9g %.6f %.6f %.6f")
+            np.savetxt(f, np.concatenate([mesh.vertices, mesh.colors[:, :3]], axis=1), fmt="v %.9g %.9g %.9g %.6f %.6f %.6f")
         np.savetxt(f, mesh.faces + 1, fmt="f %d %d %d")
 
 
@@ -336,8 +340,14 @@ def _write_textured_glb(mesh: Mesh, path: Path) -> None:
     texcoords = np.stack([uvs[:, 0], 1.0 - uvs[:, 1]], axis=1).astype(np.float32)
     blobs = [positions.tobytes(), faces.astype(np.uint32).tobytes(), texcoords.tobytes()]
     accessors = [
-        {"bufferView": 0, "componentType": _FLOAT, "count": len(positions), "type": "VEC3",
-         "min": positions.min(0).tolist(), "max": positions.max(0).tolist()},
+        {
+            "bufferView": 0,
+            "componentType": _FLOAT,
+            "count": len(positions),
+            "type": "VEC3",
+            "min": positions.min(0).tolist(),
+            "max": positions.max(0).tolist(),
+        },
         {"bufferView": 1, "componentType": _UINT32, "count": faces.size, "type": "SCALAR"},
         {"bufferView": 2, "componentType": _FLOAT, "count": len(texcoords), "type": "VEC2"},
     ]
@@ -362,11 +372,17 @@ def _write_textured_glb(mesh: Mesh, path: Path) -> None:
         "scenes": [{"nodes": [0]}],
         "nodes": [{"mesh": 0, "name": path.stem}],
         "meshes": [{"name": path.stem, "primitives": [{"attributes": attributes, "indices": 1, "mode": 4, "material": 0}]}],
-        "materials": [{
-            "name": TEXTURE_MATERIAL,
-            "pbrMetallicRoughness": {"baseColorTexture": {"index": 0, "texCoord": 0}, "baseColorFactor": [1, 1, 1, 1],
-                                     "metallicFactor": 0.0, "roughnessFactor": 1.0},
-        }],
+        "materials": [
+            {
+                "name": TEXTURE_MATERIAL,
+                "pbrMetallicRoughness": {
+                    "baseColorTexture": {"index": 0, "texCoord": 0},
+                    "baseColorFactor": [1, 1, 1, 1],
+                    "metallicFactor": 0.0,
+                    "roughnessFactor": 1.0,
+                },
+            }
+        ],
         "textures": [{"sampler": 0, "source": 0}],
         "samplers": [{"magFilter": 9729, "minFilter": 9987, "wrapS": 33071, "wrapT": 33071}],
         "images": [{"bufferView": len(views) - 1, "mimeType": "image/png", "name": path.stem + "_texture"}],
@@ -392,8 +408,10 @@ def _write_textured_obj(mesh: Mesh, path: Path) -> None:
     uvs, corner_vt = np.unique(mesh.uvs.reshape(-1, 2), axis=0, return_inverse=True)
     corners = np.stack([mesh.faces.reshape(-1) + 1, corner_vt.reshape(-1) + 1], axis=1).reshape(-1, 6)
     write_png(png, mesh.texture)
-    mtl.write_text(f"# latentdreamer\nnewmtl {TEXTURE_MATERIAL}\nKa 0 0 0\nKd 1 1 1\nKs 0 0 0\nd 1\nillum 1\n"
-                   f"map_Kd {png.name}\n", encoding="ascii")
+    mtl.write_text(
+        f"# latentdreamer\nnewmtl {TEXTURE_MATERIAL}\nKa 0 0 0\nKd 1 1 1\nKs 0 0 0\nd 1\nillum 1\nmap_Kd {png.name}\n",
+        encoding="ascii",
+    )
     with open(path, "w", encoding="ascii") as f:
         f.write("# latentdreamer (Z up; v x y z r g b with sRGB colours; texture in the MTL)\n")
         f.write(f"mtllib {mtl.name}\n")

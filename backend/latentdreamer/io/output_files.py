@@ -59,7 +59,7 @@ def process_start_time(pid: int) -> str | None:
             stat = f.read()
     except OSError:
         return None
-    fields = stat[stat.rindex(")") + 2:].split()
+    fields = stat[stat.rindex(")") + 2 :].split()
     return None if fields[0] == "Z" else fields[19]
 
 
@@ -113,8 +113,11 @@ def check_folder(folder: Path, what: str = "output folder") -> None:
     if existing.is_dir():
         remove_stale_stages(existing)
     if not existing.is_dir():
-        raise OutputError(f"the {what} {folder} cannot be created: {existing} is a file, not a folder",
-                          "choose a path whose folders are folders", code="bad_output")
+        raise OutputError(
+            f"the {what} {folder} cannot be created: {existing} is a file, not a folder",
+            "choose a path whose folders are folders",
+            code="bad_output",
+        )
     try:
         fd, probe = tempfile.mkstemp(dir=existing, prefix=".latentdreamer-write-test-")
     except OSError as exc:  # the place is unusable before anything ran: fix the command (exit 2)
@@ -128,14 +131,21 @@ def check_output_path(path: str | os.PathLike, suffixes: Sequence[str], overwrit
     """The output path, checked before any work (see the module docstring); returns it as a Path."""
     path = Path(path).expanduser()
     if path.is_dir():
-        raise OutputError(f"{what} {path} is a folder", "give a file name inside it, e.g. "
-                          f"{path / ('result' + suffixes[0])}", code="bad_output")
+        raise OutputError(
+            f"{what} {path} is a folder", f"give a file name inside it, e.g. {path / ('result' + suffixes[0])}", code="bad_output"
+        )
     if path.suffix.lower() not in suffixes:
-        raise OutputError(f"{what} {path} must end in {', '.join(suffixes[:-1])} or {suffixes[-1]}",
-                          f"e.g. {path.with_suffix(suffixes[0]).name}", code="bad_output")
+        raise OutputError(
+            f"{what} {path} must end in {', '.join(suffixes[:-1])} or {suffixes[-1]}",
+            f"e.g. {path.with_suffix(suffixes[0]).name}",
+            code="bad_output",
+        )
     if path.exists() and not overwrite:
-        raise OutputError(f"{what} {path} already exists; it was left as it is",
-                          "add --overwrite to replace it, or choose another name", code="output_exists")
+        raise OutputError(
+            f"{what} {path} already exists; it was left as it is",
+            "add --overwrite to replace it, or choose another name",
+            code="output_exists",
+        )
     check_folder(path.parent)
     return path
 
@@ -158,8 +168,13 @@ def temporary_sibling(path: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[Path], object], overwrite: bool = True,
-                 mode: int | None = None, make_parents: bool = True) -> Path:
+def atomic_write(
+    path: str | os.PathLike,
+    write: Callable[[Path], object],
+    overwrite: bool = True,
+    mode: int | None = None,
+    make_parents: bool = True,
+) -> Path:
     """Write `path` through `write(tmp)` and an atomic rename; returns `path`.
 
     `mode`: the file's permission bits (None: what the umask gives; the worker passes
@@ -191,19 +206,30 @@ def _link_no_replace(tmp: Path, path: Path) -> None:
     try:
         os.link(tmp, path)
     except FileExistsError:
-        raise OutputError(f"{path} appeared while this run was working (another run writing the same file?); "
-                          "it was left as it is and this run's result was not saved",
-                          "run again with --overwrite, or choose another name", code="output_exists") from None
+        raise OutputError(
+            f"{path} appeared while this run was working (another run writing the same file?); "
+            "it was left as it is and this run's result was not saved",
+            "run again with --overwrite, or choose another name",
+            code="output_exists",
+        ) from None
     except OSError:  # a file system without hard links (FAT, some network shares)
         if path.exists():
-            raise OutputError(f"{path} appeared while this run was working; it was left as it is",
-                              "run again with --overwrite, or choose another name", code="output_exists") from None
+            raise OutputError(
+                f"{path} appeared while this run was working; it was left as it is",
+                "run again with --overwrite, or choose another name",
+                code="output_exists",
+            ) from None
         os.replace(tmp, path)
 
 
 VIEW_FILE_NAMES: tuple[str, ...] = (
-    *(f"rgb_{k}.png" for k in range(6)), *(f"normal_{k}.png" for k in range(6)),
-    "condition.png", "views_grid.png", "normals_grid.png", "notes.txt", "prompt_image.png",
+    *(f"rgb_{k}.png" for k in range(6)),
+    *(f"normal_{k}.png" for k in range(6)),
+    "condition.png",
+    "views_grid.png",
+    "normals_grid.png",
+    "notes.txt",
+    "prompt_image.png",
 )
 """Everything `generate` may save in a views folder (io/view_files.py, priors/single_image.py)."""
 

@@ -37,10 +37,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from latentdreamer.config import strict_from_dict
 from latentdreamer.models.sae import SAE
 from latentdreamer.models.weights import WeightsError, load_weights, read_card, save_weights
 from latentdreamer.render.normal_maps import decode_normals
-from latentdreamer.config import strict_from_dict
 
 IN_CHANNELS = 5
 """Per pixel: camera-space normal (3, zero where absent), mask, normals-present flag."""
@@ -75,7 +75,9 @@ class LINConfig:
         if self.residual not in ("none", "hull"):
             raise ValueError(f"residual must be 'none' or 'hull', got {self.residual!r}")
         if self.image_size % (2 ** len(self.cnn_channels)):
-            raise ValueError(f"image_size {self.image_size} must divide by 2^{len(self.cnn_channels)} (one halving per CNN stage)")
+            raise ValueError(
+                f"image_size {self.image_size} must divide by 2^{len(self.cnn_channels)} (one halving per CNN stage)"
+            )
         if self.latent_size % self.block:
             raise ValueError(f"latent_size {self.latent_size} must divide by block {self.block}")
         if self.width % self.heads:
@@ -95,7 +97,7 @@ class LINConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "LINConfig":
+    def from_dict(cls, d: dict) -> LINConfig:
         return strict_from_dict(cls, d, "LIN config")
 
     def to_json(self) -> str:
@@ -152,7 +154,9 @@ class LIN(nn.Module):
         self.view_encoder = ViewEncoder(cfg)
         self.position = nn.Parameter(torch.randn(cfg.tokens_per_view, d) * 0.02)
         self.view_embedding = nn.Parameter(torch.randn(cfg.views, d) * 0.02)
-        layer = dict(d_model=d, nhead=cfg.heads, dim_feedforward=cfg.mlp_ratio * d, dropout=0.0, batch_first=True, norm_first=True)
+        layer = dict(
+            d_model=d, nhead=cfg.heads, dim_feedforward=cfg.mlp_ratio * d, dropout=0.0, batch_first=True, norm_first=True
+        )
         self.mixer = nn.TransformerEncoder(nn.TransformerEncoderLayer(**layer), cfg.encoder_layers, enable_nested_tensor=False)
         blocks = (cfg.latent_size // cfg.block) ** 3
         self.queries = nn.Parameter(torch.randn(blocks, d) * 0.02)
@@ -184,7 +188,9 @@ class LIN(nn.Module):
         `base`: with residual "hull", the SAE latent of the masks' visual hull (`hull_latent`)."""
         cfg = self.config
         if cfg.residual == "hull" and base is None:
-            raise ValueError("this LIN corrects the SAE encoding of the visual hull: pass base=hull_latent(sae, mask) (or sae= to predict)")
+            raise ValueError(
+                "this LIN corrects the SAE encoding of the visual hull: pass base=hull_latent(sae, mask) (or sae= to predict)"
+            )
         b, v = views.shape[:2]
         if v != cfg.views or views.shape[-1] != cfg.image_size or views.shape[-2] != cfg.image_size:
             raise ValueError(
@@ -234,15 +240,17 @@ def hull_latent(sae: SAE, mask: torch.Tensor, threshold: float = 0.5) -> torch.T
     cameras, carved at the SAE's resolution. An empty hull (masks that share no volume) is
     encoded as empty space."""
     from latentdreamer.geometry.sdf_from_occupancy import occupancy_to_sdf
-    from latentdreamer.render.visual_hull import visual_hull_occupancy
     from latentdreamer.render.cameras import prior_cameras
+    from latentdreamer.render.visual_hull import visual_hull_occupancy
 
     r = sae.config.resolution
     cams = prior_cameras()
     grids = []
     for views in mask:
         occ = visual_hull_occupancy(views.float(), cams, r, threshold)
-        grids.append(torch.from_numpy(occupancy_to_sdf(occ)).float() if occ.any() else torch.full((r, r, r), sae.config.truncation))
+        grids.append(
+            torch.from_numpy(occupancy_to_sdf(occ)).float() if occ.any() else torch.full((r, r, r), sae.config.truncation)
+        )
     with torch.no_grad():
         mean, _ = sae.encode(torch.stack(grids).to(mask.device))
     return mean
@@ -318,8 +326,20 @@ def load_lin_checkpoint(run_dir: str | os.PathLike, device: str | torch.device =
     torch.set_rng_state(rng)  # loading restores the trainer's RNG; a reader should not inherit it
     # The run's own SAE snapshot (train/lin.py SAE_SNAPSHOT) wherever the run folder now is.
     snapshot = Path(run_dir) / "sae.safetensors"
-    model.__dict__["paired_sae_path"] = snapshot if snapshot.is_file() and read_card(snapshot)["sha256"] == meta["sae"]["sha256"] else Path(meta["sae"]["path"])
+    model.__dict__["paired_sae_path"] = (
+        snapshot if snapshot.is_file() and read_card(snapshot)["sha256"] == meta["sae"]["sha256"] else Path(meta["sae"]["path"])
+    )
     return model.to(device).eval(), meta["sae"]
 
 
-__all__ = ["DEFAULT_LIN_WEIGHTS", "LIN", "LINConfig", "check_pairing", "export_lin", "hull_latent", "latent_loss", "load_lin", "load_lin_checkpoint"]
+__all__ = [
+    "DEFAULT_LIN_WEIGHTS",
+    "LIN",
+    "LINConfig",
+    "check_pairing",
+    "export_lin",
+    "hull_latent",
+    "latent_loss",
+    "load_lin",
+    "load_lin_checkpoint",
+]

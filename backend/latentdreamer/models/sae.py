@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from latentdreamer.geometry.grid import HALF_EXTENT, grid_points_tensor, sample_grid
 from latentdreamer.config import strict_from_dict
+from latentdreamer.geometry.grid import HALF_EXTENT, grid_points_tensor, sample_grid
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class SAEConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "SAEConfig":
+    def from_dict(cls, d: dict) -> SAEConfig:
         return strict_from_dict(cls, d, "SAE config")
 
     def to_json(self) -> str:
@@ -161,7 +161,8 @@ class PointDecoder(nn.Module):
     def __init__(self, cfg: SAEConfig) -> None:
         super().__init__()
         self.register_buffer(
-            "freqs", (2.0 ** torch.arange(cfg.fourier_bands, dtype=torch.float32)) * (math.pi / HALF_EXTENT),
+            "freqs",
+            (2.0 ** torch.arange(cfg.fourier_bands, dtype=torch.float32)) * (math.pi / HALF_EXTENT),
             persistent=False,
         )
         d_in = cfg.feature_channels + 3 + 6 * cfg.fourier_bands
@@ -269,7 +270,10 @@ class SAE(nn.Module):
         for i in range(b):
             near = (values[i].detach().abs() < band).nonzero().squeeze(1)
             sel = pts[near].unsqueeze(0)
-            exact_vals = torch.cat([self.head(features[i : i + 1], sel[:, s : s + chunk]) for s in range(0, len(near), chunk)] or [sel[..., 0]], dim=1)
+            exact_vals = torch.cat(
+                [self.head(features[i : i + 1], sel[:, s : s + chunk]) for s in range(0, len(near), chunk)] or [sel[..., 0]],
+                dim=1,
+            )
             rows.append(values[i].index_put((near,), exact_vals[0]))
         return torch.stack(rows).reshape(b, n, n, n).clamp(-t, t)
 

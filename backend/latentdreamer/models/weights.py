@@ -141,8 +141,11 @@ def verify_weights(path: str | os.PathLike, hint: str = "") -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         what = "is a folder, not a .safetensors file" if path.is_dir() else "not found"
-        raise WeightsError(f"weights file {path} {what}", hint or "check the path, or train and export the weights "
-                           "(`latentdreamer train ...`)", code="weights_missing")
+        raise WeightsError(
+            f"weights file {path} {what}",
+            hint or "check the path, or train and export the weights (`latentdreamer train ...`)",
+            code="weights_missing",
+        )
     card = read_card(path, hint)
     expected = card.get("sha256")
     try:
@@ -153,8 +156,9 @@ def verify_weights(path: str | os.PathLike, hint: str = "") -> dict[str, Any]:
         raise WeightsError(f"weights file {path} cannot be read ({e.strerror or e})", hint or "check its permissions") from e
     if expected != actual:
         if head.startswith(b"version https://git-lfs"):
-            raise WeightsError(f"weights file {path} does not match its card {card_path(path).name} "
-                               "(checksum mismatch)", GIT_LFS_HINT)
+            raise WeightsError(
+                f"weights file {path} does not match its card {card_path(path).name} (checksum mismatch)", GIT_LFS_HINT
+            )
         raise WeightsError(
             f"weights file {path} is damaged or was replaced (checksum mismatch: its sha256 is {actual}, "
             f"its card {card_path(path).name} says {expected})",
@@ -163,7 +167,9 @@ def verify_weights(path: str | os.PathLike, hint: str = "") -> dict[str, Any]:
     return card
 
 
-def load_weights(path: str | os.PathLike, device: str | torch.device = "cpu", hint: str = "") -> tuple[dict[str, torch.Tensor], dict]:
+def load_weights(
+    path: str | os.PathLike, device: str | torch.device = "cpu", hint: str = ""
+) -> tuple[dict[str, torch.Tensor], dict]:
     """Return (tensors, card) after checking the file against the card's sha256 (`verify_weights`)."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
@@ -172,5 +178,7 @@ def load_weights(path: str | os.PathLike, device: str | torch.device = "cpu", hi
     try:
         return load_file(str(path), device=str(device)), card
     except (SafetensorError, OSError, ValueError) as e:  # matches its card, yet not safetensors: a bad export
-        raise WeightsError(f"weights file {path} matches its card but is not a readable safetensors file ({e})",
-                           hint or "re-export the weights with save_weights") from e
+        raise WeightsError(
+            f"weights file {path} matches its card but is not a readable safetensors file ({e})",
+            hint or "re-export the weights with save_weights",
+        ) from e

@@ -14,11 +14,11 @@ import torch
 from latentdreamer.geometry.flexicubes import FlexiCubesMesh, deviation_loss, flexicubes, sdf_sign_loss
 from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.optimise.losses import image_terms, mask_weight
+from latentdreamer.optimise.presets import Preset
+from latentdreamer.optimise.progress import JobProgress
 from latentdreamer.optimise.shape_field import GridField
 from latentdreamer.optimise.stage_loop import StageReport, run_stage
 from latentdreamer.optimise.targets import ViewTargets
-from latentdreamer.optimise.presets import Preset
-from latentdreamer.optimise.progress import JobProgress
 from latentdreamer.render.cameras import Cameras
 from latentdreamer.render.views import render_views
 

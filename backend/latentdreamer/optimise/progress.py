@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import time
 
-from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.api import Callbacks, Cancelled, Progress
+from latentdreamer.geometry.mesh import Mesh
 
 
 class JobProgress:

@@ -11,10 +11,10 @@ import torch
 
 from latentdreamer.geometry.flexicubes import FlexiCubesMesh, flexicubes, weight_l2
 from latentdreamer.optimise.coarse import GeometryStep, geometry_objective
-from latentdreamer.optimise.stage_loop import StageReport, run_stage
-from latentdreamer.optimise.targets import ViewTargets
 from latentdreamer.optimise.presets import Preset
 from latentdreamer.optimise.progress import JobProgress
+from latentdreamer.optimise.stage_loop import StageReport, run_stage
+from latentdreamer.optimise.targets import ViewTargets
 from latentdreamer.render.cameras import Cameras
 
 STAGE = "refine"

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import torch
 
-from latentdreamer.geometry.normals import vertex_normals
 from latentdreamer.geometry.grid import sample_grid
-from latentdreamer.optimise.stage_loop import StageReport, run_stage
-from latentdreamer.optimise.targets import ViewTargets
+from latentdreamer.geometry.normals import vertex_normals
 from latentdreamer.optimise.presets import Preset
 from latentdreamer.optimise.progress import JobProgress
+from latentdreamer.optimise.stage_loop import StageReport, run_stage
+from latentdreamer.optimise.targets import ViewTargets
 from latentdreamer.render.cameras import Cameras
 from latentdreamer.render.rasterize import interpolate
 from latentdreamer.render.views import render_views

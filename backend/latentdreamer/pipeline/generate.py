@@ -15,26 +15,25 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from latentdreamer.api import Callbacks, GenerateSettings, GenerationResult, ViewSet
 from latentdreamer.device import resolve_device
-from latentdreamer.geometry.grid import grid_points
+from latentdreamer.geometry.flexicubes import flexicubes
+from latentdreamer.geometry.grid import grid_points, sample_grid
 from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.geometry.subdivision import loop_subdivision
-from latentdreamer.geometry.flexicubes import flexicubes
+from latentdreamer.geometry.uv_unwrap import subdivide_corner_uvs, unwrap
 from latentdreamer.optimise.coarse import geometry_objective, optimise_coarse
+from latentdreamer.optimise.presets import Preset, get_preset
+from latentdreamer.optimise.progress import JobProgress
 from latentdreamer.optimise.refine import optimise_refine
 from latentdreamer.optimise.shape_field import GridField, LatentField
 from latentdreamer.optimise.targets import ViewTargets, view_targets
-from latentdreamer.geometry.grid import sample_grid
 from latentdreamer.optimise.texture import fit_colour_grid
-from latentdreamer.geometry.uv_unwrap import subdivide_corner_uvs, unwrap
+from latentdreamer.pipeline.shape_prior import ShapePrior, load_shape_prior
 from latentdreamer.render.bake.bake import PADDING as BAKE_PADDING
 from latentdreamer.render.bake.bake import bake_texture
-from latentdreamer.render.visual_hull import visual_hull_sdf
-from latentdreamer.api import Callbacks, GenerateSettings, GenerationResult, ViewSet
-from latentdreamer.optimise.presets import Preset, get_preset
-from latentdreamer.optimise.progress import JobProgress
-from latentdreamer.pipeline.shape_prior import ShapePrior, load_shape_prior
 from latentdreamer.render.cameras import prior_cameras
+from latentdreamer.render.visual_hull import visual_hull_sdf
 
 SPHERE_RADIUS = 0.3
 STAGE_SHARES = {"init": 0.01, "coarse": 0.86, "refine": 0.06, "subdivide": 0.01, "texture": 0.04, "bake": 0.02}
@@ -69,7 +68,8 @@ def _initial_latent(prior: ShapePrior, init: str, targets: ViewTargets, hull: to
     if init in ("auto", "lin") and prior.lin is not None:
         size = prior.lin.config.image_size
         resize = lambda x: torch.nn.functional.interpolate(  # noqa: E731
-            x.permute(0, 3, 1, 2), size=(size, size), mode="area").permute(0, 2, 3, 1)
+            x.permute(0, 3, 1, 2), size=(size, size), mode="area"
+        ).permute(0, 2, 3, 1)
         normals = None if targets.normals is None else resize(targets.normals)[None]
         return prior.lin.predict(resize(targets.mask)[None], normals, sae=sae).reshape(shape), "lin"
     if init == "lin":
@@ -77,7 +77,9 @@ def _initial_latent(prior: ShapePrior, init: str, targets: ViewTargets, hull: to
     if init in ("auto", "hull"):
         r = sae.config.resolution
         with torch.no_grad():
-            mean, _ = sae.encode(torch.nn.functional.interpolate(hull[None, None], size=(r, r, r), mode="trilinear", align_corners=True))
+            mean, _ = sae.encode(
+                torch.nn.functional.interpolate(hull[None, None], size=(r, r, r), mode="trilinear", align_corners=True)
+            )
         return mean, "hull"
     return torch.zeros(shape, device=device), "zero"
 
@@ -102,9 +104,16 @@ def _best_start(prior: ShapePrior, targets: ViewTargets, hull: torch.Tensor, cam
     return best[1], best[2]
 
 
-def bake_texture_from_views(vertices: torch.Tensor, faces: torch.Tensor, views: ViewSet, grid: torch.Tensor,
-                            cameras, preset: Preset, view_aware: bool = True,
-                            unwrap_from: tuple[torch.Tensor, torch.Tensor] | None = None):
+def bake_texture_from_views(
+    vertices: torch.Tensor,
+    faces: torch.Tensor,
+    views: ViewSet,
+    grid: torch.Tensor,
+    cameras,
+    preset: Preset,
+    view_aware: bool = True,
+    unwrap_from: tuple[torch.Tensor, torch.Tensor] | None = None,
+):
     """The UV texture of the final mesh from the six views at their own resolution (320 px
     from Zero123++, finer than the texture stage's renders), the fitted colour grid filling
     what no view sees; `view_aware=False` weighs every view that sees a point alike (k = 0).
@@ -119,12 +128,19 @@ def bake_texture_from_views(vertices: torch.Tensor, faces: torch.Tensor, views: 
     if unwrap_from is not None:
         padding = max(2, round(BAKE_PADDING * preset.bake_resolution / 1024))
         coarse_v, coarse_f = unwrap_from
-        corner_uvs = subdivide_corner_uvs(unwrap(coarse_v.cpu().numpy(), coarse_f.cpu().numpy(),
-                                                 preset.bake_resolution, padding))
+        corner_uvs = subdivide_corner_uvs(unwrap(coarse_v.cpu().numpy(), coarse_f.cpu().numpy(), preset.bake_resolution, padding))
     unwrap_s = time.perf_counter() - started
-    baked = bake_texture(vertices, faces, targets.rgb, targets.mask, cameras, preset.bake_resolution,
-                         preset.view_power if view_aware else 0.0, lambda p: sample_grid(grid, p[None])[0].clamp(0, 1),
-                         corner_uvs=corner_uvs)
+    baked = bake_texture(
+        vertices,
+        faces,
+        targets.rgb,
+        targets.mask,
+        cameras,
+        preset.bake_resolution,
+        preset.view_power if view_aware else 0.0,
+        lambda p: sample_grid(grid, p[None])[0].clamp(0, 1),
+        corner_uvs=corner_uvs,
+    )
     baked.timings["unwrap"] += unwrap_s
     return baked
 
@@ -212,17 +228,26 @@ def generate_from_views(
     # f. UV texture baked from the views at their own resolution
     if settings.texture == "uv":
         progress.check_cancel("bake")
-        baked = bake_texture_from_views(vertices, faces, views, grid, cameras, preset, options.view_aware,
-                                        unwrap_from=before_subdivision)
-        stats.update(texture_size=preset.bake_resolution, texture_coverage=round(baked.coverage, 4),
-                     **{f"bake_{step}_s": round(s, 3) for step, s in baked.timings.items()})
+        baked = bake_texture_from_views(
+            vertices, faces, views, grid, cameras, preset, options.view_aware, unwrap_from=before_subdivision
+        )
+        stats.update(
+            texture_size=preset.bake_resolution,
+            texture_coverage=round(baked.coverage, 4),
+            **{f"bake_{step}_s": round(s, 3) for step, s in baked.timings.items()},
+        )
         progress.finish("bake")
     else:
         progress.finish("bake", "skipped")
     lap("bake")
 
-    mesh = Mesh(vertices.cpu().numpy().astype(np.float32), faces.cpu().numpy().astype(np.int64), colors,
-                uvs=None if baked is None else baked.corner_uvs, texture=None if baked is None else baked.image)
+    mesh = Mesh(
+        vertices.cpu().numpy().astype(np.float32),
+        faces.cpu().numpy().astype(np.int64),
+        colors,
+        uvs=None if baked is None else baked.corner_uvs,
+        texture=None if baked is None else baked.image,
+    )
     stats.update(
         vertices=mesh.num_vertices,
         triangles=mesh.num_faces,

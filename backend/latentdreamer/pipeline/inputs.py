@@ -68,7 +68,9 @@ def _tiles(grid: Path | None, files: Sequence[Path] | None, what: str) -> tuple[
     first = tiles[0].shape[:2]
     for f, tile in zip(files, tiles, strict=True):
         if tile.shape[0] != tile.shape[1]:
-            raise InputError(f"{what} file {f} is {tile.shape[1]}x{tile.shape[0]}; views must be square", "crop or pad it to a square")
+            raise InputError(
+                f"{what} file {f} is {tile.shape[1]}x{tile.shape[0]}; views must be square", "crop or pad it to a square"
+            )
         if tile.shape[:2] != first:
             raise InputError(
                 f"{what} file {f} is {tile.shape[1]}x{tile.shape[0]} but {files[0]} is {first[1]}x{first[0]}",

@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from latentdreamer.api import ViewSet
 from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.geometry.normalise import fit_in_sphere
 from latentdreamer.io.images import rendered_to_image
-from latentdreamer.api import ViewSet
 from latentdreamer.render.cameras import Cameras, prior_cameras
 from latentdreamer.render.textured import render_textured
 from latentdreamer.render.views import render_views
@@ -28,10 +28,14 @@ def render_mesh_views(mesh: Mesh, cameras: Cameras | None = None, resolution: in
     faces = torch.from_numpy(np.ascontiguousarray(mesh.faces, dtype=np.int64))
     colors = mesh.colors[:, :3] if mesh.colors is not None else np.full((len(vertices), 3), DEFAULT_GREY, np.float32)
     with torch.no_grad():
-        r = render_views(vertices, faces, cameras, resolution, colors=torch.from_numpy(np.ascontiguousarray(colors, dtype=np.float32)))
+        r = render_views(
+            vertices, faces, cameras, resolution, colors=torch.from_numpy(np.ascontiguousarray(colors, dtype=np.float32))
+        )
         rgb = r.rgb
         if mesh.uvs is not None:  # a textured mesh shows its texture, not colours at its vertices
-            rgb = render_textured(vertices, faces, torch.from_numpy(mesh.uvs), torch.from_numpy(mesh.texture), cameras, resolution)
+            rgb = render_textured(
+                vertices, faces, torch.from_numpy(mesh.uvs), torch.from_numpy(mesh.texture), cameras, resolution
+            )
     return ViewSet(
         rgb=rendered_to_image(rgb),
         alpha=rendered_to_image(r.mask)[..., 0],

@@ -36,8 +36,10 @@ PACKAGE_WEIGHTS = Path(latentdreamer.__file__).resolve().parent / "weights"
 
 RUN_META = "checkpoint.json"
 """models.checkpoint.META, named here because importing that module loads torch."""
-SHIPPED_HINT = ("reinstall the backend (`pip install --force-reinstall latentdreamer`, or the add-on's Install "
-                "Backend); in a git checkout run `git lfs pull` and `git checkout -- backend/latentdreamer/weights/`")
+SHIPPED_HINT = (
+    "reinstall the backend (`pip install --force-reinstall latentdreamer`, or the add-on's Install "
+    "Backend); in a git checkout run `git lfs pull` and `git checkout -- backend/latentdreamer/weights/`"
+)
 
 
 @dataclass(frozen=True)
@@ -57,14 +59,17 @@ class WeightsLocation:
         """How to fix a bad file here: another path for an explicit one, a reinstall for ours."""
         if self.source == "env":
             env = SAE_ENV if self.name == "sae" else LIN_ENV
-            return f"point {env} at a .safetensors file with its .json model card beside it, or unset it to use the shipped weights"
+            return (
+                f"point {env} at a .safetensors file with its .json model card beside it, or unset it to use the shipped weights"
+            )
         if self.source == "argument":
             return "give a .safetensors file with its .json model card beside it, or a training-run folder"
         return SHIPPED_HINT
 
 
-def locate_shape_weights(sae_path: str | os.PathLike | None = None,
-                         lin_path: str | os.PathLike | None = None) -> tuple[WeightsLocation, WeightsLocation]:
+def locate_shape_weights(
+    sae_path: str | os.PathLike | None = None, lin_path: str | os.PathLike | None = None
+) -> tuple[WeightsLocation, WeightsLocation]:
     """(SAE, LIN) locations by the module's order; nothing is read."""
 
     def pick(name: str, given, env: str, default: str) -> WeightsLocation:
@@ -94,8 +99,7 @@ def check_weights_file(loc: WeightsLocation) -> bool:
     return True
 
 
-def check_shape_weights(sae_path: str | os.PathLike | None = None,
-                        lin_path: str | os.PathLike | None = None) -> dict[str, bool]:
+def check_shape_weights(sae_path: str | os.PathLike | None = None, lin_path: str | os.PathLike | None = None) -> dict[str, bool]:
     """{'sae': usable, 'lin': usable}, checking every file that is there (no torch, ~20 ms).
 
     Raises the first WeightsError: a run with damaged weights must not start at all.
@@ -142,8 +146,10 @@ def _load_lin(device: torch.device, sae_weights: Path | None, loc: WeightsLocati
     if loc.path.is_dir() and loc.explicit:
         model, sae_record = load_lin_checkpoint(loc.path, device)
         if sae_record.get("sha256") != sha256_file(sae_weights):
-            raise WeightsError(f"the LIN run {loc.path} was trained against another SAE than {sae_weights}",
-                               "use the SAE it was trained with, or retrain the LIN for this SAE")
+            raise WeightsError(
+                f"the LIN run {loc.path} was trained against another SAE than {sae_weights}",
+                "use the SAE it was trained with, or retrain the LIN for this SAE",
+            )
         return model
     if not check_weights_file(loc):
         return None

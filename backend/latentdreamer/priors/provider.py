@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -46,7 +47,12 @@ class StepReporter:
     """Per-denoising-step progress over one or more diffusion passes, mapped into `span` of the job."""
 
     def __init__(
-        self, callbacks: Callbacks, total: int, span: tuple[float, float], stage: str = STAGE, message: str = "multi-view diffusion"
+        self,
+        callbacks: Callbacks,
+        total: int,
+        span: tuple[float, float],
+        stage: str = STAGE,
+        message: str = "multi-view diffusion",
     ) -> None:
         self.callbacks, self.total, self.span = callbacks, total, span
         self.stage, self.message = stage, message
@@ -105,7 +111,11 @@ class Zero123PlusProvider:
         from latentdreamer.render.grid_image import GRID_COLS, GRID_ROWS, split_grid
 
         paths = self._paths()
-        prepared = image if isinstance(image, PreparedImage) else prepare_image(image, segmentation=self.segmentation, models_dir=self.models_dir)
+        prepared = (
+            image
+            if isinstance(image, PreparedImage)
+            else prepare_image(image, segmentation=self.segmentation, models_dir=self.models_dir)
+        )
         model = self._load(paths, settings.device)
         size = model.tile_size
         notes = [f"background removal: {prepared.segmentation}", *prepared.notes]
@@ -113,14 +123,21 @@ class Zero123PlusProvider:
             notes.append("ran on the CPU (slow); a CUDA GPU with about 5 GB free runs fp16 in seconds")
         steps = self.steps or PRESET_STEPS[settings.preset]
         report = StepReporter(callbacks, steps * (2 if self.normals else 1), self.span)
-        common = dict(steps=steps, guidance=self.guidance, seed=settings.seed, width=GRID_COLS * size,
-                      height=GRID_ROWS * size, on_step=report, should_cancel=callbacks.should_cancel)
+        common = dict(
+            steps=steps,
+            guidance=self.guidance,
+            seed=settings.seed,
+            width=GRID_COLS * size,
+            height=GRID_ROWS * size,
+            on_step=report,
+            should_cancel=callbacks.should_cancel,
+        )
         colour = model.sample(prepared.condition, **common)
         normal_grid = model.sample(prepared.condition, control=colour, **common) if self.normals else None
         tiles = split_grid(colour)
         if normal_grid is None:
             return PriorViews(ViewSet(rgb=np.stack(tiles).astype(np.float32)), prepared, colour, None, notes)
-        masks = [view_mask(rgb, n) for rgb, n in zip(tiles, split_grid(normal_grid))]
+        masks = [view_mask(rgb, n) for rgb, n in zip(tiles, split_grid(normal_grid), strict=True)]
         notes.append(f"masks: {masks[0].method}")
         views = ViewSet(
             rgb=np.stack([m.rgb for m in masks]),

@@ -10,8 +10,8 @@ UNet itself stays stock.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import torch
 from diffusers.models.attention_processor import Attention, AttnProcessor2_0

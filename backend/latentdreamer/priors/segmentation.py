@@ -29,10 +29,7 @@ PLAIN_TOLERANCE = 0.08
 """Largest per-channel difference from the border colour still counted as background."""
 MIN_OBJECT_FRACTION = 1e-4
 
-_NO_OBJECT_HINT = (
-    "use an image whose object stands out from a plain background, or a PNG with transparency "
-    "around the object"
-)
+_NO_OBJECT_HINT = "use an image whose object stands out from a plain background, or a PNG with transparency around the object"
 
 
 @dataclass(frozen=True)
@@ -148,14 +145,19 @@ def segment(rgba: np.ndarray, has_alpha: bool, method: str = "auto", models_dir:
         if installed and path is not None:
             return _checked(Segmentation(_rembg_mask(rgba, path), "rembg", notes))
         if not installed:
-            missing, fix = "rembg is not installed", ("pip install rembg onnxruntime (the backend's `segmentation` extra; "
-                                                      "the add-on's Install Backend installs it)")
+            missing, fix = (
+                "rembg is not installed",
+                ("pip install rembg onnxruntime (the backend's `segmentation` extra; the add-on's Install Backend installs it)"),
+            )
         else:
-            missing, fix = "the background-removal model is not downloaded", (
-                "run `latentdreamer weights download background-removal` (the add-on: Download Models)")
+            missing, fix = (
+                "the background-removal model is not downloaded",
+                ("run `latentdreamer weights download background-removal` (the add-on: Download Models)"),
+            )
         if method == "rembg":
-            raise PriorInputError(f"background removal with rembg was asked for but {missing}",
-                                  f"{fix}, or choose another segmentation method")
+            raise PriorInputError(
+                f"background removal with rembg was asked for but {missing}", f"{fix}, or choose another segmentation method"
+            )
         missing = f"{missing} ({fix})"
         notes.append(f"{missing}; fell back")
     if method in ("auto", "alpha"):

@@ -10,9 +10,9 @@ plain-background cut-out can remove.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -52,7 +52,7 @@ class TextToImage:
     device: torch.device
 
     @classmethod
-    def load(cls, model_dir: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype | None = None) -> "TextToImage":
+    def load(cls, model_dir: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype | None = None) -> TextToImage:
         """Component by component from a diffusers-layout folder, so nothing but configs and
         safetensors is read (the folder's model_index.json may name classes we never import)."""
         from diffusers import AutoencoderKL, DPMSolverMultistepScheduler, StableDiffusionPipeline, UNet2DConditionModel
@@ -71,8 +71,14 @@ class TextToImage:
         for module in (unet, vae, text_encoder):
             module.eval().requires_grad_(False)
         pipe = StableDiffusionPipeline(
-            vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=scheduler,
-            safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+            vae=vae,
+            text_encoder=text_encoder,
+            tokenizer=tokenizer,
+            unet=unet,
+            scheduler=scheduler,
+            safety_checker=None,
+            feature_extractor=None,
+            requires_safety_checker=False,
         )
         pipe.to(device=device, dtype=dtype)
         pipe.set_progress_bar_config(disable=True)
@@ -114,8 +120,14 @@ class TextToImage:
             return kwargs
 
         out = self.pipe(
-            text, negative_prompt=negative_prompt or None, height=size, width=size, num_inference_steps=steps,
-            guidance_scale=guidance, generator=torch.Generator("cpu").manual_seed(int(seed)), output_type="np",
+            text,
+            negative_prompt=negative_prompt or None,
+            height=size,
+            width=size,
+            num_inference_steps=steps,
+            guidance_scale=guidance,
+            generator=torch.Generator("cpu").manual_seed(int(seed)),
+            output_type="np",
             callback_on_step_end=step_end,
         )
         return np.clip(np.asarray(out.images[0], dtype=np.float32), 0.0, 1.0)
@@ -147,7 +159,9 @@ def prompt_image(
     model = TextToImage.load(folder, device=device)
     steps = PRESET_STEPS[settings.preset]
     report = StepReporter(callbacks, steps, span, stage=STAGE, message="text-to-image diffusion")
-    image = model.generate(prompt, suffix=suffix, steps=steps, seed=settings.seed, on_step=report, should_cancel=callbacks.should_cancel)
+    image = model.generate(
+        prompt, suffix=suffix, steps=steps, seed=settings.seed, on_step=report, should_cancel=callbacks.should_cancel
+    )
     del model
     if device.type == "cuda":
         torch.cuda.empty_cache()

@@ -139,9 +139,16 @@ MODELS: dict[str, ModelSpec] = {
             # The diffusers sub-folders only (fp32 5.2 GB + the fp16 variants the original
             # shipped): the top-level single-file checkpoints would double the download.
             allow_patterns=(
-                "model_index.json", "scheduler/*.json", "tokenizer/*.json", "tokenizer/*.txt",
-                "unet/*.json", "unet/*.safetensors", "vae/*.json", "vae/*.safetensors",
-                "text_encoder/*.json", "text_encoder/*.safetensors",
+                "model_index.json",
+                "scheduler/*.json",
+                "tokenizer/*.json",
+                "tokenizer/*.txt",
+                "unet/*.json",
+                "unet/*.safetensors",
+                "vae/*.json",
+                "vae/*.safetensors",
+                "text_encoder/*.json",
+                "text_encoder/*.safetensors",
             ),
             needed_for="text",
         ),
@@ -223,8 +230,9 @@ def _pin_overrides() -> dict[str, dict]:
                 if not _SHA256.match(str(digest)):
                     raise ValueError(f"{name}: {file}: {digest!r} is not a lowercase hex SHA-256")
     except (OSError, ValueError) as exc:
-        raise PriorInputError(f"{PINS_ENV}={path} cannot be used: {exc}",
-                              f"fix that file or unset {PINS_ENV}", code="weights_missing") from None
+        raise PriorInputError(
+            f"{PINS_ENV}={path} cannot be used: {exc}", f"fix that file or unset {PINS_ENV}", code="weights_missing"
+        ) from None
     return data
 
 
@@ -317,8 +325,10 @@ def how_to_get(spec: ModelSpec, models_dir: str | Path | None = None) -> str:
     local_dir = (target / spec.folder) if target else Path("<models-dir>") / spec.folder
     fetch = f"run `latentdreamer weights download {spec.name}{where}` (needs network, about {spec.approx_gb:g} GB; licence {spec.licence})"
     if spec.url:
-        return (f"{fetch}; offline, fetch {spec.url} on another machine and copy it to {local_dir / spec.other_files[0]} "
-                "(its SHA-256 is checked at load)")
+        return (
+            f"{fetch}; offline, fetch {spec.url} on another machine and copy it to {local_dir / spec.other_files[0]} "
+            "(its SHA-256 is checked at load)"
+        )
     return (
         f"{fetch}; offline, fetch Hugging Face repo {spec.repo_id} on another machine "
         f"(`hf download {spec.repo_id} --revision {spec.revision} --include {' '.join(repr(p) for p in spec.allow_patterns)} "
@@ -326,7 +336,9 @@ def how_to_get(spec: ModelSpec, models_dir: str | Path | None = None) -> str:
     )
 
 
-def require(names: tuple[str, ...] = ("zero123plus", "normal-controlnet"), models_dir: str | Path | None = None) -> dict[str, Path]:
+def require(
+    names: tuple[str, ...] = ("zero123plus", "normal-controlnet"), models_dir: str | Path | None = None
+) -> dict[str, Path]:
     """Paths of the named models, every file checked against its reference checksum, or a
     fast `PriorInputError` saying exactly what is missing or damaged and how to fix it."""
     paths, problems, hints = {}, [], []
@@ -495,9 +507,15 @@ def check_files(spec: ModelSpec, root: Path, models_dir: str | Path | None = Non
         elif _digest(file, ref[0]) != ref[1]:
             raise _mismatch(spec, file, ref, models_dir)
     if unverified:
-        log.warning("%s: %d file(s) in %s have no reference checksum and were not verified (%s); "
-                    "`latentdreamer weights download %s` fetches the hub's checksums", spec.name, len(unverified), root,
-                    ", ".join(unverified[:3]) + (" ..." if len(unverified) > 3 else ""), spec.name)
+        log.warning(
+            "%s: %d file(s) in %s have no reference checksum and were not verified (%s); "
+            "`latentdreamer weights download %s` fetches the hub's checksums",
+            spec.name,
+            len(unverified),
+            root,
+            ", ".join(unverified[:3]) + (" ..." if len(unverified) > 3 else ""),
+            spec.name,
+        )
     return unverified
 
 
@@ -562,9 +580,11 @@ def verify(spec: ModelSpec, models_dir: str | Path | None = None) -> tuple[bool,
         lines.append(f"{spec.name}: {rel}: pickled weights are never loaded (ignored)")
     at = f" at {commit}" if commit else ""
     if ok and unverified:
-        lines.append(f"{spec.name}: NOT VERIFIED: {unverified} file(s) have no reference checksum ({st.source}: {st.path}{at}); "
-                     f"`latentdreamer weights download {spec.name}` fetches the hub's checksums "
-                     "(files that already match are not fetched again)")
+        lines.append(
+            f"{spec.name}: NOT VERIFIED: {unverified} file(s) have no reference checksum ({st.source}: {st.path}{at}); "
+            f"`latentdreamer weights download {spec.name}` fetches the hub's checksums "
+            "(files that already match are not fetched again)"
+        )
         return False, lines
     lines.append(f"{spec.name}: {'OK' if ok else 'FAILED'} ({st.source}: {st.path}{at})")
     return ok, lines
@@ -597,18 +617,26 @@ def download(spec: ModelSpec, models_dir: str | Path | None = None) -> Path:
     try:
         path = Path(
             snapshot_download(
-                spec.repo_id, revision=spec.revision, allow_patterns=list(spec.allow_patterns), ignore_patterns=DENY_PATTERNS,
+                spec.repo_id,
+                revision=spec.revision,
+                allow_patterns=list(spec.allow_patterns),
+                ignore_patterns=DENY_PATTERNS,
                 **kwargs,
             )
         )
     except Exception as exc:  # network, DNS, HTTP, disk: all end the same way for the user
         raise PriorInputError(
-            f"downloading {spec.repo_id} failed ({exc.__class__.__name__}: {exc})", how_to_get(spec, models_dir), code="weights_missing"
+            f"downloading {spec.repo_id} failed ({exc.__class__.__name__}: {exc})",
+            how_to_get(spec, models_dir),
+            code="weights_missing",
         ) from exc
     commit = path.name if path.parent.name == "snapshots" else _recorded_commit(path)
     if _SHA1.match(spec.revision) and commit not in (None, spec.revision):
-        raise PriorInputError(f"{spec.repo_id}: the hub served commit {commit}, not the pinned {spec.revision}",
-                              how_to_get(spec, models_dir), code="weights_missing")
+        raise PriorInputError(
+            f"{spec.repo_id}: the hub served commit {commit}, not the pinned {spec.revision}",
+            how_to_get(spec, models_dir),
+            code="weights_missing",
+        )
     _check_download(spec, path, commit, models_dir)
     write_manifest(path, spec, commit)
     return path
@@ -661,8 +689,11 @@ def _download_url(spec: ModelSpec, models_dir: str | Path | None) -> Path:
     name = spec.other_files[0]
     pinned = pins_for(spec, spec.revision).get(name)
     if not pinned:
-        raise PriorInputError(f"{spec.name}: no SHA-256 is pinned for {name} at {spec.revision}; refusing to download it",
-                              f"pin it in {PINS_ENV} (see the README)", code="weights_missing")
+        raise PriorInputError(
+            f"{spec.name}: no SHA-256 is pinned for {name} at {spec.revision}; refusing to download it",
+            f"pin it in {PINS_ENV} (see the README)",
+            code="weights_missing",
+        )
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / name
     if final.is_file() and _digest(final, "sha256") == pinned:
@@ -689,9 +720,11 @@ def _download_url(spec: ModelSpec, models_dir: str | Path | None) -> Path:
         os.replace(tmp, final)
     except (OSError, ValueError, urllib.error.URLError) as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise PriorInputError(f"downloading {spec.url} failed ({exc.__class__.__name__}: {exc})",
-                              "check the network and run the download again; " + how_to_get(spec, models_dir),
-                              code="weights_missing") from None
+        raise PriorInputError(
+            f"downloading {spec.url} failed ({exc.__class__.__name__}: {exc})",
+            "check the network and run the download again; " + how_to_get(spec, models_dir),
+            code="weights_missing",
+        ) from None
     finally:
         Path(tmp).unlink(missing_ok=True)
     write_manifest(folder, spec, spec.revision, spec.url)

@@ -28,10 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=("status", "download", "verify", "path"))
     parser.add_argument("models", nargs="*", metavar="MODEL", help=f"one or more of: {', '.join(MODELS)} (download/verify/path)")
     parser.add_argument("--all", action="store_true", help="download or verify every model (text-to-image too)")
-    parser.add_argument("--image", action="store_true",
-                        help=f"the models single image -> 3D needs: {', '.join(IMAGE_MODELS)}")
+    parser.add_argument("--image", action="store_true", help=f"the models single image -> 3D needs: {', '.join(IMAGE_MODELS)}")
     parser.add_argument(
-        "--models-dir", default=None,
+        "--models-dir",
+        default=None,
         help="a local folder with one sub-folder per model (default: LATENTDREAMER_MODELS, else the Hugging Face cache)",
     )
     parser.add_argument("--json", action="store_true", help="status as JSON")
@@ -55,13 +55,22 @@ def _status(names: list[str], args: argparse.Namespace) -> int:
     rows = []
     for name in names:
         st = model_status(MODELS[name], args.models_dir)
-        rows.append({
-            "name": name, "repo_id": st.spec.repo_id, "purpose": st.spec.purpose, "licence": st.spec.licence,
-            "present": st.complete, "source": st.source, "path": str(st.path) if st.path else None,
-            "size_bytes": st.size_bytes, "approx_download_gb": st.spec.approx_gb, "missing": st.missing,
-            "needed_for": st.spec.needed_for,
-            "how_to_get": None if st.complete else how_to_get(st.spec, args.models_dir),
-        })
+        rows.append(
+            {
+                "name": name,
+                "repo_id": st.spec.repo_id,
+                "purpose": st.spec.purpose,
+                "licence": st.spec.licence,
+                "present": st.complete,
+                "source": st.source,
+                "path": str(st.path) if st.path else None,
+                "size_bytes": st.size_bytes,
+                "approx_download_gb": st.spec.approx_gb,
+                "missing": st.missing,
+                "needed_for": st.spec.needed_for,
+                "how_to_get": None if st.complete else how_to_get(st.spec, args.models_dir),
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
@@ -73,8 +82,10 @@ def _status(names: list[str], args: argparse.Namespace) -> int:
             if r["path"]:
                 print(f"    incomplete in {r['path']}: missing {', '.join(r['missing'])}")
             print(f"    to get it: {r['how_to_get']}")
-    print("GPU memory: about 5 GB in fp16 for Zero123++ with its normal ControlNet (text-to-image runs before it, "
-          "about 3 GB, freed before the views); CPU works but takes minutes.")
+    print(
+        "GPU memory: about 5 GB in fp16 for Zero123++ with its normal ControlNet (text-to-image runs before it, "
+        "about 3 GB, freed before the views); CPU works but takes minutes."
+    )
     return 0
 
 
@@ -113,8 +124,11 @@ def _run(args: argparse.Namespace) -> int:
         return 0 if ok_all else 1
     for name in names:  # download
         spec = effective_spec(MODELS[name])
-        print(f"downloading {spec.name}: {spec.repo_id} ({spec.revision}, about {spec.approx_gb:g} GB, licence {spec.licence})",
-              file=sys.stderr, flush=True)
+        print(
+            f"downloading {spec.name}: {spec.repo_id} ({spec.revision}, about {spec.approx_gb:g} GB, licence {spec.licence})",
+            file=sys.stderr,
+            flush=True,
+        )
         path = download(spec, args.models_dir)
         print(path, flush=True)
     return 0

@@ -9,9 +9,9 @@ latent space, Euler-ancestral sampling with trailing timesteps.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -30,7 +30,16 @@ IMAGE_SCALE = 0.8 / 0.5
 DEFAULT_STEPS = 28
 DEFAULT_GUIDANCE = 4.0
 WIDTH, HEIGHT = 640, 960
-COMPONENTS = ("unet", "vae", "text_encoder", "tokenizer", "vision_encoder", "feature_extractor_vae", "feature_extractor_clip", "scheduler")
+COMPONENTS = (
+    "unet",
+    "vae",
+    "text_encoder",
+    "tokenizer",
+    "vision_encoder",
+    "feature_extractor_vae",
+    "feature_extractor_clip",
+    "scheduler",
+)
 
 
 def _processor_transform(image: torch.Tensor, config: dict) -> torch.Tensor:
@@ -43,10 +52,14 @@ def _processor_transform(image: torch.Tensor, config: dict) -> torch.Tensor:
     size = config.get("size", 224)
     crop = config.get("crop_size", size)
     if config.get("do_resize", True):
-        short = size.get("shortest_edge", min(size.get("height", 0), size.get("width", 0))) if isinstance(size, dict) else int(size)
+        short = (
+            size.get("shortest_edge", min(size.get("height", 0), size.get("width", 0))) if isinstance(size, dict) else int(size)
+        )
         h, w = image.shape[-2:]
         scale = short / min(h, w)
-        image = F.interpolate(image, size=(round(h * scale), round(w * scale)), mode="bicubic", antialias=True, align_corners=False)
+        image = F.interpolate(
+            image, size=(round(h * scale), round(w * scale)), mode="bicubic", antialias=True, align_corners=False
+        )
     if config.get("do_center_crop", True):
         ch, cw = (crop["height"], crop["width"]) if isinstance(crop, dict) else (int(crop), int(crop))
         h, w = image.shape[-2:]
@@ -85,7 +98,7 @@ class Zero123Plus:
         controlnet_dir: str | Path | None = None,
         device: str | torch.device = "cpu",
         dtype: torch.dtype | None = None,
-    ) -> "Zero123Plus":
+    ) -> Zero123Plus:
         """Build from a diffusers-layout folder (the real weights and the tests' tiny ones alike)."""
         from diffusers import AutoencoderKL, ControlNetModel, UNet2DConditionModel
         from transformers import CLIPTextModel, CLIPTokenizer, CLIPVisionModelWithProjection
@@ -97,7 +110,11 @@ class Zero123Plus:
         index = read_json(root / "model_index.json")
         ramping = index.get("ramping_coefficients")
         if not ramping:
-            raise PriorInputError(f"{root / 'model_index.json'} has no ramping_coefficients", "the folder is not Zero123++ v1.2", code="weights_missing")
+            raise PriorInputError(
+                f"{root / 'model_index.json'} has no ramping_coefficients",
+                "the folder is not Zero123++ v1.2",
+                code="weights_missing",
+            )
         common = {"use_safetensors": True, "local_files_only": True}
         unet = UNet2DConditionModel.from_pretrained(root / "unet", **common, **variant(root / "unet"))
         vae = AutoencoderKL.from_pretrained(root / "vae", **common, **variant(root / "vae"))
@@ -228,8 +245,12 @@ class Zero123Plus:
             residuals = {}
             if control_in is not None:
                 down, mid = self.controlnet(
-                    model_in, t, encoder_hidden_states=prompt, controlnet_cond=control_in,
-                    conditioning_scale=control_scale, return_dict=False,
+                    model_in,
+                    t,
+                    encoder_hidden_states=prompt,
+                    controlnet_cond=control_in,
+                    conditioning_scale=control_scale,
+                    return_dict=False,
                 )
                 residuals = {"down_block_additional_residuals": down, "mid_block_additional_residual": mid}
             with self.store.reading():

@@ -37,10 +37,10 @@ class Cameras:
     def mvp(self) -> torch.Tensor:
         return self.proj @ self.view
 
-    def to(self, device: torch.device | str) -> "Cameras":
+    def to(self, device: torch.device | str) -> Cameras:
         return Cameras(self.view.to(device), self.proj.to(device), self.positions.to(device))
 
-    def __getitem__(self, idx: int | slice | torch.Tensor) -> "Cameras":
+    def __getitem__(self, idx: int | slice | torch.Tensor) -> Cameras:
         if isinstance(idx, int):
             idx = slice(idx, idx + 1)
         return Cameras(self.view[idx], self.proj[idx], self.positions[idx])
@@ -95,7 +95,7 @@ def orbit_cameras(
     if len(azimuths_deg) != len(elevations_deg):
         raise ValueError("azimuths and elevations must have the same length")
     eyes = torch.tensor(
-        [camera_position(a, e, distance) for a, e in zip(azimuths_deg, elevations_deg)], dtype=torch.float32
+        [camera_position(a, e, distance) for a, e in zip(azimuths_deg, elevations_deg, strict=True)], dtype=torch.float32
     )
     view = look_at(eyes)
     proj = perspective(fov_deg).expand(len(eyes), 4, 4).clone()

@@ -16,8 +16,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from latentdreamer.geometry.grid import HALF_EXTENT, voxel_size
-from latentdreamer.geometry.grid import sample_grid
+from latentdreamer.geometry.grid import HALF_EXTENT, sample_grid, voxel_size
 from latentdreamer.render.cameras import Cameras
 from latentdreamer.render.normal_maps import BACKGROUND_VALUE, encode_normals
 
@@ -92,9 +91,7 @@ def trace_sdf(sdf: torch.Tensor, origins: torch.Tensor, directions: torch.Tensor
     return hit, t_out
 
 
-def sdf_views(
-    sdf: torch.Tensor, cameras: Cameras, resolution: int, supersample: int = 1
-) -> tuple[torch.Tensor, torch.Tensor]:
+def sdf_views(sdf: torch.Tensor, cameras: Cameras, resolution: int, supersample: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     """(B, n, n, n) SDF grids seen by B*V cameras (object b gets cameras b*V .. b*V+V-1).
 
     Returns mask (B, V, H, W, 1) and encoded normals (B, V, H, W, 3). `supersample` traces

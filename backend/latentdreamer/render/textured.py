@@ -18,8 +18,9 @@ def sample_texture(texture: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
     """(H, W, C) image (row 0 at the top) at (..., 2) UVs (v up) -> (..., C), bilinear."""
     shape = uv.shape[:-1]
     grid = torch.stack([uv[..., 0] * 2 - 1, 1 - uv[..., 1] * 2], dim=-1).reshape(1, 1, -1, 2)
-    out = F.grid_sample(texture.permute(2, 0, 1)[None].to(uv.dtype), grid, mode="bilinear",
-                        padding_mode="border", align_corners=False)
+    out = F.grid_sample(
+        texture.permute(2, 0, 1)[None].to(uv.dtype), grid, mode="bilinear", padding_mode="border", align_corners=False
+    )
     return out[0, :, 0].T.reshape(*shape, texture.shape[-1])
 
 

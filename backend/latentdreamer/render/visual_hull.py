@@ -27,7 +27,9 @@ def visual_hull_occupancy(masks: torch.Tensor, cameras: Cameras, resolution: int
     clip = to_clip(points, cameras.to(masks.device))
     ndc = clip[..., :2] / clip[..., 3:].clamp(min=1e-6)
     # grid_sample: x -> columns, y = -1 -> row 0, which is the bottom row here, as in NDC.
-    sampled = F.grid_sample(masks.permute(0, 3, 1, 2), ndc[:, :, None, :], mode="bilinear", padding_mode="zeros", align_corners=False)
+    sampled = F.grid_sample(
+        masks.permute(0, 3, 1, 2), ndc[:, :, None, :], mode="bilinear", padding_mode="zeros", align_corners=False
+    )
     inside = (sampled[:, 0, :, 0] > threshold).all(dim=0)
     return inside.reshape(resolution, resolution, resolution).cpu().numpy()
 

@@ -14,7 +14,10 @@ TRAINERS: dict[str, tuple[str, str]] = {
     "sae": ("latentdreamer.train.sae_cli", "train the signed-distance VAE on streamed random shapes"),
     "sae-export": ("latentdreamer.train.export_sae", "export an SAE run's checkpoint as shipped weights with its model card"),
     "lin": ("latentdreamer.train.lin_cli", "train the latent initialisation network against a frozen SAE"),
-    "lin-export": ("latentdreamer.train.export_lin", "export a LIN run's checkpoint as shipped weights with its model card (names its SAE)"),
+    "lin-export": (
+        "latentdreamer.train.export_lin",
+        "export a LIN run's checkpoint as shipped weights with its model card (names its SAE)",
+    ),
 }
 
 

@@ -41,21 +41,27 @@ def readable_card(card: dict, evaluation: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from latentdreamer.models.checkpoint import META
     from latentdreamer.models.lin import DEFAULT_LIN_WEIGHTS, export_lin, load_lin_checkpoint
     from latentdreamer.models.sae import count_parameters
     from latentdreamer.models.weights import code_commit, hardware_description
-    from latentdreamer.models.checkpoint import META
     from latentdreamer.train.sae import EVAL_SEED_BASE
 
     meta = json.loads((args.run / META).read_text())
     model, sae = load_lin_checkpoint(args.run)
     evaluation = json.loads(args.eval.read_text()) if args.eval else None
     if evaluation and evaluation.get("sae_sha256") != sae["sha256"]:
-        raise SystemExit(f"{args.eval} scored this LIN with another SAE ({evaluation.get('sae_sha256')}); re-run `latentdreamer eval lin`")
+        raise SystemExit(
+            f"{args.eval} scored this LIN with another SAE ({evaluation.get('sae_sha256')}); re-run `latentdreamer eval lin`"
+        )
     steps, train = meta["step"], meta["train"]
     card = {
         "description": "LIN: six normal maps + masks (or masks only) in the Zero123++ v1.2 cameras -> SAE latent (8x8^3)"
-        + (", as a correction to the SAE encoding of the masks' visual hull (models.lin.hull_latent)" if model.config.residual == "hull" else "")
+        + (
+            ", as a correction to the SAE encoding of the masks' visual hull (models.lin.hull_latent)"
+            if model.config.residual == "hull"
+            else ""
+        )
         + "; trained only on random geometry",
         "parameters": count_parameters(model),
         "inputs": f"(B, 6, {model.config.image_size}, {model.config.image_size}) masks + encoded camera-space normals, "
@@ -77,7 +83,10 @@ def run(args: argparse.Namespace) -> int:
             "eval_seeds": f">= {EVAL_SEED_BASE} (never used in training)",
             "public_datasets": "none",
         },
-        "hardware": next((r["hardware"] for r in reversed(meta.get("runs", [])) if "hardware" in r), {**hardware_description(), "torch_threads": train["threads"]}),
+        "hardware": next(
+            (r["hardware"] for r in reversed(meta.get("runs", [])) if "hardware" in r),
+            {**hardware_description(), "torch_threads": train["threads"]},
+        ),
         "code_commit": code_commit(),
         "metrics": evaluation,
         "last_training_eval": meta.get("last_eval"),
@@ -93,5 +102,7 @@ def run(args: argparse.Namespace) -> int:
         )
     if evaluation:
         out.with_suffix(".md").write_text(readable_card(card, evaluation))
-    print(f"wrote {out} and {card_path} (step {steps}, {out.stat().st_size / 1e6:.1f} MB, pairs with SAE {sae['sha256'][:16]}...)")
+    print(
+        f"wrote {out} and {card_path} (step {steps}, {out.stat().st_size / 1e6:.1f} MB, pairs with SAE {sae['sha256'][:16]}...)"
+    )
     return 0

@@ -18,10 +18,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", type=Path, required=True, help="training run directory (holds checkpoint.json)")
     parser.add_argument("--out", type=Path, default=None, help="weights file (default: the package's weights/sae.safetensors)")
     parser.add_argument(
-        "--eval", type=Path, action="append", default=[], help="sae_eval.json written by `latentdreamer eval sae` (repeat to merge parts)"
+        "--eval",
+        type=Path,
+        action="append",
+        default=[],
+        help="sae_eval.json written by `latentdreamer eval sae` (repeat to merge parts)",
     )
     parser.add_argument("--ablation", type=Path, default=None, help="JSON written by benchmarks/ablate_sae_losses.py")
-    parser.add_argument("--resolution-study", type=Path, default=None, help="JSON written by benchmarks/compare_sae_resolution.py")
+    parser.add_argument(
+        "--resolution-study", type=Path, default=None, help="JSON written by benchmarks/compare_sae_resolution.py"
+    )
     parser.add_argument("--note", action="append", default=[], help="a remark for the card (repeatable)")
     parser.add_argument("--decoder-speed", type=Path, default=None, help="text printed by benchmarks/bench_sae_decoder.py")
 
@@ -32,9 +38,9 @@ def _json_or_none(path: Path | None):
 
 def run(args: argparse.Namespace) -> int:
     from latentdreamer.eval.sae import merge_reports
+    from latentdreamer.models.checkpoint import META
     from latentdreamer.models.latent_ops import DEFAULT_SAE_WEIGHTS, export_sae, load_sae_checkpoint
     from latentdreamer.models.weights import code_commit, hardware_description
-    from latentdreamer.models.checkpoint import META
     from latentdreamer.train.sae import EVAL_SEED_BASE
 
     meta = json.loads((args.run / META).read_text())

@@ -23,14 +23,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from latentdreamer.config import strict_from_dict
+from latentdreamer.models.checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint
 from latentdreamer.models.lin import LIN, LINConfig, hull_latent, latent_loss
 from latentdreamer.models.sae import SAE
 from latentdreamer.models.weights import WeightsError
-from latentdreamer.models.checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint
 from latentdreamer.train.lin_data import LINDataConfig, training_views
 from latentdreamer.train.loop import train_until
 from latentdreamer.train.sae import EVAL_SEED_BASE, ShapeFn, default_shape_fn, grid_iou, shape_batch, step_generator
-from latentdreamer.config import strict_from_dict
 
 SAE_SNAPSHOT = "sae.safetensors"
 """Name, inside a LIN run directory, of the SAE snapshot taken from a training run."""
@@ -54,7 +54,7 @@ class LINTrainConfig:
     """torch threads (0 keeps torch's default); one thread on shared 2-core machines (see SAETrainConfig)."""
 
     @classmethod
-    def from_dict(cls, d: dict) -> "LINTrainConfig":
+    def from_dict(cls, d: dict) -> LINTrainConfig:
         return strict_from_dict(cls, d, "LIN train config")
 
 
@@ -92,7 +92,11 @@ def resolve_sae(source: str | os.PathLike | None, out: Path) -> Path:
     if source.is_dir():
         meta = json.loads((source / "checkpoint.json").read_text())
         snapshot = out / SAE_SNAPSHOT
-        export_sae(load_sae_checkpoint(source), snapshot, {"source": str(source), "step": meta["step"], "snapshot_of": "training checkpoint"})
+        export_sae(
+            load_sae_checkpoint(source),
+            snapshot,
+            {"source": str(source), "step": meta["step"], "snapshot_of": "training checkpoint"},
+        )
         return snapshot
     return source
 
@@ -125,7 +129,9 @@ class LINTrainer:
         existing = checkpoint_exists(self.out)
         if existing:
             if not resume:
-                raise FileExistsError(f"{self.out} already holds a checkpoint: pass --resume to continue it, or choose another --out")
+                raise FileExistsError(
+                    f"{self.out} already holds a checkpoint: pass --resume to continue it, or choose another --out"
+                )
             saved = json.loads((self.out / "checkpoint.json").read_text())
             model_cfg = LINConfig.from_dict(saved["model"])
             data_cfg = LINDataConfig.from_dict(saved["data"])

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from latentdreamer.config import strict_from_dict
 from latentdreamer.render.cameras import (
     PRIOR_AZIMUTHS_DEG,
     PRIOR_DISTANCE,
@@ -26,7 +27,6 @@ from latentdreamer.render.cameras import (
 )
 from latentdreamer.render.normal_maps import BACKGROUND_VALUE, decode_normals, encode_normals
 from latentdreamer.render.sdf_views import sdf_views
-from latentdreamer.config import strict_from_dict
 
 BLUR_RADIUS = 2
 """Half-width in pixels of the blur kernel (covers sigma up to ~1 px)."""
@@ -52,7 +52,7 @@ class LINDataConfig:
     """Chance that an object's views come without normals (masks only)."""
 
     @classmethod
-    def from_dict(cls, d: dict) -> "LINDataConfig":
+    def from_dict(cls, d: dict) -> LINDataConfig:
         return strict_from_dict(cls, d, "LIN data config")
 
 
@@ -66,10 +66,11 @@ def jittered_cameras(count: int, cfg: LINDataConfig, gen: torch.Generator) -> Ca
     az = torch.tensor(PRIOR_AZIMUTHS_DEG).repeat(count) + _uniform(gen, (count * v,), -1, 1) * cfg.azimuth_jitter_deg
     el = torch.tensor(PRIOR_ELEVATIONS_DEG).repeat(count) + _uniform(gen, (count * v,), -1, 1) * cfg.elevation_jitter_deg
     dist = PRIOR_DISTANCE * (1.0 + _uniform(gen, (count,), -1, 1) * cfg.distance_jitter)
-    cams = [orbit_cameras(az[i * v : (i + 1) * v].tolist(), el[i * v : (i + 1) * v].tolist(), float(dist[i]), PRIOR_FOV_DEG) for i in range(count)]
-    return Cameras(
-        torch.cat([c.view for c in cams]), torch.cat([c.proj for c in cams]), torch.cat([c.positions for c in cams])
-    )
+    cams = [
+        orbit_cameras(az[i * v : (i + 1) * v].tolist(), el[i * v : (i + 1) * v].tolist(), float(dist[i]), PRIOR_FOV_DEG)
+        for i in range(count)
+    ]
+    return Cameras(torch.cat([c.view for c in cams]), torch.cat([c.proj for c in cams]), torch.cat([c.positions for c in cams]))
 
 
 def gaussian_blur(images: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:

@@ -22,12 +22,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from latentdreamer.geometry.grid import voxel_size
-from latentdreamer.models.sae import SAE, SAEConfig, kl_divergence, sample_posterior
-from latentdreamer.geometry.grid import sample_grid
-from latentdreamer.models.checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint
-from latentdreamer.train.loop import train_until
 from latentdreamer.config import strict_from_dict
+from latentdreamer.geometry.grid import sample_grid, voxel_size
+from latentdreamer.models.checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint
+from latentdreamer.models.sae import SAE, SAEConfig, kl_divergence, sample_posterior
+from latentdreamer.train.loop import train_until
 
 EVAL_SEED_BASE = 10**9
 """Shape seeds >= this are reserved for evaluation."""
@@ -68,7 +67,7 @@ class SAETrainConfig:
     2-thread OpenMP step waits on the busier core and runs up to 15x slower."""
 
     @classmethod
-    def from_dict(cls, d: dict) -> "SAETrainConfig":
+    def from_dict(cls, d: dict) -> SAETrainConfig:
         return strict_from_dict(cls, d, "SAE train config")
 
 
@@ -119,7 +118,9 @@ def shape_batch(shape_fn: ShapeFn, step: int, batch: int, resolution: int) -> to
     return torch.from_numpy(np.stack([shape_fn(s, resolution) for s in seeds]))
 
 
-def reconstruction_loss(pred: torch.Tensor, target: torch.Tensor, truncation: float, h: float, surface_weight: float) -> torch.Tensor:
+def reconstruction_loss(
+    pred: torch.Tensor, target: torch.Tensor, truncation: float, h: float, surface_weight: float
+) -> torch.Tensor:
     """Near-surface weighted L1 against the truncated SDF, in units of the truncation."""
     target = target.clamp(-truncation, truncation)
     w = 1.0 + surface_weight * torch.exp(-target.abs() / h)
@@ -170,7 +171,9 @@ class SAETrainer:
         self.meta: dict[str, Any] = {"runs": [], "wall_seconds": 0.0, "shapes_seen": 0}
         if checkpoint_exists(self.out):
             if not resume:
-                raise FileExistsError(f"{self.out} already holds a checkpoint: pass --resume to continue it, or choose another --out")
+                raise FileExistsError(
+                    f"{self.out} already holds a checkpoint: pass --resume to continue it, or choose another --out"
+                )
             saved = json.loads((self.out / "checkpoint.json").read_text())
             model_cfg = SAEConfig.from_dict(saved["model"])
             self.train_cfg = train_cfg = SAETrainConfig.from_dict({**saved["train"], **_overrides(train_cfg), **(changes or {})})
@@ -220,8 +223,15 @@ class SAETrainer:
         if cfg.mask_weight or cfg.normal_weight or cfg.flexi_reg_weight:
             from latentdreamer.train.sae_render import render_losses
 
-            terms = render_losses(self.model, z, features, sdf, gen, cfg.render_resolution, cfg.render_views, cfg.render_image_size)
-            loss = loss + cfg.mask_weight * terms["mask"] + cfg.normal_weight * terms["normal"] + cfg.flexi_reg_weight * terms["flexi_reg"]
+            terms = render_losses(
+                self.model, z, features, sdf, gen, cfg.render_resolution, cfg.render_views, cfg.render_image_size
+            )
+            loss = (
+                loss
+                + cfg.mask_weight * terms["mask"]
+                + cfg.normal_weight * terms["normal"]
+                + cfg.flexi_reg_weight * terms["flexi_reg"]
+            )
             extra = {k: v.item() for k, v in terms.items()}
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -230,7 +240,12 @@ class SAETrainer:
         with torch.no_grad():
             sign_acc = ((pred < 0) == (target < 0)).float().mean()
         return {
-            "loss": loss.item(), "recon": recon.item(), "kl": kl.item(), "grad_norm": gnorm.item(), "sign_acc": sign_acc.item(), **extra
+            "loss": loss.item(),
+            "recon": recon.item(),
+            "kl": kl.item(),
+            "grad_norm": gnorm.item(),
+            "sign_acc": sign_acc.item(),
+            **extra,
         }
 
     def save(self) -> None:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import torch
 
 from latentdreamer.geometry.flexicubes import deviation_loss, flexicubes, sdf_sign_loss
-from latentdreamer.models.sae import SAE
 from latentdreamer.geometry.grid import grid_points_tensor, sample_grid
+from latentdreamer.models.sae import SAE
 from latentdreamer.render.cameras import orbit_cameras
 from latentdreamer.render.views import render_views
 
@@ -47,7 +47,7 @@ def render_losses(
     with torch.no_grad():
         true_grids = sample_grid(sdf.unsqueeze(1), pts).reshape(-1, resolution, resolution, resolution)
     totals = {"mask": z.new_zeros(()), "normal": z.new_zeros(()), "flexi_reg": z.new_zeros(())}
-    for pred, true in zip(pred_grids, true_grids):
+    for pred, true in zip(pred_grids, true_grids, strict=True):
         cams = random_cameras(views, gen)
         with torch.no_grad():
             t_mesh = flexicubes(true)

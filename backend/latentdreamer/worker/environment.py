@@ -43,8 +43,7 @@ def shape_weights_status() -> dict[str, dict[str, Any]]:
             present, error = check_weights_file(loc), None
         except WeightsError as exc:
             present, error = False, f"{exc.message} (hint: {exc.hint})" if exc.hint else exc.message
-        status[loc.name] = {"present": present, "path": str(loc.path), "source": loc.source, "licence": None,
-                            "error": error}
+        status[loc.name] = {"present": present, "path": str(loc.path), "source": loc.source, "licence": None, "error": error}
     return status
 
 
@@ -57,13 +56,16 @@ def weights_status() -> dict[str, dict[str, Any]]:
         return status
     for name, spec in MODELS.items():
         st = model_status(spec)
-        status[name] = {"present": st.complete, "path": str(st.path) if st.path else None, "source": st.source,
-                        "licence": spec.licence}
+        status[name] = {
+            "present": st.complete,
+            "path": str(st.path) if st.path else None,
+            "source": st.source,
+            "licence": spec.licence,
+        }
     return status
 
 
-def hello_event(jobs_dir: Path, log_file: Path | None, max_queue: int,
-                pipeline_capabilities: dict[str, Any]) -> dict[str, Any]:
+def hello_event(jobs_dir: Path, log_file: Path | None, max_queue: int, pipeline_capabilities: dict[str, Any]) -> dict[str, Any]:
     try:
         torch_version = importlib.metadata.version("torch")
     except importlib.metadata.PackageNotFoundError:
@@ -120,12 +122,18 @@ class DeviceReport:
                 free, total = device.get("free_bytes"), device.get("total_bytes")
                 if free is None:
                     free, total = host_memory()
-                event = make_event("device", None, torch=torch.__version__, device=device,
-                                   free_bytes=free, total_bytes=total)
+                event = make_event("device", None, torch=torch.__version__, device=device, free_bytes=free, total_bytes=total)
             except Exception as exc:  # a broken torch install must not kill the worker
                 log.exception("device probe failed")
-                event = make_event("device", None, torch=None, device=None, free_bytes=None,
-                                   total_bytes=None, error=f"{type(exc).__name__}: {exc}")
+                event = make_event(
+                    "device",
+                    None,
+                    torch=None,
+                    device=None,
+                    free_bytes=None,
+                    total_bytes=None,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
         self._emit(event)
 
 

@@ -98,9 +98,14 @@ def job_inputs(request: GenerateRequest) -> JobInputs:
     def files(source: ImageSource | None) -> tuple[Path, ...] | None:
         return tuple(Path(f) for f in source.files) if source is not None and source.files else None
 
-    return JobInputs(image=Path(request.image) if request.image else None, prompt=request.prompt,
-                     view_grid=grid(request.views), view_files=files(request.views),
-                     normal_grid=grid(request.normals), normal_files=files(request.normals))
+    return JobInputs(
+        image=Path(request.image) if request.image else None,
+        prompt=request.prompt,
+        view_grid=grid(request.views),
+        view_files=files(request.views),
+        normal_grid=grid(request.normals),
+        normal_files=files(request.normals),
+    )
 
 
 def execute(job: Job, settings: GenerateSettings, reporter: JobReporter) -> GenerationResult:
@@ -110,8 +115,9 @@ def execute(job: Job, settings: GenerateSettings, reporter: JobReporter) -> Gene
     log.info("job %s: %d threads (%s)", job.id, plan.threads, plan.reason)
     assert job.folder is not None
     _models.shape_prior(settings.device)  # damaged weights end the job now, not after the views are made
-    done = run_job(job_inputs(job.request), settings, job.folder / "views", reporter.callbacks(), _models,
-                   on_views=reporter.saved_views)
+    done = run_job(
+        job_inputs(job.request), settings, job.folder / "views", reporter.callbacks(), _models, on_views=reporter.saved_views
+    )
     return done.result
 
 

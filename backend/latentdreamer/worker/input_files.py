@@ -23,9 +23,12 @@ def check_images(paths: tuple[str, ...], request_id: str) -> None:
         path = Path(raw).expanduser()
         if not path.is_file():
             what = "is a folder, not an image file" if path.is_dir() else "does not exist"
-            raise RequestError("file_not_found", f"{raw} {what} on the worker's machine",
-                               "paths are read by the worker; over ssh they must exist on the remote machine",
-                               request_id)
+            raise RequestError(
+                "file_not_found",
+                f"{raw} {what} on the worker's machine",
+                "paths are read by the worker; over ssh they must exist on the remote machine",
+                request_id,
+            )
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -34,9 +37,14 @@ def check_images(paths: tuple[str, ...], request_id: str) -> None:
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             width = height = None
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise RequestError("not_an_image", f"{raw} is not an image the worker can read ({exc})",
-                               "use PNG or JPEG", request_id) from None
+            raise RequestError(
+                "not_an_image", f"{raw} is not an image the worker can read ({exc})", "use PNG or JPEG", request_id
+            ) from None
         if width is None or width * height > MAX_PIXELS:
             size = f"{width} x {height} pixels" if width else "more pixels than Pillow's safety limit"
-            raise RequestError("image_too_large", f"{raw} is {size}; the limit is {MAX_PIXELS:,} pixels",
-                               "downscale the image (the prior works on 320-pixel views)", request_id)
+            raise RequestError(
+                "image_too_large",
+                f"{raw} is {size}; the limit is {MAX_PIXELS:,} pixels",
+                "downscale the image (the prior works on 320-pixel views)",
+                request_id,
+            )

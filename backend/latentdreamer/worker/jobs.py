@@ -77,13 +77,24 @@ class JobReporter:
             return
         self._last_stage, self._last_time = p.stage, now
         lo, hi = self.span
-        self._emit(make_event("progress", self.job.id, stage=p.stage, step=p.step, total=p.total,
-                              fraction=lo + (hi - lo) * p.fraction, eta_s=p.eta_s, message=p.message))
+        self._emit(
+            make_event(
+                "progress",
+                self.job.id,
+                stage=p.stage,
+                step=p.step,
+                total=p.total,
+                fraction=lo + (hi - lo) * p.fraction,
+                eta_s=p.eta_s,
+                message=p.message,
+            )
+        )
 
     def note(self, message: str) -> None:
         """A progress line that only carries a message (e.g. an out-of-memory retry)."""
-        self._emit(make_event("progress", self.job.id, stage=self.stage, step=0, total=0,
-                              fraction=0.0, eta_s=None, message=message))
+        self._emit(
+            make_event("progress", self.job.id, stage=self.stage, step=0, total=0, fraction=0.0, eta_s=None, message=message)
+        )
 
     def preview(self, mesh, stage: str) -> None:
         assert self.job.folder is not None
@@ -176,11 +187,19 @@ class JobRunner:
         with self._cond:
             ids = {j.id for j in self._queue} | ({self._current.id} if self._current else set())
             if request.id in ids:
-                raise RequestError("duplicate_id", f"a job with id {request.id!r} is already queued or running",
-                                   "give every request a new id", request.id)
+                raise RequestError(
+                    "duplicate_id",
+                    f"a job with id {request.id!r} is already queued or running",
+                    "give every request a new id",
+                    request.id,
+                )
             if len(self._queue) >= self._max_queue:
-                raise RequestError("queue_full", f"{len(self._queue)} jobs are already waiting",
-                                   "wait for a result or cancel a queued job", request.id)
+                raise RequestError(
+                    "queue_full",
+                    f"{len(self._queue)} jobs are already waiting",
+                    "wait for a result or cancel a queued job",
+                    request.id,
+                )
             job = Job(request, settings)
             if self._current is None and not self._queue:
                 # Idle: the job is current from now on, not waiting, whether or not the job
@@ -206,8 +225,11 @@ class JobRunner:
                     self._queue.remove(job)
                     self._emit(make_event("cancelled", job_id, stage="queued", path=None))
                     return "dequeued"
-        raise RequestError("unknown_job", f"no queued or running job has id {job_id!r}",
-                           "it may have finished already; its terminal event was sent")
+        raise RequestError(
+            "unknown_job",
+            f"no queued or running job has id {job_id!r}",
+            "it may have finished already; its terminal event was sent",
+        )
 
     def status(self) -> tuple[str | None, list[str]]:
         with self._cond:
@@ -267,8 +289,7 @@ class JobRunner:
                 write_glb(glb, result.mesh)
             stats = {**result.stats, **counts, "preset": settings.preset, "requested_preset": job.settings.preset}
             timings = {**result.timings, "queued_s": started - job.submitted, "total_s": time.monotonic() - started}
-            return make_event("result", job.id, path=str(path), glb=str(glb) if glb else None,
-                              stats=stats, timings=timings)
+            return make_event("result", job.id, path=str(path), glb=str(glb) if glb else None, stats=stats, timings=timings)
         except Cancelled as exc:
             return make_event("cancelled", job.id, stage=exc.stage, path=self._save_best(job, exc.best))
         except RequestError as exc:
@@ -292,8 +313,7 @@ class JobRunner:
         if not exc.filename:
             return False
         root = str(self._folders.root)
-        return any(str(name) == root or str(name).startswith(root + "/")
-                   for name in (exc.filename, exc.filename2) if name)
+        return any(str(name) == root or str(name).startswith(root + "/") for name in (exc.filename, exc.filename2) if name)
 
     @staticmethod
     def _save_best(job: Job, best) -> str | None:
@@ -330,10 +350,17 @@ class JobRunner:
 
 
 def _internal_error(job_id: str, exc: BaseException) -> dict[str, Any]:
-    return make_event("error", job_id, code="internal", message=f"{type(exc).__name__}: {exc}",
-                      hint="this is a bug in the backend; the worker log has the traceback")
+    return make_event(
+        "error",
+        job_id,
+        code="internal",
+        message=f"{type(exc).__name__}: {exc}",
+        hint="this is a bug in the backend; the worker log has the traceback",
+    )
 
 
-_WRITE_HINT = ("free disk space on the worker's machine (or start the worker with --jobs-dir on a disk with room), "
-               "and leave the jobs folder alone while a job runs")
+_WRITE_HINT = (
+    "free disk space on the worker's machine (or start the worker with --jobs-dir on a disk with room), "
+    "and leave the jobs folder alone while a job runs"
+)
 _OOM_HINT = "close other programs using the GPU, choose a smaller preset, or set device to cpu"

@@ -27,8 +27,7 @@ REQUEST_TYPES = ("generate", "cancel", "ping", "shutdown")
 
 EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     # type -> required fields (besides "type"); "id" is the request id or null.
-    "hello": ("protocol", "backend_version", "python", "torch", "pid", "jobs_dir", "log_file", "weights",
-              "capabilities"),
+    "hello": ("protocol", "backend_version", "python", "torch", "pid", "jobs_dir", "log_file", "weights", "capabilities"),
     "device": ("torch", "device", "free_bytes", "total_bytes"),
     "queued": ("id", "position"),
     "progress": ("id", "stage", "step", "total", "fraction", "eta_s", "message"),
@@ -176,8 +175,10 @@ def _parse_generate(obj: dict, request_id: str) -> GenerateRequest:
     _only(obj, {"type", "id", "image", "prompt", "views", "normals", "settings", "glb"})
     image, prompt, views = obj.get("image"), obj.get("prompt"), obj.get("views")
     if sum(x is not None for x in (image, prompt, views)) != 1:
-        raise ValueError("generate needs exactly one of 'image' (one path), 'prompt' (text) or "
-                         "'views' ({'grid': path} or {'files': [6 paths]})")
+        raise ValueError(
+            "generate needs exactly one of 'image' (one path), 'prompt' (text) or "
+            "'views' ({'grid': path} or {'files': [6 paths]})"
+        )
     if image is not None and not _is_path(image):
         raise ValueError("'image' must be a non-empty path string")
     if prompt is not None and (not isinstance(prompt, str) or not prompt.strip() or len(prompt) > MAX_PROMPT_LENGTH):

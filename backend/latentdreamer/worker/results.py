@@ -77,8 +77,9 @@ class JobFolders:
             (folder / "views").mkdir(mode=FOLDER_MODE)  # made here so that it is private too
             _write_private(folder / MARKER, f"{job_id}\n{socket.gethostname()}\n")
         except OSError as exc:
-            raise write_failed(folder, exc, "free disk space on the worker's machine, or start the worker with "
-                               "--jobs-dir on a disk with room") from None
+            raise write_failed(
+                folder, exc, "free disk space on the worker's machine, or start the worker with --jobs-dir on a disk with room"
+            ) from None
         self._prune(keep_also=folder)
         return folder
 

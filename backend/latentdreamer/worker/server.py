@@ -24,23 +24,38 @@ DEFAULT_PIPELINE = "latentdreamer.worker.execute:execute"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--jobs-dir", type=Path, default=None,
-                        help="keep job folders here, also after exit (default: a temporary folder removed at exit)")
+    parser.add_argument(
+        "--jobs-dir",
+        type=Path,
+        default=None,
+        help="keep job folders here, also after exit (default: a temporary folder removed at exit)",
+    )
     parser.add_argument("--keep-jobs", type=_positive, default=4, help="job folders to keep, the running one included")
     parser.add_argument("--max-queue", type=_positive, default=8, help="jobs that may wait behind the running one")
     parser.add_argument("--log-file", default=DEFAULT_LOG_FILE, help="log file besides stderr ('' for none)")
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING"))
-    parser.add_argument("--no-warm-up", dest="warm_up", action="store_false",
-                        help="do not load and compile the pipeline ahead of the first job (on by default "
-                             "with the built-in pipeline: the first job then runs as fast as later ones)")
-    parser.add_argument("--no-probe", dest="probe", action="store_false",
-                        help="do not load torch at start-up to report the device (the first job does)")
-    parser.add_argument("--grace", type=float, default=10.0,
-                        help="seconds a running job gets to stop at shutdown before the worker exits anyway")
-    parser.add_argument("--models-dir", default=None,
-                        help="folder of prior weights (default: $LATENTDREAMER_MODELS, else the Hugging Face cache)")
-    parser.add_argument("--pipeline", default=DEFAULT_PIPELINE,
-                        help="MODULE:FUNCTION that runs one job (default: the LatentDreamer pipeline)")
+    parser.add_argument(
+        "--no-warm-up",
+        dest="warm_up",
+        action="store_false",
+        help="do not load and compile the pipeline ahead of the first job (on by default "
+        "with the built-in pipeline: the first job then runs as fast as later ones)",
+    )
+    parser.add_argument(
+        "--no-probe",
+        dest="probe",
+        action="store_false",
+        help="do not load torch at start-up to report the device (the first job does)",
+    )
+    parser.add_argument(
+        "--grace", type=float, default=10.0, help="seconds a running job gets to stop at shutdown before the worker exits anyway"
+    )
+    parser.add_argument(
+        "--models-dir", default=None, help="folder of prior weights (default: $LATENTDREAMER_MODELS, else the Hugging Face cache)"
+    )
+    parser.add_argument(
+        "--pipeline", default=DEFAULT_PIPELINE, help="MODULE:FUNCTION that runs one job (default: the LatentDreamer pipeline)"
+    )
 
 
 def _positive(text: str) -> int:
@@ -72,8 +87,7 @@ def setup_logging(log_file: str, level: str) -> Path | None:
     if path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            handlers.append(logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=2,
-                                                                 encoding="utf-8"))
+            handlers.append(logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=2, encoding="utf-8"))
         except OSError as exc:
             print(f"cannot write the log file {path}: {exc}", file=sys.stderr)
             path = None
@@ -120,8 +134,14 @@ def serve(args: argparse.Namespace) -> int:
         log.error("cannot use %s as the jobs folder: %s", args.jobs_dir or "a temporary folder", exc)
         return 2
     device = DeviceReport(writer.emit)
-    runner = JobRunner(execute, writer.emit, folders, args.max_queue, on_step=device.report_if_loaded,
-                       release=lambda: (release_models(), release_memory()))
+    runner = JobRunner(
+        execute,
+        writer.emit,
+        folders,
+        args.max_queue,
+        on_step=device.report_if_loaded,
+        release=lambda: (release_models(), release_memory()),
+    )
     for name in ("SIGTERM", "SIGHUP", "SIGINT"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), _on_signal)
@@ -172,8 +192,9 @@ def handle_line(line: bytes | None, runner, writer) -> str | None:
     request_id = None
     try:
         if line is None:
-            raise RequestError("bad_request", f"request line longer than {MAX_LINE_BYTES} bytes",
-                               "large data travels as files; send their paths")
+            raise RequestError(
+                "bad_request", f"request line longer than {MAX_LINE_BYTES} bytes", "large data travels as files; send their paths"
+            )
         request = parse_line(line)
         request_id = request.id
         if request.type == "ping":
@@ -197,8 +218,15 @@ def handle_line(line: bytes | None, runner, writer) -> str | None:
         writer.emit(exc.event())
     except Exception as exc:  # a bug answering one request must not end the worker
         log.exception("request failed")
-        writer.emit(make_event("error", request_id, code="internal", message=f"{type(exc).__name__}: {exc}",
-                               hint="this is a bug in the backend; the worker log has the traceback"))
+        writer.emit(
+            make_event(
+                "error",
+                request_id,
+                code="internal",
+                message=f"{type(exc).__name__}: {exc}",
+                hint="this is a bug in the backend; the worker log has the traceback",
+            )
+        )
     return None
 
 
@@ -209,12 +237,14 @@ def _settings(values: dict, request_id: str):
     try:
         return GenerateSettings(**values)
     except ValueError as exc:  # SettingsError: the same message and hint as the CLI's
-        raise RequestError("bad_request", getattr(exc, "message", str(exc)), getattr(exc, "hint", ""),
-                           request_id=request_id) from None
+        raise RequestError(
+            "bad_request", getattr(exc, "message", str(exc)), getattr(exc, "hint", ""), request_id=request_id
+        ) from None
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m latentdreamer.worker",
-                                     description="LatentDreamer backend worker: JSON lines on stdin/stdout.")
+    parser = argparse.ArgumentParser(
+        prog="python -m latentdreamer.worker", description="LatentDreamer backend worker: JSON lines on stdin/stdout."
+    )
     add_arguments(parser)
     return serve(parser.parse_args(argv))

@@ -39,12 +39,17 @@ def worker_env(step_s: float = 0.02) -> dict[str, str]:
 
 def write_png(path: Path, width: int, height: int, pixels: bool = True) -> str:
     """A grey RGB PNG from the standard library; pixels=False writes a header only (for huge sizes)."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     raw = b"".join(b"\0" + b"\x7f" * (3 * width) for _ in range(height)) if pixels else b"\0"
-    data = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    data = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
     path.write_bytes(data)
     return str(path)
 

@@ -12,8 +12,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from client_support import REPO, backend_python, client_threads, pid_alive, worker_command, worker_env, write_png
+
 from latentdreamer_addon.client import BackendClient, ProtocolMismatchError, WorkerStartError
 
 
@@ -96,8 +96,7 @@ def test_errors_from_the_worker_arrive_as_events(make_client, tmp_path):
     for request_id in (huge, missing, unknown):
         event = list(client.iter_events(request_id, timeout=10))[-1]
         codes[request_id] = (event["type"], event["code"])
-    assert codes == {huge: ("error", "image_too_large"), missing: ("error", "file_not_found"),
-                     unknown: ("error", "unknown_job")}
+    assert codes == {huge: ("error", "image_too_large"), missing: ("error", "file_not_found"), unknown: ("error", "unknown_job")}
     with pytest.raises(TypeError):
         client.generate(settings={"seed": object()})  # not JSON: refused in the caller
 
@@ -214,7 +213,9 @@ def test_a_silent_worker_times_out_and_is_killed(make_client):
 
 
 def test_the_client_needs_only_the_standard_library():
-    code = ("import sys, latentdreamer_addon.client; "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'bpy', 'numpy', 'torch', 'latentdreamer'}))")
+    code = (
+        "import sys, latentdreamer_addon.client; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'bpy', 'numpy', 'torch', 'latentdreamer'}))"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

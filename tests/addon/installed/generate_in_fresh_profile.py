@@ -40,7 +40,7 @@ def grid_image(files: list[str], target: Path) -> str:
         img.pixels.foreach_get(px)
         tiles.append(px.reshape(h, w, 4)[::-1])  # Blender stores rows bottom-up
         bpy.data.images.remove(img)
-    rows = [np.concatenate(tiles[r * 2:r * 2 + 2], axis=1) for r in range(3)]
+    rows = [np.concatenate(tiles[r * 2 : r * 2 + 2], axis=1) for r in range(3)]
     grid = np.concatenate(rows, axis=0)[::-1]
     img = bpy.data.images.new(target.stem, grid.shape[1], grid.shape[0], alpha=True)
     img.pixels.foreach_set(grid.ravel())
@@ -88,8 +88,11 @@ def main() -> dict:
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     views_grid = grid_image(RGB, OUT_DIR / "views_grid.png")
     normals_grid = grid_image(NORMALS, OUT_DIR / "normals_grid.png")
-    objs = batch.generate_images([{"views": {"grid": views_grid}, "normals": {"grid": normals_grid}, "name": "from_batch"}],
-                                 preset="tiny", save_blend_dir=str(OUT_DIR))
+    objs = batch.generate_images(
+        [{"views": {"grid": views_grid}, "normals": {"grid": normals_grid}, "name": "from_batch"}],
+        preset="tiny",
+        save_blend_dir=str(OUT_DIR),
+    )
     t3 = time.monotonic()
     if len(objs) != 1:
         fail(f"batch returned {objs}")

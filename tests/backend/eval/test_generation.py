@@ -8,9 +8,9 @@ import torch
 
 from latentdreamer.cli import main
 from latentdreamer.eval.generation import _steps_to_reach, mesh_paths
+from latentdreamer.geometry.example_object import example_object
 from latentdreamer.io.mesh_io import save_mesh
 from latentdreamer.optimise import presets
-from latentdreamer.geometry.example_object import example_object
 
 
 def _short_tiny() -> presets.Preset:
@@ -27,8 +27,25 @@ def test_eval_generate_writes_scores_ablations_and_sheet(tmp_path, monkeypatch, 
     assert [p.name for p in mesh_paths(meshes)] == ["blob.glb"]
 
     out = tmp_path / "out"
-    args = ["eval", "generate", "--meshes", str(meshes), "--preset", "tiny", "--device", "cpu", "--out", str(out),
-            "--ablations", "1", "--view-size", "64", "--points", "2000", "--no-sae"]
+    args = [
+        "eval",
+        "generate",
+        "--meshes",
+        str(meshes),
+        "--preset",
+        "tiny",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+        "--ablations",
+        "1",
+        "--view-size",
+        "64",
+        "--points",
+        "2000",
+        "--no-sae",
+    ]
     assert main(args) == 0
     report = json.loads((out / "generation_eval.json").read_text())
     (obj,) = report["objects"]
@@ -49,8 +66,29 @@ def test_with_the_shipped_sae_and_lin_the_init_ablation_runs_lin_and_zero_too(tm
     meshes = tmp_path / "meshes"
     save_mesh(example_object(seed=3, resolution=32), meshes / "blob.glb")
     out = tmp_path / "out"
-    assert main(["eval", "generate", "--meshes", str(meshes), "--preset", "tiny", "--device", "cpu", "--out", str(out),
-                 "--ablations", "1", "--view-size", "64", "--points", "2000"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "generate",
+                "--meshes",
+                str(meshes),
+                "--preset",
+                "tiny",
+                "--device",
+                "cpu",
+                "--out",
+                str(out),
+                "--ablations",
+                "1",
+                "--view-size",
+                "64",
+                "--points",
+                "2000",
+            ]
+        )
+        == 0
+    )
     report = json.loads((out / "generation_eval.json").read_text())
     init = report["ablations"]["initialisation"]
     assert init["variants"] == ["auto (best of LIN, hull)", "LIN", "zero"]

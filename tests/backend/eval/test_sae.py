@@ -8,7 +8,15 @@ import trimesh
 from latentdreamer.eval.sae import evaluate
 from latentdreamer.models.sae import SAE, SAEConfig
 
-TINY = dict(resolution=32, encoder_channels=(8, 16), decoder_channels=(16, 8, 8), feature_channels=8, point_hidden=16, fourier_bands=3, groups=4)
+TINY = dict(
+    resolution=32,
+    encoder_channels=(8, 16),
+    decoder_channels=(16, 8, 8),
+    feature_channels=8,
+    point_hidden=16,
+    fourier_bands=3,
+    groups=4,
+)
 
 
 class SphereSAE(SAE):
@@ -28,7 +36,19 @@ def test_round_trip_scores_files_and_mesh_set(tmp_path: Path):
     meshes.mkdir()
     trimesh.creation.icosphere(subdivisions=3, radius=1.0).export(meshes / "ball.obj")
     model = SphereSAE(SAEConfig(**TINY)).eval()
-    report = evaluate(model, "w", "0" * 64, tmp_path / "out", shapes=2, meshes=meshes, use_meshes=True, decode_resolution=32, points=2000, progress=False, gt_resolution=64)
+    report = evaluate(
+        model,
+        "w",
+        "0" * 64,
+        tmp_path / "out",
+        shapes=2,
+        meshes=meshes,
+        use_meshes=True,
+        decode_resolution=32,
+        points=2000,
+        progress=False,
+        gt_resolution=64,
+    )
     ball = report["meshes"]["objects"][0]
     assert ball["name"] == "ball" and ball["volume_iou"] > 0.9 and ball["bound_volume_iou"] > 0.9
     assert report["random"]["count"] == 2
@@ -42,7 +62,18 @@ def test_round_trip_scores_files_and_mesh_set(tmp_path: Path):
 
 def test_missing_mesh_folder_is_skipped_with_a_message(tmp_path: Path, capsys):
     model = SphereSAE(SAEConfig(**TINY)).eval()
-    report = evaluate(model, "w", "0" * 64, tmp_path, shapes=1, meshes=tmp_path / "absent", use_meshes=True, points=500, progress=False, gt_resolution=32)
+    report = evaluate(
+        model,
+        "w",
+        "0" * 64,
+        tmp_path,
+        shapes=1,
+        meshes=tmp_path / "absent",
+        use_meshes=True,
+        points=500,
+        progress=False,
+        gt_resolution=32,
+    )
     assert "meshes" not in report and "not found" in report["meshes_skipped"]
     assert "skipped" in capsys.readouterr().out
 
@@ -52,9 +83,23 @@ def test_merge_reports_concatenates_parts_and_recomputes_means():
 
     def part(ious, seeds):
         objects = [{"name": f"o{i}", "volume_iou": v, "chamfer": 0.01} for i, v in enumerate(ious)]
-        return {"weights": "w", "random_seeds": seeds, "seconds": 1.0, "random": {"count": len(ious), "mean": {}, "objects": objects}}
+        return {
+            "weights": "w",
+            "random_seeds": seeds,
+            "seconds": 1.0,
+            "random": {"count": len(ious), "mean": {}, "objects": objects},
+        }
 
-    merged = merge_reports([part([0.9, 0.8], [0, 2]), part([0.4], [2, 3]), {"weights": "w", "meshes": {"count": 1, "mean": {}, "objects": [{"name": "cup", "volume_iou": 0.5, "chamfer": 0.02}]}}])
+    merged = merge_reports(
+        [
+            part([0.9, 0.8], [0, 2]),
+            part([0.4], [2, 3]),
+            {
+                "weights": "w",
+                "meshes": {"count": 1, "mean": {}, "objects": [{"name": "cup", "volume_iou": 0.5, "chamfer": 0.02}]},
+            },
+        ]
+    )
     assert merged["random"]["count"] == 3
     assert merged["random"]["mean"]["volume_iou"] == pytest.approx(0.7)
     assert merged["meshes"]["mean"]["chamfer"] == pytest.approx(0.02)

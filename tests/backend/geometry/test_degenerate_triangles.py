@@ -10,8 +10,12 @@ from latentdreamer.geometry.mesh_to_sdf import mesh_to_sdf, unsigned_distance_ba
 
 
 def test_a_degenerate_triangle_is_as_far_as_its_segment():
-    tri = np.array([[[-0.1, 0.0, 0.0], [0.2, 0.0, 0.0], [0.05, 0.0, 0.0]],  # three points on a line
-                    [[0.0, 0.3, 0.0], [0.0, 0.3, 0.0], [0.0, 0.3, 0.0]]])  # one point, three times
+    tri = np.array(
+        [
+            [[-0.1, 0.0, 0.0], [0.2, 0.0, 0.0], [0.05, 0.0, 0.0]],  # three points on a line
+            [[0.0, 0.3, 0.0], [0.0, 0.3, 0.0], [0.0, 0.3, 0.0]],
+        ]
+    )  # one point, three times
     dist = unsigned_distance_band(tri, 24, 3.0).reshape(-1)
     points = grid_points(24).reshape(-1, 3)
     s = np.clip((points[:, 0] + 0.1) / 0.3, 0, 1)

@@ -119,9 +119,11 @@ def test_colours_are_interpolated_with_the_mesh():
     sub = loop_subdivision(TETRA_F, 4)
     np.testing.assert_allclose(out.vertices, sub(torch.from_numpy(TETRA_V)).numpy(), atol=1e-6)
     # Each edge vertex: 3/8 of each endpoint's colour plus 1/8 of the two opposite corners'.
-    expected = {tuple(np.round(3 / 8 * (colors[a] + colors[b]) + 1 / 8 * (colors[c] + colors[d]), 6))
-                for a, b in [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
-                for c, d in [tuple(set(range(4)) - {a, b})]}
+    expected = {
+        tuple(np.round(3 / 8 * (colors[a] + colors[b]) + 1 / 8 * (colors[c] + colors[d]), 6))
+        for a, b in [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+        for c, d in [tuple(set(range(4)) - {a, b})]
+    }
     assert {tuple(np.round(out.colors[i], 6)) for i in range(4, 10)} == expected
     assert out.colors.min() >= 0 and out.colors.max() <= 1
     assert subdivide_mesh(Mesh(TETRA_V, TETRA_F)).colors is None

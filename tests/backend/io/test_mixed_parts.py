@@ -39,15 +39,17 @@ def _plain_sphere() -> trimesh.Trimesh:
     return sphere
 
 
-@pytest.mark.parametrize("parts", [
-    ("coloured", "plain"),
-    ("textured", "material"),
-    ("textured", "plain", "coloured"),
-    ("material", "plain"),
-])
+@pytest.mark.parametrize(
+    "parts",
+    [
+        ("coloured", "plain"),
+        ("textured", "material"),
+        ("textured", "plain", "coloured"),
+        ("material", "plain"),
+    ],
+)
 def test_every_mix_of_coloured_and_uncoloured_parts_loads(tmp_path, parts):
-    make = {"coloured": _coloured_box, "textured": _textured_box, "material": _material_only_sphere,
-            "plain": _plain_sphere}
+    make = {"coloured": _coloured_box, "textured": _textured_box, "material": _material_only_sphere, "plain": _plain_sphere}
     meshes = [make[p]() for p in parts]
     path = tmp_path / "mixed.glb"
     trimesh.Scene(meshes).export(path)

@@ -18,7 +18,15 @@ from latentdreamer.models.latent_ops import (
 from latentdreamer.models.sae import SAE, SAEConfig
 from latentdreamer.models.weights import WeightsError
 
-TINY = dict(resolution=32, encoder_channels=(8, 16), decoder_channels=(16, 8, 8), feature_channels=8, point_hidden=16, fourier_bands=3, groups=4)
+TINY = dict(
+    resolution=32,
+    encoder_channels=(8, 16),
+    decoder_channels=(16, 8, 8),
+    feature_channels=8,
+    point_hidden=16,
+    fourier_bands=3,
+    groups=4,
+)
 
 
 def test_export_load_encode_decode(tmp_path: Path):
@@ -61,5 +69,5 @@ def test_checkpoint_loads_as_model(tmp_path: Path):
     opt = torch.optim.Adam(model.parameters())
     save_checkpoint(tmp_path, model, opt, 3, {"model": model.config.to_dict()})
     again = load_sae_checkpoint(tmp_path)
-    for a, b in zip(model.state_dict().values(), again.state_dict().values()):
+    for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True):
         assert torch.equal(a, b)

@@ -117,7 +117,9 @@ def test_hull_latent_and_residual_prediction():
         truth, _ = sae.encode(torch.stack([ball, torch.full_like(ball, TINY_SAE.truncation)]))
     assert z.shape == (2, *TINY_SAE.latent_shape)
     torch.testing.assert_close(z[1], truth[1])  # no common volume: encoded as empty space
-    assert (z[0] - truth[0]).square().mean() < 0.1 * (truth[1] - truth[0]).square().mean()  # the hull of a ball is nearly the ball
+    assert (z[0] - truth[0]).square().mean() < 0.1 * (
+        truth[1] - truth[0]
+    ).square().mean()  # the hull of a ball is nearly the ball
     lin = LIN(TINY)
     assert TINY.residual == "hull"
     torch.testing.assert_close(lin.predict(mask, normals, sae=sae), z[:1])  # untrained: exactly the hull

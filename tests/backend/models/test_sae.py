@@ -4,11 +4,18 @@ import numpy as np
 import pytest
 import torch
 
-from latentdreamer.geometry.grid import grid_points
+from latentdreamer.geometry.grid import grid_points, grid_points_tensor, sample_grid
 from latentdreamer.models.sae import SAE, SAEConfig, kl_divergence
-from latentdreamer.geometry.grid import grid_points_tensor, sample_grid
 
-TINY = dict(resolution=32, encoder_channels=(8, 16), decoder_channels=(16, 8, 8), feature_channels=8, point_hidden=16, fourier_bands=3, groups=4)
+TINY = dict(
+    resolution=32,
+    encoder_channels=(8, 16),
+    decoder_channels=(16, 8, 8),
+    feature_channels=8,
+    point_hidden=16,
+    fourier_bands=3,
+    groups=4,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -73,9 +80,7 @@ def test_kl_is_zero_at_the_prior_and_positive_elsewhere():
 
 
 def test_coarse_to_fine_decode_is_exact_near_the_surface():
-    from latentdreamer.models.sae import SPARSE_BAND_CELLS
-
-    from latentdreamer.models.sae import PointDecoder
+    from latentdreamer.models.sae import SPARSE_BAND_CELLS, PointDecoder
 
     class SphereHead(PointDecoder):
         """A sphere of radius 0.3 plus a small latent-dependent ripple: a known surface."""

@@ -11,7 +11,7 @@ from latentdreamer.optimise.presets import PRESET_TABLE, StageBudget, get_preset
 def test_every_preset_exists_and_costs_grow():
     assert tuple(PRESET_TABLE) == PRESETS
     presets = [get_preset(name) for name in PRESETS]
-    for a, b in zip(presets, presets[1:]):
+    for a, b in zip(presets, presets[1:], strict=False):
         assert a.sdf_resolution <= b.sdf_resolution and a.render_resolution <= b.render_resolution
         assert a.coarse.max_steps <= b.coarse.max_steps and a.texture_grid <= b.texture_grid
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.api import Callbacks, Cancelled
+from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.optimise.progress import JobProgress
 
 

@@ -3,11 +3,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from latentdreamer.optimise.losses import mask_weight
-from latentdreamer.optimise.stage_loop import has_converged, run_stage
 from latentdreamer.api import Callbacks, Cancelled
+from latentdreamer.optimise.losses import mask_weight
 from latentdreamer.optimise.presets import StageBudget
 from latentdreamer.optimise.progress import JobProgress
+from latentdreamer.optimise.stage_loop import has_converged, run_stage
 
 
 def test_convergence_on_a_flat_window():

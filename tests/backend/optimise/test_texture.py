@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 import torch
 
+from latentdreamer.api import Callbacks
 from latentdreamer.geometry.flexicubes import flexicubes
 from latentdreamer.geometry.grid import grid_points
 from latentdreamer.geometry.mesh import Mesh
-from latentdreamer.optimise.targets import view_targets
-from latentdreamer.optimise.texture import optimise_texture, view_weights
-from latentdreamer.api import Callbacks
-from latentdreamer.pipeline.oracle_views import render_mesh_views
 from latentdreamer.optimise.presets import get_preset
 from latentdreamer.optimise.progress import JobProgress
+from latentdreamer.optimise.targets import view_targets
+from latentdreamer.optimise.texture import optimise_texture, view_weights
+from latentdreamer.pipeline.oracle_views import render_mesh_views
 from latentdreamer.render.cameras import orbit_cameras, prior_cameras
 
 

@@ -3,15 +3,14 @@ outward-facing, coloured mesh out that overlaps the object."""
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import trimesh
 
-from latentdreamer.metrics.geometry import evaluate_geometry
 from latentdreamer.api import Callbacks, Cancelled, GenerateSettings, ViewSet
-from latentdreamer.pipeline.generate import PipelineOptions, generate_from_views
+from latentdreamer.metrics.geometry import evaluate_geometry
 from latentdreamer.optimise.presets import get_preset
+from latentdreamer.pipeline.generate import PipelineOptions, generate_from_views
 
 NO_SAE = PipelineOptions(use_sae=False)
 
@@ -90,7 +89,11 @@ def test_masks_only_mode(oracle):
     masks_only = ViewSet(rgb=views.rgb, alpha=views.alpha, normals=None)
     tiny = get_preset("tiny")
     short = tiny.with_max_steps(coarse=5, refine=2)
-    result = generate_from_views(masks_only, GenerateSettings(preset="tiny", device="cpu", texture=False), options=PipelineOptions(preset=short, use_sae=False))
+    result = generate_from_views(
+        masks_only,
+        GenerateSettings(preset="tiny", device="cpu", texture=False),
+        options=PipelineOptions(preset=short, use_sae=False),
+    )
     assert result.stats["mode"] == "masks-only" and result.mesh.colors is None
     assert _trimesh(result.mesh).is_watertight
     assert evaluate_geometry(result.mesh, oracle[0], count=5000).volume_iou > IOU_FLOOR - 0.1

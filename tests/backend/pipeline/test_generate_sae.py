@@ -7,22 +7,28 @@ and still hands back a closed mesh, whatever the weights.
 
 from __future__ import annotations
 
-
 import torch
 import trimesh
 
+from latentdreamer.api import GenerateSettings
 from latentdreamer.models.lin import LIN, LINConfig
 from latentdreamer.models.sae import SAE, SAEConfig
-from latentdreamer.api import GenerateSettings
-from latentdreamer.pipeline.generate import PipelineOptions, generate_from_views
 from latentdreamer.optimise.presets import get_preset
+from latentdreamer.pipeline.generate import PipelineOptions, generate_from_views
 from latentdreamer.pipeline.shape_prior import ShapePrior
 
 
 def _small_sae() -> SAE:
     torch.manual_seed(0)
-    cfg = SAEConfig(resolution=32, encoder_channels=(8, 16), decoder_channels=(16, 8, 8), feature_channels=8,
-                    point_hidden=16, fourier_bands=3, groups=4)
+    cfg = SAEConfig(
+        resolution=32,
+        encoder_channels=(8, 16),
+        decoder_channels=(16, 8, 8),
+        feature_channels=8,
+        point_hidden=16,
+        fourier_bands=3,
+        groups=4,
+    )
     return SAE(cfg).eval()
 
 
@@ -34,8 +40,10 @@ def test_latent_path_runs_with_untrained_weights(oracle):
     lin = LIN(LINConfig(cnn_channels=(8, 8, 8), width=16, heads=2, encoder_layers=1, decoder_layers=1, groups=4)).eval()
     history: dict[str, list[float]] = {}
     result = generate_from_views(
-        views, GenerateSettings(preset="tiny", device="cpu"),
-        options=PipelineOptions(preset=short, init="lin", history=history), prior=ShapePrior(sae, lin, "test"),
+        views,
+        GenerateSettings(preset="tiny", device="cpu"),
+        options=PipelineOptions(preset=short, init="lin", history=history),
+        prior=ShapePrior(sae, lin, "test"),
     )
     assert result.stats["shape_prior"] == "test" and result.stats["init"] == "lin"
     assert len(history["coarse"]) == 3 and all(v == v for v in history["coarse"])
@@ -46,9 +54,9 @@ def test_latent_path_runs_with_untrained_weights(oracle):
 def test_initial_latents(oracle):
     """Without a LIN, 'auto' encodes the visual hull; 'zero' is the prior mean."""
     from latentdreamer.optimise.targets import view_targets
-    from latentdreamer.render.visual_hull import visual_hull_sdf
     from latentdreamer.pipeline.generate import _initial_latent
     from latentdreamer.render.cameras import prior_cameras
+    from latentdreamer.render.visual_hull import visual_hull_sdf
 
     _, views = oracle
     targets = view_targets(views, 48)

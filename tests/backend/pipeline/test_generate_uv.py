@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from latentdreamer.metrics.image import psnr
-from latentdreamer.optimise.targets import view_targets
 from latentdreamer.api import GenerateSettings
-from latentdreamer.pipeline.generate import PipelineOptions, generate_from_views
+from latentdreamer.metrics.image import psnr
 from latentdreamer.optimise.presets import get_preset
+from latentdreamer.optimise.targets import view_targets
+from latentdreamer.pipeline.generate import PipelineOptions, generate_from_views
 from latentdreamer.render.cameras import prior_cameras
 from latentdreamer.render.textured import render_textured
 from latentdreamer.render.views import render_views
@@ -37,8 +37,11 @@ def test_default_result_has_uvs_and_a_texture_that_beats_vertex_colours(oracle, 
 def test_vertex_mode_has_no_texture_and_no_bake(oracle):
     _, views = oracle
     short = get_preset("tiny").with_max_steps(coarse=2, refine=1, texture=2)
-    result = generate_from_views(views, GenerateSettings(preset="tiny", device="cpu", texture="vertex"),
-                                 options=PipelineOptions(preset=short, use_sae=False))
+    result = generate_from_views(
+        views,
+        GenerateSettings(preset="tiny", device="cpu", texture="vertex"),
+        options=PipelineOptions(preset=short, use_sae=False),
+    )
     assert result.mesh.uvs is None and result.mesh.texture is None and result.mesh.colors is not None
     assert "texture_size" not in result.stats
 

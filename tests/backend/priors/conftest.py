@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from tiny_diffusion import build_tiny_text_to_image, build_tiny_zero123plus
 
 

@@ -49,8 +49,7 @@ class Repo:
     files: dict[str, bytes] = field(default_factory=dict)
 
     def load(self) -> None:
-        self.files = {str(p.relative_to(self.folder)): p.read_bytes()
-                      for p in sorted(self.folder.rglob("*")) if p.is_file()}
+        self.files = {str(p.relative_to(self.folder)): p.read_bytes() for p in sorted(self.folder.rglob("*")) if p.is_file()}
 
 
 class StandInHub:
@@ -107,7 +106,7 @@ class StandInHub:
     def _repo_of(self, rest: str) -> tuple[str, Repo, str] | None:
         for repo_id, repo in self.repos.items():
             if rest == repo_id or rest.startswith(repo_id + "/"):
-                return repo_id, repo, rest[len(repo_id):].lstrip("/")
+                return repo_id, repo, rest[len(repo_id) :].lstrip("/")
         return None
 
     def _send(self, h: BaseHTTPRequestHandler, code: int, body: bytes, headers: dict[str, str], head: bool) -> None:
@@ -135,7 +134,7 @@ class StandInHub:
         if path in self.plain:
             return self._send(h, 200, self.plain[path], {"Content-Type": "application/octet-stream"}, head)
         if path.startswith("/api/models/"):
-            found = self._repo_of(path[len("/api/models/"):])
+            found = self._repo_of(path[len("/api/models/") :])
             if found is None:
                 return self._not_found(h, head, "RepoNotFound")
             repo_id, repo, rest = found
@@ -147,9 +146,20 @@ class StandInHub:
                 return self._not_found(h, head, "RevisionNotFound")
             if kind == "tree":
                 return self._json(h, self._tree(repo), head)
-            return self._json(h, {"id": repo_id, "modelId": repo_id, "sha": repo.commit, "private": False,
-                                  "siblings": [{"rfilename": f} for f in repo.files], "tags": [], "downloads": 0,
-                                  "likes": 0}, head)
+            return self._json(
+                h,
+                {
+                    "id": repo_id,
+                    "modelId": repo_id,
+                    "sha": repo.commit,
+                    "private": False,
+                    "siblings": [{"rfilename": f} for f in repo.files],
+                    "tags": [],
+                    "downloads": 0,
+                    "likes": 0,
+                },
+                head,
+            )
         found = self._repo_of(path.lstrip("/"))
         if found is not None:
             repo_id, repo, rest = found
@@ -186,7 +196,7 @@ class StandInHub:
         if ranged and not head:
             start = int(ranged.group(1))
             end = int(ranged.group(2)) if ranged.group(2) else len(data) - 1
-            code, body = 206, data[start:end + 1]
+            code, body = 206, data[start : end + 1]
             headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
         self._send(h, code, body, headers, head)
 
@@ -199,8 +209,14 @@ def serve_tiny_models(hub: StandInHub, tiny_models: Path, u2net: Path) -> dict:
     pins = {}
     for name, (repo_id, folder, commit) in TINY_REPOS.items():
         hub.add_repo(repo_id, tiny_models / folder, commit)
-        pins[name] = {"revision": commit, "sha256": {str(p.relative_to(tiny_models / folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-                                                      for p in sorted((tiny_models / folder).rglob("*")) if p.is_file()}}
+        pins[name] = {
+            "revision": commit,
+            "sha256": {
+                str(p.relative_to(tiny_models / folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted((tiny_models / folder).rglob("*"))
+                if p.is_file()
+            },
+        }
     url = hub.add_file(U2NET_PATH, u2net.read_bytes())
     pins["background-removal"] = {"url": url, "sha256": {"u2net.onnx": hashlib.sha256(u2net.read_bytes()).hexdigest()}}
     return pins
@@ -237,9 +253,15 @@ def tiny_u2net_onnx(path: Path) -> Path:
     gives a usable mask after rembg's min-max normalisation)."""
     axes = _field(1, "axes") + _field(8, 1) + _field(20, 7)  # AttributeProto name, ints [1], type INTS
     keep = _field(1, "keepdims") + _field(3, 1) + _field(20, 2)  # i 1, type INT
-    node = _field(1, "input.1") + _field(2, "mask") + _field(3, "max") + _field(4, "ReduceMax") + _field(5, axes) + _field(5, keep)
-    graph = (_field(1, node) + _field(2, "u2net-stand-in") + _field(11, _value_info("input.1", (1, 3, 320, 320)))
-             + _field(12, _value_info("mask", (1, 1, 320, 320))))
+    node = (
+        _field(1, "input.1") + _field(2, "mask") + _field(3, "max") + _field(4, "ReduceMax") + _field(5, axes) + _field(5, keep)
+    )
+    graph = (
+        _field(1, node)
+        + _field(2, "u2net-stand-in")
+        + _field(11, _value_info("input.1", (1, 3, 320, 320)))
+        + _field(12, _value_info("mask", (1, 1, 320, 320)))
+    )
     model = _field(1, 7) + _field(2, "latentdreamer-tests") + _field(7, graph) + _field(8, _field(1, "") + _field(2, 13))
     path.write_bytes(model)
     return path

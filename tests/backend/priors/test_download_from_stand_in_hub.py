@@ -56,11 +56,27 @@ def hub(tiny_models, tmp_path_factory):
 
 
 def run_cli(args: list[str], home: Path, pins: Path, hub_url: str, **extra: str) -> subprocess.CompletedProcess:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "LANG": "C.UTF-8",
-           "HF_ENDPOINT": hub_url, "HF_HOME": str(home / "hf"), "U2NET_HOME": str(home / "u2net"),
-           "LATENTDREAMER_PINS": str(pins), "HF_HUB_DISABLE_TELEMETRY": "1", "OMP_NUM_THREADS": "1", **extra}
-    return subprocess.run([sys.executable, "-m", "latentdreamer", *args], check=False, capture_output=True, text=True, env=env,
-                          cwd=home, timeout=600)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "HF_ENDPOINT": hub_url,
+        "HF_HOME": str(home / "hf"),
+        "U2NET_HOME": str(home / "u2net"),
+        "LATENTDREAMER_PINS": str(pins),
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "OMP_NUM_THREADS": "1",
+        **extra,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "latentdreamer", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=home,
+        timeout=600,
+    )
 
 
 @pytest.fixture()
@@ -85,8 +101,12 @@ def test_download_verify_generate_then_faults(hub, tmp_path, photo, monkeypatch)
         spec = weights.MODELS[name]
         manifest = json.loads((models / spec.folder / weights.MANIFEST).read_text())
         assert manifest["commit"] == COMMITS[name] and manifest["repo_id"] == spec.repo_id
-        assert ("GET", f"/{spec.repo_id}/resolve/{COMMITS[name]}/model_index.json" if name == "zero123plus"
-                else f"/{spec.repo_id}/resolve/{COMMITS[name]}/config.json") in server.requests
+        assert (
+            "GET",
+            f"/{spec.repo_id}/resolve/{COMMITS[name]}/model_index.json"
+            if name == "zero123plus"
+            else f"/{spec.repo_id}/resolve/{COMMITS[name]}/config.json",
+        ) in server.requests
     assert ("GET", "/" + U2NET_PATH) in server.requests
     assert (models / "u2net" / "u2net.onnx").is_file() and not list((models / "u2net").glob("*.part"))
     assert not list(models.rglob("*.bin")) and not list(models.rglob("*.pt"))
@@ -98,8 +118,13 @@ def test_download_verify_generate_then_faults(hub, tmp_path, photo, monkeypatch)
     assert f"at {COMMITS['zero123plus']}" in out.stdout
 
     mesh = tmp_path / "photo.glb"
-    out = run_cli(["generate", str(photo), "--preset", "tiny", "-o", str(mesh), "--quiet"], home, pins, server.url,
-                  LATENTDREAMER_MODELS=str(models))
+    out = run_cli(
+        ["generate", str(photo), "--preset", "tiny", "-o", str(mesh), "--quiet"],
+        home,
+        pins,
+        server.url,
+        LATENTDREAMER_MODELS=str(models),
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     assert mesh.is_file() and mesh.stat().st_size > 1000
     assert "background removal: rembg" in out.stderr, out.stderr[-2000:]
@@ -127,8 +152,13 @@ def test_download_verify_generate_then_faults(hub, tmp_path, photo, monkeypatch)
     with pytest.raises(PriorInputError) as info:
         weights.require(("zero123plus",), models)
     assert str(target) in info.value.message and "weights download zero123plus" in info.value.hint
-    out = run_cli(["generate", str(photo), "--preset", "tiny", "-o", str(tmp_path / "again.glb"), "--quiet"],
-                  home, pins, server.url, LATENTDREAMER_MODELS=str(models))
+    out = run_cli(
+        ["generate", str(photo), "--preset", "tiny", "-o", str(tmp_path / "again.glb"), "--quiet"],
+        home,
+        pins,
+        server.url,
+        LATENTDREAMER_MODELS=str(models),
+    )
     assert out.returncode != 0 and str(target) in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "again.glb").exists()
 

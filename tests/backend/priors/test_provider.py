@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from latentdreamer.cli import main
 from latentdreamer.api import Callbacks, Cancelled, GenerateSettings
+from latentdreamer.cli import main
 from latentdreamer.priors.errors import PriorInputError
 from latentdreamer.priors.provider import UserViewsProvider, Zero123PlusProvider
 from latentdreamer.priors.single_image import prepare_views
@@ -29,8 +29,11 @@ def photo(tmp_path):
 def test_views_from_one_image_with_progress_and_saved_files(tiny_models, photo, tmp_path):
     reports = []
     views, paths = prepare_views(
-        photo, GenerateSettings(preset="tiny", device="cpu", seed=1), Callbacks(on_progress=reports.append),
-        models_dir=tiny_models, views_dir=tmp_path / "views",
+        photo,
+        GenerateSettings(preset="tiny", device="cpu", seed=1),
+        Callbacks(on_progress=reports.append),
+        models_dir=tiny_models,
+        views_dir=tmp_path / "views",
     )
     assert views.rgb.shape == (6, TILE, TILE, 3) and views.alpha.shape == (6, TILE, TILE)
     assert views.normals.shape == (6, TILE, TILE, 3)
@@ -69,8 +72,21 @@ def test_missing_weights_fail_fast_with_the_instruction(photo, tmp_path, capsys,
 
 def test_cli_views_only(tiny_models, photo, tmp_path, capsys):
     out = tmp_path / "result.glb"
-    code = main(["generate", str(photo), "-o", str(out), "--models-dir", str(tiny_models), "--preset", "tiny",
-                 "--device", "cpu", "--views-only"])
+    code = main(
+        [
+            "generate",
+            str(photo),
+            "-o",
+            str(out),
+            "--models-dir",
+            str(tiny_models),
+            "--preset",
+            "tiny",
+            "--device",
+            "cpu",
+            "--views-only",
+        ]
+    )
     assert code == 0
     folder = tmp_path / "result_views"
     assert (folder / "views_grid.png").is_file() and (folder / "normals_grid.png").is_file()

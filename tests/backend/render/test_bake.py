@@ -46,7 +46,7 @@ def test_each_view_counts_by_cos_power_and_the_grid_fills_the_rest():
     for k in (2.0, 0.0):
         baked = bake_texture(v, f, rgb, mask, cameras, 32, k, fill, corner_uvs=uvs)
         w_red, w_blue = 1.0, math.cos(math.radians(70)) ** k
-        expected = (w_red * np.array(RED) + w_blue * np.array(BLUE) + FILL_WEIGHT * np.array(GREEN))
+        expected = w_red * np.array(RED) + w_blue * np.array(BLUE) + FILL_WEIGHT * np.array(GREEN)
         expected /= w_red + w_blue + FILL_WEIGHT
         # the square is small next to the camera distance: cos theta varies by a few per cent
         np.testing.assert_allclose(centre_texel(baked.image), expected, atol=0.02)
@@ -57,8 +57,7 @@ def test_a_point_no_view_sees_takes_the_colour_grid():
     v, f, uvs = square()
     cameras = orbit_cameras([180.0], [0.0])  # behind the square: it faces away
     rgb, mask = flat_views([RED])
-    baked = bake_texture(v, f, rgb, mask, cameras, 32, 2.0, lambda p: torch.tensor(GREEN).expand(len(p), 3),
-                         corner_uvs=uvs)
+    baked = bake_texture(v, f, rgb, mask, cameras, 32, 2.0, lambda p: torch.tensor(GREEN).expand(len(p), 3), corner_uvs=uvs)
     np.testing.assert_allclose(baked.image.reshape(-1, 3), np.tile(GREEN, (32 * 32, 1)), atol=1e-5)
     assert baked.coverage == 0.0
 
@@ -72,8 +71,9 @@ def test_an_occluded_point_does_not_take_the_occluders_colour():
     cameras = orbit_cameras([0.0], [0.0])
     colours = torch.tensor([BLUE] * 4 + [RED] * 4)
     view = render_views(v, f, cameras, 96, colors=colours)
-    baked = bake_texture(v, f, view.rgb, view.mask, cameras, 64, 2.0,
-                         lambda p: torch.tensor(GREEN).expand(len(p), 3), corner_uvs=uvs)
+    baked = bake_texture(
+        v, f, view.rgb, view.mask, cameras, 64, 2.0, lambda p: torch.tensor(GREEN).expand(len(p), 3), corner_uvs=uvs
+    )
     image = baked.image[::-1]  # rows from v = 0 up, to index with UVs directly
     hidden = image[int(0.5 * 0.5 * 64), int(0.3 * 0.5 * 64)]  # back square, under the front one
     visible = image[int(0.5 * 0.5 * 64), int(0.8 * 0.5 * 64)]  # back square, right part

@@ -24,7 +24,7 @@ def test_round_trip(tile, channels, dtype):
     assert grid.shape[:2] == (3 * tile, 2 * tile) and grid.dtype == dtype
     back = split_grid(grid)
     assert len(back) == 6
-    for a, b in zip(views, back):
+    for a, b in zip(views, back, strict=True):
         np.testing.assert_array_equal(a, b)
 
 

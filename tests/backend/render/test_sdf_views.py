@@ -12,6 +12,7 @@ from latentdreamer.render.views import render_views
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
+
 def test_agrees_with_rasterising_the_flexicubes_mesh():
     """Same object, same cameras: the traced masks and normals match the rasterised mesh's."""
     sdf = torch.from_numpy(random_sdf(3, 32))
@@ -32,7 +33,9 @@ def test_sphere_silhouette_and_normals_face_the_camera():
     n, c = 40, 24
     sdf = torch.from_numpy((torch.from_numpy(grid_points(n)).norm(dim=-1) - 0.3).numpy())
     cams = orbit_cameras([0.0], [0.0])
-    mask, normals = sdf_views(torch.stack([sdf, sdf]), orbit_cameras([0.0, 120.0, 0.0, 120.0], [0.0, 40.0, 0.0, 40.0]), 2 * c, supersample=2)
+    mask, normals = sdf_views(
+        torch.stack([sdf, sdf]), orbit_cameras([0.0, 120.0, 0.0, 120.0], [0.0, 40.0, 0.0, 40.0]), 2 * c, supersample=2
+    )
     # The sphere's projected radius in pixels from the camera geometry.
     d = cams.positions[0].norm().item()
     f = cams.proj[0, 1, 1].item()
@@ -50,4 +53,6 @@ def test_rays_go_through_pixel_centres_towards_the_object():
     cams = prior_cameras()
     origins, dirs = camera_rays(cams, 8, 8)
     centre = (dirs[:, 27] + dirs[:, 28] + dirs[:, 35] + dirs[:, 36]) / 4
-    torch.testing.assert_close(torch.nn.functional.normalize(centre, dim=-1), -origins / origins.norm(dim=-1, keepdim=True), atol=1e-4, rtol=0)
+    torch.testing.assert_close(
+        torch.nn.functional.normalize(centre, dim=-1), -origins / origins.norm(dim=-1, keepdim=True), atol=1e-4, rtol=0
+    )

@@ -3,13 +3,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from latentdreamer.geometry.flexicubes import flexicubes
 from latentdreamer.geometry.grid import grid_points
 from latentdreamer.geometry.mesh import Mesh
-from latentdreamer.geometry.flexicubes import flexicubes
 from latentdreamer.optimise.targets import view_targets
-from latentdreamer.render.visual_hull import visual_hull_occupancy, visual_hull_sdf
 from latentdreamer.pipeline.oracle_views import render_mesh_views
 from latentdreamer.render.cameras import prior_cameras
+from latentdreamer.render.visual_hull import visual_hull_occupancy, visual_hull_sdf
 
 
 def _box() -> Mesh:

@@ -20,12 +20,14 @@ def test_export_writes_loadable_weights_with_a_full_card(tmp_path: Path):
     ablation.write_text(json.dumps([{"variant": "baseline", "after": {"iou": 0.5}}]))
     parser = argparse.ArgumentParser()
     export_sae.add_arguments(parser)
-    args = parser.parse_args(["--run", str(tmp_path / "run"), "--out", str(tmp_path / "w" / "sae.safetensors"), "--ablation", str(ablation)])
+    args = parser.parse_args(
+        ["--run", str(tmp_path / "run"), "--out", str(tmp_path / "w" / "sae.safetensors"), "--ablation", str(ablation)]
+    )
     assert export_sae.run(args) == 0
     card = json.loads((tmp_path / "w" / "sae.json").read_text())
     assert card["training"]["steps"] == 2 and card["training"]["shapes_seen"] == 2 * train_cfg.batch_size
     assert card["training"]["commands"][0]["command"] == "latentdreamer train sae test"
     assert card["loss_ablation"][0]["variant"] == "baseline" and card["metrics"] is None
     model = load_sae(tmp_path / "w" / "sae.safetensors")
-    for a, b in zip(model.state_dict().values(), trainer.model.state_dict().values()):
+    for a, b in zip(model.state_dict().values(), trainer.model.state_dict().values(), strict=True):
         assert torch.equal(a, b)

@@ -1,5 +1,5 @@
 from dataclasses import replace
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from latentdreamer.geometry.random_shapes import random_sdf
+from latentdreamer.models.checkpoint import load_checkpoint
 from latentdreamer.models.latent_ops import export_sae
 from latentdreamer.models.lin import LIN, latent_loss
 from latentdreamer.models.sae import SAE
 from latentdreamer.models.weights import WeightsError
-from latentdreamer.models.checkpoint import load_checkpoint
 from latentdreamer.train.lin import LINTrainer, load_config, resolve_sae
 from latentdreamer.train.lin_data import LINDataConfig, augment_views, gaussian_blur, morph_masks, training_views
 from latentdreamer.train.sae import load_config as sae_config
@@ -23,7 +23,7 @@ CONFIG = Path(__file__).resolve().parents[3] / "configs" / "lin" / "tiny.json"
 SAE_CONFIG = sae_config(CONFIG.parents[1] / "sae" / "tiny.json")[0]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _shape(seed: int, resolution: int) -> np.ndarray:
     return random_sdf(seed, resolution)
 
@@ -48,8 +48,12 @@ def test_loss_goes_down(tmp_path: Path):
     """Without the hull residual, so the network has to learn the whole latent from the views."""
     model_cfg, data_cfg, train_cfg = load_config(CONFIG)
     trainer = LINTrainer(
-        replace(model_cfg, residual="none"), data_cfg, replace(train_cfg, eval_every=0), tmp_path / "run",
-        _sae(tmp_path / "sae.safetensors"), shape_fn=_few_shapes,
+        replace(model_cfg, residual="none"),
+        data_cfg,
+        replace(train_cfg, eval_every=0),
+        tmp_path / "run",
+        _sae(tmp_path / "sae.safetensors"),
+        shape_fn=_few_shapes,
     )
     fixed = [trainer.batch(s) for s in range(2)]  # all four shapes, fixed views
     assert fixed[0][1] is None
@@ -96,7 +100,7 @@ def test_resume_is_exact(tmp_path: Path):
     second.train_until(4, progress=False)
     for k, v in straight.model.state_dict().items():
         assert torch.equal(v, second.model.state_dict()[k]), k
-    for p, q in zip(straight.model.parameters(), second.model.parameters()):
+    for p, q in zip(straight.model.parameters(), second.model.parameters(), strict=True):
         assert torch.equal(straight.optimizer.state[p]["exp_avg_sq"], second.optimizer.state[q]["exp_avg_sq"])
     meta = load_checkpoint(tmp_path / "b", LIN(second.model.config))
     assert meta["step"] == 4 and len(meta["runs"]) == 2 and meta["sae"]["sha256"] == second.meta["sae"]["sha256"]
@@ -114,9 +118,9 @@ def test_resume_refuses_another_sae_unless_retargeting(tmp_path: Path):
 
 
 def test_sae_run_directory_is_snapshotted(tmp_path: Path):
+    from latentdreamer.models.checkpoint import save_checkpoint
     from latentdreamer.models.sae import SAE
     from latentdreamer.models.weights import read_card
-    from latentdreamer.models.checkpoint import save_checkpoint
 
     torch.manual_seed(0)
     sae = SAE(SAE_CONFIG)
@@ -149,7 +153,7 @@ def test_training_views_are_a_function_of_seed_and_step():
     a = training_views(sdf, cfg, step_generator(0, 5))
     b = training_views(sdf, cfg, step_generator(0, 5))
     c = training_views(sdf, cfg, step_generator(0, 6))
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         assert torch.equal(x, y)
     assert not torch.equal(a[0], c[0])
     mask, normals, has = a
@@ -171,7 +175,9 @@ def test_augmentations_do_what_they_say():
     mask[..., 4:12, 4:12, :] = 1
     normals = torch.full((4, 6, 16, 16, 3), 0.5)
     normals[..., 4:12, 4:12, 2] = 1.0  # facing the camera
-    cfg = LINDataConfig(image_size=16, drop_normals_probability=0.5, normal_noise_max=0.0, blur_sigma_max=0.0, mask_morph_probability=0.0)
+    cfg = LINDataConfig(
+        image_size=16, drop_normals_probability=0.5, normal_noise_max=0.0, blur_sigma_max=0.0, mask_morph_probability=0.0
+    )
     m, n, has = augment_views(mask, normals, cfg, g)
     torch.testing.assert_close(m, mask)
     assert 0 < has.sum() < 4

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from latentdreamer.geometry.grid import sample_grid, voxel_size
 from latentdreamer.models.checkpoint import load_checkpoint
 from latentdreamer.train.sae import (
     EVAL_SEED_BASE,
@@ -14,8 +15,6 @@ from latentdreamer.train.sae import (
     sample_points,
     shape_batch,
 )
-from latentdreamer.geometry.grid import voxel_size
-from latentdreamer.geometry.grid import sample_grid
 
 CONFIG = Path(__file__).resolve().parents[3] / "configs" / "sae" / "tiny.json"
 
@@ -35,7 +34,9 @@ def _heldout_loss(trainer: SAETrainer) -> float:
     with torch.no_grad():
         mean, _ = trainer.model.encode(sdf)
         pred = trainer.model.decode_points(mean, pts)
-        return reconstruction_loss(pred, sample_grid(sdf[:, None], pts).squeeze(-1), mcfg.truncation, h, cfg.surface_weight).item()
+        return reconstruction_loss(
+            pred, sample_grid(sdf[:, None], pts).squeeze(-1), mcfg.truncation, h, cfg.surface_weight
+        ).item()
 
 
 def test_loss_goes_down(tmp_path: Path):
@@ -60,7 +61,7 @@ def test_resume_is_exact(tmp_path: Path):
     assert second.step == 2
     second.train_until(4, progress=False)
 
-    for (name, a), (_, b) in zip(straight.model.state_dict().items(), second.model.state_dict().items()):
+    for (name, a), (_, b) in zip(straight.model.state_dict().items(), second.model.state_dict().items(), strict=True):
         assert torch.equal(a, b), name
     sa, sb = straight.optimizer.state_dict()["state"], second.optimizer.state_dict()["state"]
     assert all(torch.equal(sa[i]["exp_avg_sq"], sb[i]["exp_avg_sq"]) for i in sa)

@@ -14,8 +14,8 @@ import warnings
 
 import numpy as np
 
-from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.api import Cancelled, GenerationResult, Progress, ViewSet
+from latentdreamer.geometry.mesh import Mesh
 
 STAGES = ("coarse", "refine", "texture")
 STEPS = 5
@@ -54,7 +54,7 @@ def noisy(job, settings, reporter) -> GenerationResult:
     sys.stdout.write("sys.stdout.write\n")
     sys.stdout.flush()
     os.write(1, b"os.write to fd 1\n")
-    warnings.warn("a library warning")
+    warnings.warn("a library warning", stacklevel=2)
     from tqdm import tqdm
 
     for _ in tqdm(range(3), file=sys.stdout):

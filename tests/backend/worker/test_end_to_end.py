@@ -17,9 +17,10 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from worker_harness import WorkerProcess
 
 from latentdreamer.render.grid_image import join_grid
+
+from worker_harness import WorkerProcess
 
 STAGES = ("init", "coarse", "refine", "subdivide", "texture")
 SLOW = os.environ.get("LATENTDREAMER_SLOW_TESTS") == "1" or torch.cuda.is_available()
@@ -66,8 +67,13 @@ def worker():
 
 
 def job(request_id: str, inputs: dict, **settings) -> dict:
-    return {"type": "generate", "id": request_id, **inputs,
-            "settings": {"preset": "tiny", "preview_every": 4, **settings}, "glb": True}
+    return {
+        "type": "generate",
+        "id": request_id,
+        **inputs,
+        "settings": {"preset": "tiny", "preview_every": 4, **settings},
+        "glb": True,
+    }
 
 
 def test_a_tiny_job_from_six_views_to_a_coloured_mesh(worker, sphere_inputs):
@@ -93,9 +99,17 @@ def test_a_tiny_job_from_six_views_to_a_coloured_mesh(worker, sphere_inputs):
     assert result["stats"]["preset"] == "tiny" and result["timings"]["total_s"] > 0
 
 
-@pytest.mark.parametrize("stage", [s if s in ("init", "coarse") or SLOW else pytest.param(
-    s, marks=pytest.mark.skip(reason="each later stage costs a tiny job's first stages; LATENTDREAMER_SLOW_TESTS=1"))
-    for s in STAGES])
+@pytest.mark.parametrize(
+    "stage",
+    [
+        s
+        if s in ("init", "coarse") or SLOW
+        else pytest.param(
+            s, marks=pytest.mark.skip(reason="each later stage costs a tiny job's first stages; LATENTDREAMER_SLOW_TESTS=1")
+        )
+        for s in STAGES
+    ],
+)
 def test_cancel_in_each_stage(worker, sphere_inputs, stage):
     request_id = f"cancel-{stage}"
     # Texturing gives a cancel that arrives late in subdivide a stage to land in.

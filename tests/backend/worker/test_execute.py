@@ -11,8 +11,8 @@ import torch
 from PIL import Image
 
 from latentdreamer import job as job_module
-from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.api import Cancelled, GenerateSettings, GenerationResult, Progress, ViewSet
+from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.priors.provider import PriorViews
 from latentdreamer.worker import execute as bridge
 from latentdreamer.worker.jobs import Job, JobReporter
@@ -39,8 +39,13 @@ class FakeProvider:
         callbacks.on_progress(Progress("views", 1, 1, self.span[1], 0.0, "multi-view diffusion"))
         rgb = np.full((6, 32, 32, 3), 0.5, np.float32)
         grid = np.full((96, 64, 3), 0.5, np.float32)
-        return PriorViews(ViewSet(rgb=rgb, alpha=np.ones((6, 32, 32), np.float32)),
-                          SimpleNamespace(rgba=np.ones((32, 32, 4), np.float32)), grid, None, ["note"])
+        return PriorViews(
+            ViewSet(rgb=rgb, alpha=np.ones((6, 32, 32), np.float32)),
+            SimpleNamespace(rgba=np.ones((32, 32, 4), np.float32)),
+            grid,
+            None,
+            ["note"],
+        )
 
 
 @pytest.fixture
@@ -70,7 +75,7 @@ def run_job(tmp_path, monkeypatch):
 def grid_file(path, size=32) -> str:
     """Six RGBA views with an opaque square in the middle of each, as one grid PNG."""
     tile = np.zeros((size, size, 4), np.uint8)
-    tile[size // 4: 3 * size // 4, size // 4: 3 * size // 4] = (200, 60, 40, 255)
+    tile[size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = (200, 60, 40, 255)
     Image.fromarray(np.concatenate([np.concatenate([tile, tile], 1)] * 3, 0)).save(path)
     return str(path)
 
@@ -123,8 +128,9 @@ def test_cuda_without_a_gpu_is_device_unavailable(run_job, tmp_path):
 
 
 def test_the_request_becomes_the_jobs_inputs():
-    both = GenerateRequest("v", views=ImageSource(files=tuple(f"/v/{k}.png" for k in range(6))),
-                           normals=ImageSource(grid="/v/n.png"))
+    both = GenerateRequest(
+        "v", views=ImageSource(files=tuple(f"/v/{k}.png" for k in range(6))), normals=ImageSource(grid="/v/n.png")
+    )
     inputs = bridge.job_inputs(both)
     assert inputs.source == "views" and len(inputs.view_files) == 6 and str(inputs.normal_grid) == "/v/n.png"
     assert bridge.job_inputs(GenerateRequest("p", prompt="a cup")).source == "prompt"

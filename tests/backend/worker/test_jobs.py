@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import torch
 
+from latentdreamer.api import Cancelled, GenerateSettings, GenerationResult, Progress
 from latentdreamer.errors import UserFacingError
 from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.pipeline.inputs import InputError
 from latentdreamer.priors.errors import PriorInputError
-from latentdreamer.api import Cancelled, GenerateSettings, GenerationResult, Progress
 from latentdreamer.worker.jobs import JobRunner, is_out_of_memory, lower_preset
-from latentdreamer.worker.protocol import EVENT_FIELDS, GenerateRequest, ImageSource, RequestError, TERMINAL_EVENTS
+from latentdreamer.worker.protocol import EVENT_FIELDS, TERMINAL_EVENTS, GenerateRequest, ImageSource, RequestError
 from latentdreamer.worker.results import JobFolders
 
 
@@ -140,15 +140,23 @@ def test_request_errors_from_the_pipeline_keep_their_code(runner_with):
 
     runner, rec = runner_with(execute)
     submit(runner, "j")
-    assert rec.terminal("j") == {"type": "error", "id": "j", "code": "weights_missing",
-                                 "message": "no SAE weights", "hint": "download them"}
+    assert rec.terminal("j") == {
+        "type": "error",
+        "id": "j",
+        "code": "weights_missing",
+        "message": "no SAE weights",
+        "hint": "download them",
+    }
 
 
-@pytest.mark.parametrize("error, code", [
-    (UserFacingError("no SAE weights in ~/models", "run latentdreamer weights", code="weights_missing"), "weights_missing"),
-    (InputError("views grid image g.png has the wrong size", "use 640x960"), "invalid_input"),
-    (PriorInputError("the image is empty", "use another image", code="something_new"), "invalid_input"),
-])
+@pytest.mark.parametrize(
+    "error, code",
+    [
+        (UserFacingError("no SAE weights in ~/models", "run latentdreamer weights", code="weights_missing"), "weights_missing"),
+        (InputError("views grid image g.png has the wrong size", "use 640x960"), "invalid_input"),
+        (PriorInputError("the image is empty", "use another image", code="something_new"), "invalid_input"),
+    ],
+)
 def test_user_facing_errors_become_stable_error_codes(runner_with, error, code):
     def execute(job, settings, reporter):
         raise error
@@ -184,10 +192,18 @@ def test_every_job_gets_exactly_one_terminal_event_whatever_happens(runner_with)
     assert runner.cancel("slow") == "cancelling"
     assert rec.terminal("fine")["type"] == "result"
     assert runner.stop(5.0)
-    kinds = {j: [e["type"] for e in rec.of(j) if e["type"] in TERMINAL_EVENTS]
-             for j in ("slow", "queued-then-cancelled", "boom", "exit", "fine", "cancelled-at-stop")}
-    assert kinds == {"slow": ["cancelled"], "queued-then-cancelled": ["cancelled"], "boom": ["error"], "exit": ["error"],
-                     "fine": ["result"], "cancelled-at-stop": ["cancelled"]}
+    kinds = {
+        j: [e["type"] for e in rec.of(j) if e["type"] in TERMINAL_EVENTS]
+        for j in ("slow", "queued-then-cancelled", "boom", "exit", "fine", "cancelled-at-stop")
+    }
+    assert kinds == {
+        "slow": ["cancelled"],
+        "queued-then-cancelled": ["cancelled"],
+        "boom": ["error"],
+        "exit": ["error"],
+        "fine": ["result"],
+        "cancelled-at-stop": ["cancelled"],
+    }
     # progress is thinned per stage but the stage's last step always goes out
     fine_steps = [e["step"] for e in rec.of("fine") if e["type"] == "progress"]
     assert fine_steps[0] == 0 and len(fine_steps) < 5

@@ -91,7 +91,7 @@ def test_hello_looks_for_the_shape_models_where_the_pipeline_loads_them(monkeypa
 
 def test_every_error_code_is_in_the_docs_table_and_nowhere_invented():
     text = DOC.read_text(encoding="utf-8")
-    section = text[text.index("### error"):text.index("### pong")]
+    section = text[text.index("### error") : text.index("### pong")]
     table = set(re.findall(r"^\| `([a-z_]+)` \|", section, re.M))
     assert table == set(ERROR_CODES) | CLIENT_CODES
     client = CLIENT.read_text(encoding="utf-8")
@@ -104,7 +104,7 @@ def test_every_worker_option_is_in_the_docs_table():
     add_arguments(parser)
     options = {a.option_strings[0] for a in parser._actions if a.option_strings and a.option_strings[0] != "-h"}
     text = DOC.read_text(encoding="utf-8")
-    table = text[text.index("| option |"):text.index("A client must read")]
+    table = text[text.index("| option |") : text.index("A client must read")]
     assert set(re.findall(r"^\| `(--[a-z-]+)", table, re.M)) == options
 
 
@@ -116,8 +116,7 @@ def test_client_and_worker_agree_on_version_and_terminal_events():
 
 
 def test_events_are_strict_json_even_with_unknown_eta():
-    line = encode_event(make_event("progress", "g", stage="s", step=1, total=2, fraction=0.5,
-                                   eta_s=float("inf"), message="é"))
+    line = encode_event(make_event("progress", "g", stage="s", step=1, total=2, fraction=0.5, eta_s=float("inf"), message="é"))
     assert json.loads(line)["eta_s"] is None and line.endswith("\n") and line.count("\n") == 1
 
 

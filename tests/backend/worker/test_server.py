@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -92,9 +91,9 @@ def test_input_files_are_checked_before_queueing(start_worker, tmp_path, grid):
         "huge": (gen("huge", str(huge)), "image_too_large"),
         "normals": (gen("normals", grid, normals={"grid": str(text)}), "not_an_image"),
     }
-    for request_id, (message, code) in cases.items():
+    for case, (message, code) in cases.items():
         event = w.request(message)
-        assert (event["type"], event["code"]) == ("error", code), event
+        assert (event["type"], event["code"]) == ("error", code), (case, event)
         assert event["hint"]
     assert "40,000,000" in w.request(cases["huge"][0])["message"]
 
@@ -292,14 +291,18 @@ def test_a_job_stuck_in_native_code_does_not_keep_the_worker_alive(start_worker,
     assert not Path(w.hello["jobs_dir"]).exists()
 
 
-@pytest.mark.parametrize("args, says", [
-    (["--jobs-dir", "/proc/no-jobs-here"], "cannot use /proc/no-jobs-here as the jobs folder"),
-    (["--keep-jobs", "0"], "must be at least 1"),
-    (["--pipeline", "no_such_module:run"], "cannot load the pipeline"),
-])
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--jobs-dir", "/proc/no-jobs-here"], "cannot use /proc/no-jobs-here as the jobs folder"),
+        (["--keep-jobs", "0"], "must be at least 1"),
+        (["--pipeline", "no_such_module:run"], "cannot load the pipeline"),
+    ],
+)
 def test_a_worker_that_cannot_serve_exits_with_a_reason_before_hello(args, says):
-    out = subprocess.run([sys.executable, "-m", "latentdreamer.worker", "--log-file", "", *args],
-                         input=b"", capture_output=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "latentdreamer.worker", "--log-file", "", *args], input=b"", capture_output=True, timeout=60
+    )
     assert out.returncode == 2 and out.stdout == b"" and says in out.stderr.decode()
 
 

@@ -16,22 +16,28 @@ TERMINAL = {"result", "cancelled", "error", "pong", "ack", "bye"}
 
 
 class WorkerProcess:
-    def __init__(self, *args: str, pipeline: str | None = "fake_pipeline:slow", env: dict | None = None,
-                 command: list[str] | None = None, probe: bool = False):
+    def __init__(
+        self,
+        *args: str,
+        pipeline: str | None = "fake_pipeline:slow",
+        env: dict | None = None,
+        command: list[str] | None = None,
+        probe: bool = False,
+    ):
         cmd = (command or [sys.executable, "-m", "latentdreamer.worker"]) + ["--log-file", "", *args]
         if not probe:  # tests start many workers: no torch (and no warm-up) at start-up unless asked
             cmd.append("--no-probe")
         if pipeline:
             cmd += ["--pipeline", pipeline]
-        full_env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
-                    **(env or {})}
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     env=full_env)
+        full_env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]), **(env or {})}
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env)
         self.raw: list[bytes] = []
         self.stderr: list[str] = []
         self._events: queue.Queue = queue.Queue()
-        self._threads = [threading.Thread(target=self._read_stdout, daemon=True),
-                         threading.Thread(target=self._read_stderr, daemon=True)]
+        self._threads = [
+            threading.Thread(target=self._read_stdout, daemon=True),
+            threading.Thread(target=self._read_stderr, daemon=True),
+        ]
         for t in self._threads:
             t.start()
         self.hello = self.next(30)

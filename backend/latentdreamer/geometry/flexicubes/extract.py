@@ -96,8 +96,16 @@ def _tables(device: torch.device) -> _Tables:
     lower = np.array([min(a, b) for a, b in EDGES])
     as_t = lambda a: torch.as_tensor(np.array(a), device=device)  # noqa: E731
     return _Tables(
-        as_t(table.edge_group), as_t(table.num_groups), as_t(table.ambiguous_face), as_t(EDGES),
-        as_t(lower), as_t([edge_axis(i) for i in range(12)]), as_t(CORNER_OFFSETS), as_t(owner), as_t(quad_edges), as_t(quad_cubes),
+        as_t(table.edge_group),
+        as_t(table.num_groups),
+        as_t(table.ambiguous_face),
+        as_t(EDGES),
+        as_t(lower),
+        as_t([edge_axis(i) for i in range(12)]),
+        as_t(CORNER_OFFSETS),
+        as_t(owner),
+        as_t(quad_edges),
+        as_t(quad_cubes),
     )
 
 
@@ -158,7 +166,10 @@ def flexicubes(
     n = sdf.shape[0]
     r = n - 1
     for name, raw, per_item, items in (
-        ("beta_raw", beta_raw, 12, r**3), ("alpha_raw", alpha_raw, 8, r**3), ("gamma_raw", gamma_raw, 1, r**3), ("deform_raw", deform_raw, 3, n**3)
+        ("beta_raw", beta_raw, 12, r**3),
+        ("alpha_raw", alpha_raw, 8, r**3),
+        ("gamma_raw", gamma_raw, 1, r**3),
+        ("deform_raw", deform_raw, 3, n**3),
     ):
         if raw is not None and (raw.numel() != per_item * items or (per_item > 1 and raw.shape[-1] != per_item)):
             raise ValueError(f"{name} must hold {per_item} value(s) for each of {items} grid items, got shape {tuple(raw.shape)}")

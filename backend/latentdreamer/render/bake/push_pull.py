@@ -22,7 +22,7 @@ def push_pull(image: torch.Tensor, filled: torch.Tensor) -> torch.Tensor:
     if not bool(filled.any()):
         return image
     weight = filled.to(image.dtype)[None, None]
-    value = (image.permute(2, 0, 1)[None] * weight)
+    value = image.permute(2, 0, 1)[None] * weight
     levels: list[tuple[torch.Tensor, torch.Tensor]] = []
     while min(value.shape[-2:]) > 1:
         levels.append((value, weight))

@@ -33,8 +33,9 @@ def _sample(images: torch.Tensor, ndc: torch.Tensor, mode: str) -> torch.Tensor:
     grid_sample's y = -1 is memory row 0, which is the buffer's bottom row, so NDC goes in
     unchanged; align_corners=False matches the rasteriser's pixel centres.
     """
-    out = F.grid_sample(images.permute(0, 3, 1, 2), ndc[:, :, None, :].to(images.dtype), mode=mode,
-                        padding_mode="zeros", align_corners=False)
+    out = F.grid_sample(
+        images.permute(0, 3, 1, 2), ndc[:, :, None, :].to(images.dtype), mode=mode, padding_mode="zeros", align_corners=False
+    )
     return out[..., 0].transpose(1, 2)
 
 

@@ -40,8 +40,8 @@ from __future__ import annotations
 import torch
 
 from latentdreamer.render.rasterize.antialias import antialias
-from latentdreamer.render.rasterize.dispatch import BACKENDS, choose_backend
 from latentdreamer.render.rasterize.barycentrics import rast_from_ids
+from latentdreamer.render.rasterize.dispatch import BACKENDS, choose_backend
 from latentdreamer.render.rasterize.interpolate import interpolate
 from latentdreamer.render.rasterize.numba_barycentrics import rasterize_numba
 from latentdreamer.render.rasterize.numba_forward import triangle_ids_numba

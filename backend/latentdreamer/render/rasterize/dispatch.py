@@ -8,7 +8,7 @@ BACKENDS = ("auto", "numba", "torch", "nvdiffrast")
 
 
 def choose_backend(requested: str, device: torch.device | str, nvdiffrast_available: bool) -> str:
-    """"auto" -> nvdiffrast on CUDA when installed, numba on CPU, torch elsewhere.
+    """ "auto" -> nvdiffrast on CUDA when installed, numba on CPU, torch elsewhere.
 
     An explicit "numba" on another device is honoured (ids are computed on the CPU);
     an explicit "nvdiffrast" that cannot run is an error rather than a silent fallback.

@@ -22,6 +22,7 @@ import torch
 from latentdreamer.render.rasterize.numba_support import face_array, float_array, threads_for
 from latentdreamer.render.rasterize.pixels import BOX_SLACK
 
+
 @numba.njit(parallel=True, cache=True)
 def _project(pos: np.ndarray) -> np.ndarray:
     """NDC (x/w, y/w, z/w, w) per vertex; the division happens once per vertex, as in torch."""

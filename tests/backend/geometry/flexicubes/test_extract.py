@@ -42,12 +42,17 @@ def winding_numbers(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray)
     a, b, c = tri[:, :, 0], tri[:, :, 1], tri[:, :, 2]
     la, lb, lc = (np.linalg.norm(x, axis=-1) for x in (a, b, c))
     det = np.einsum("pfi,pfi->pf", a, np.cross(b, c))
-    dots = la * lb * lc + np.einsum("pfi,pfi->pf", a, b) * lc + np.einsum("pfi,pfi->pf", b, c) * la + np.einsum("pfi,pfi->pf", c, a) * lb
+    dots = (
+        la * lb * lc
+        + np.einsum("pfi,pfi->pf", a, b) * lc
+        + np.einsum("pfi,pfi->pf", b, c) * la
+        + np.einsum("pfi,pfi->pf", c, a) * lb
+    )
     return 2 * np.arctan2(det, dots).sum(1) / (4 * np.pi)
 
 
 def sphere_sdf(cubes: int, radius: float = 0.4, dtype=torch.float32) -> torch.Tensor:
-    return (torch.from_numpy(grid_points(cubes + 1)).to(dtype).norm(dim=-1) - radius)
+    return torch.from_numpy(grid_points(cubes + 1)).to(dtype).norm(dim=-1) - radius
 
 
 def assert_separates(mesh, sdf: torch.Tensor, context: object) -> None:
@@ -166,8 +171,10 @@ def test_dense_evaluation_gives_the_same_mesh():
     sdf = sphere_sdf(16) + 0.02 * torch.sin(40 * torch.from_numpy(grid_points(17))).sum(-1)
     gen = torch.Generator().manual_seed(3)
     weights = dict(
-        beta_raw=torch.randn(16**3, 12, generator=gen), alpha_raw=torch.randn(16**3, 8, generator=gen),
-        gamma_raw=torch.randn(16**3, generator=gen), deform_raw=torch.randn(17, 17, 17, 3, generator=gen),
+        beta_raw=torch.randn(16**3, 12, generator=gen),
+        alpha_raw=torch.randn(16**3, 8, generator=gen),
+        gamma_raw=torch.randn(16**3, generator=gen),
+        deform_raw=torch.randn(17, 17, 17, 3, generator=gen),
     )
     for training in (False, True):
         sparse = flexicubes(sdf, training=training, **weights)

@@ -1,4 +1,5 @@
 import numpy as np
+
 from latentdreamer.geometry.flexicubes.table import EDGES, MAX_GROUPS, case_table, face_corners
 
 

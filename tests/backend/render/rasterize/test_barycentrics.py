@@ -7,9 +7,7 @@ from latentdreamer.render.rasterize import interpolate, rasterize
 
 @pytest.mark.parametrize("backend", ["numba", "torch"])
 def test_barycentrics_are_perspective_correct_and_follow_nvdiffrast_vertex_order(backend):
-    pos = torch.tensor(
-        [[[-0.9, -0.8, 0.1, 1.0], [1.6, -1.2, 0.9, 2.0], [-0.1, 0.45, 0.2, 0.5]]], dtype=torch.float64
-    )
+    pos = torch.tensor([[[-0.9, -0.8, 0.1, 1.0], [1.6, -1.2, 0.9, 2.0], [-0.1, 0.45, 0.2, 0.5]]], dtype=torch.float64)
     h, w = 20, 24
     rast = rasterize(pos, torch.tensor([[0, 1, 2]], dtype=torch.int32), (h, w), backend=backend)[0]
     covered = rast[..., 3] == 1
@@ -17,7 +15,7 @@ def test_barycentrics_are_perspective_correct_and_follow_nvdiffrast_vertex_order
     assert (rast[~covered] == 0).all()
     ys, xs = torch.nonzero(covered, as_tuple=True)
     q = pos[0].numpy()
-    for y, x in zip(ys.tolist(), xs.tolist()):
+    for y, x in zip(ys.tolist(), xs.tolist(), strict=True):
         px, py = (x + 0.5) / w * 2 - 1, (y + 0.5) / h * 2 - 1
         # Perspective-correct barycentrics by definition: sum b_i (X_i, Y_i) = p * sum b_i W_i, sum b_i = 1.
         m = np.stack([q[:, 0] - px * q[:, 3], q[:, 1] - py * q[:, 3], np.ones(3)])

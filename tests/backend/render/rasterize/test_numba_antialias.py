@@ -23,7 +23,10 @@ def test_values_and_gradients_match_the_torch_reference(scene, dtype):
     color = interpolate(torch.rand(pos.shape[1], 3, dtype=dtype, generator=gen), rast, tri)
     weights = torch.randn(*color.shape, dtype=dtype, generator=gen)
     results = []
-    for fn in (lambda c, p: antialias_numba(c, rast, p, tri, silhouette_edges(p, tri)), lambda c, p: antialias_torch(c, rast, p, tri)):
+    for fn in (
+        lambda c, p: antialias_numba(c, rast, p, tri, silhouette_edges(p, tri)),
+        lambda c, p: antialias_torch(c, rast, p, tri),
+    ):
         c, p = color.clone().requires_grad_(True), pos.clone().requires_grad_(True)
         out = fn(c, p)
         (out * weights).sum().backward()

@@ -23,7 +23,7 @@ def test_values_and_gradients_match_the_torch_reference(scene, dtype, per_view):
         (out * weights).sum().backward()
         results.append((out.detach(), a.grad, r.grad))
     tol = 1e-12 if dtype == torch.float64 else 1e-5
-    for fast, ref in zip(*results):
+    for fast, ref in zip(*results, strict=True):
         assert fast.dtype == ref.dtype and ref.abs().max() > 0
         torch.testing.assert_close(fast, ref, atol=tol * ref.abs().max(), rtol=tol)
     assert (results[0][2][..., 2:] == 0).all()
