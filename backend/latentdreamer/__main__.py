@@ -1,3 +1,3 @@
-from latentdreamer.cli import main
+from latentdreamer.cli.main import main
 
 raise SystemExit(main())

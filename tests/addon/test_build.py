@@ -47,7 +47,7 @@ def test_zip_is_reproducible_and_laid_out_for_blender(built):
         "__init__.py",
         "session.py",
         "backend_src/pyproject.toml",
-        "backend_src/latentdreamer/cli.py",
+        "backend_src/latentdreamer/cli/main.py",
         "README.md",
     ):
         assert required in names
@@ -83,7 +83,7 @@ def test_bundled_backend_source_builds_a_wheel(built, tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     (wheel,) = (tmp_path / "wheels").glob("latentdreamer-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert "latentdreamer/worker/__main__.py" in names and "latentdreamer/cli.py" in names
+    assert "latentdreamer/worker/__main__.py" in names and "latentdreamer/cli/main.py" in names
 
 
 def test_repository_index_lists_the_package(built):

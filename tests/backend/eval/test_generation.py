@@ -6,7 +6,7 @@ import json
 
 import torch
 
-from latentdreamer.cli import main
+from latentdreamer.cli.main import main
 from latentdreamer.eval.generation import _steps_to_reach, mesh_paths
 from latentdreamer.geometry.example_object import example_object
 from latentdreamer.io.mesh_io import save_mesh

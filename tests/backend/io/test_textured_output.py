@@ -89,7 +89,7 @@ def test_mesh_checks_uvs_and_texture():
 
 
 def test_cli_texture_choice_follows_the_format():
-    from latentdreamer.generate_command import texture_mode
+    from latentdreamer.cli.generate import texture_mode
 
     def args(texture=None, no_texture=False):
         return argparse.Namespace(texture=texture, no_texture=no_texture)

@@ -176,7 +176,7 @@ def test_a_bad_pins_file_is_one_clear_error(tmp_path, capsys, monkeypatch):
     pins = tmp_path / "pins.json"
     pins.write_text(json.dumps({"zero123plus": {"sha256": {"unet/x.safetensors": "not-a-hash"}}}))
     monkeypatch.setenv("LATENTDREAMER_PINS", str(pins))
-    from latentdreamer.cli import main
+    from latentdreamer.cli.main import main
 
     assert main(["weights", "download", "zero123plus", "--models-dir", str(tmp_path / "m")]) == 1
     err = capsys.readouterr().err

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from latentdreamer.api import Callbacks, Cancelled, GenerateSettings
-from latentdreamer.cli import main
+from latentdreamer.cli.main import main
 from latentdreamer.priors.errors import PriorInputError
 from latentdreamer.priors.provider import UserViewsProvider, Zero123PlusProvider
 from latentdreamer.priors.single_image import prepare_views

@@ -12,7 +12,7 @@ from PIL import Image
 pytest.importorskip("diffusers", reason="the 'diffusion' extra is not installed: pip install -e 'backend[test,diffusion]'")
 
 from latentdreamer.api import Callbacks, Cancelled, GenerateSettings
-from latentdreamer.cli import main
+from latentdreamer.cli.main import main
 from latentdreamer.priors import weights
 from latentdreamer.priors.errors import PriorInputError
 from latentdreamer.priors.text_to_image import OBJECT_SUFFIX, TextToImage, compose_prompt, prompt_image

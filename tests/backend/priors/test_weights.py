@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from latentdreamer.cli import main
+from latentdreamer.cli.main import main
 from latentdreamer.priors import weights
 from latentdreamer.priors.errors import PriorInputError
 

@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from latentdreamer.api import Callbacks, GenerateSettings
-    from latentdreamer.cli_progress import ProgressBar, summary
+    from latentdreamer.cli.progress import ProgressBar, summary
     from latentdreamer.eval.contact_sheet import contact_sheet
     from latentdreamer.geometry.example_object import example_object
     from latentdreamer.io.images import write_png

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from latentdreamer.cli import main
+from latentdreamer.cli.main import main
 from latentdreamer.geometry.example_object import example_object
 from latentdreamer.io.mesh_io import load_mesh, save_mesh
 from latentdreamer.optimise import presets

@@ -327,7 +327,7 @@ def run(args: argparse.Namespace) -> int:
         if args.ray is None:
             records = run_local(todo, args.out, args.format, models_dir, args.quiet)
         else:
-            from latentdreamer.batch_ray import RayUnavailable, run_ray
+            from latentdreamer.cli.batch_ray import RayUnavailable, run_ray
 
             try:
                 records = run_ray(todo, args.out, args.format, models_dir, args.ray, args.actors, args.cpus_per_actor, args.quiet)

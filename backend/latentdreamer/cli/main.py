@@ -1,46 +1,33 @@
 """The `latentdreamer` command: a thin dispatcher over one module per sub-command.
 
-Each sub-command module exposes `add_arguments(parser)` and `run(args) -> int` and keeps
-its heavy imports (torch, numba) inside `run`, so building the parser stays cheap and
-`latentdreamer worker` does not pay for the training code (and vice versa).
+Every sub-command is a module of this package named for it (`generate.py`, `eval_sae.py`
+for `eval sae`, ...), exposing `add_arguments(parser)` and `run(args) -> int`, with its heavy
+imports (torch, numba) inside `run`, so building the parser stays cheap and
+`latentdreamer worker` does not pay for the training code. The worker's own module is
+`worker/server.py`, the worker being the other application beside this one.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
 from latentdreamer import __version__
+from latentdreamer.cli import batch, demo, generate, weights
+from latentdreamer.cli import eval as eval_command
+from latentdreamer.cli import train as train_command
+from latentdreamer.cli.subcommands import Commands, add_subcommands, run_subcommand
+from latentdreamer.worker import server
 
-COMMANDS: dict[str, tuple[str, str]] = {
-    "eval": ("latentdreamer.eval.command", "evaluate a trained model (sae, ...) and write JSON, markdown and contact sheets"),
-    "train": ("latentdreamer.train.command", "train a model (sae, ...) from a JSON config, with exact resume"),
-    "demo": ("latentdreamer.demo", "run the most complete job the backend can do on a shape it makes itself"),
-    "generate": ("latentdreamer.generate_command", "image, six views or a mesh -> textured mesh (GLB/PLY/OBJ)"),
-    "batch": ("latentdreamer.batch_command", "many generate jobs from a folder or a manifest, resumable, locally or on Ray"),
-    "weights": (
-        "latentdreamer.priors.weights_command",
-        "see, download and verify the prior weights (Zero123++, normal ControlNet)",
-    ),
-    "worker": ("latentdreamer.worker.server", "serve the Blender add-on: JSON-lines requests on stdin, events on stdout"),
+COMMANDS: Commands = {
+    "eval": (eval_command, "evaluate a trained model (sae, ...) and write JSON, markdown and contact sheets"),
+    "train": (train_command, "train a model (sae, ...) from a JSON config, with exact resume"),
+    "demo": (demo, "run the most complete job the backend can do on a shape it makes itself"),
+    "generate": (generate, "image, six views or a mesh -> textured mesh (GLB/PLY/OBJ)"),
+    "batch": (batch, "many generate jobs from a folder or a manifest, resumable, locally or on Ray"),
+    "weights": (weights, "see, download and verify the prior weights (Zero123++, normal ControlNet)"),
+    "worker": (server, "serve the Blender add-on: JSON-lines requests on stdin, events on stdout"),
 }
-
-
-def add_subcommands(parser: argparse.ArgumentParser, commands: dict[str, tuple[str, str]], dest: str, metavar: str) -> None:
-    """One sub-parser per table entry; `latentdreamer`, `train` and `eval` all dispatch this way."""
-    sub = parser.add_subparsers(dest=dest, required=True, metavar=metavar)
-    for name, (module_name, help_text) in commands.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        p.set_defaults(**{f"_{dest}_module": module_name})
-        # Argument definitions live next to the code; importing for --help is cheap enough
-        # because heavy imports in those modules happen inside run().
-        importlib.import_module(module_name).add_arguments(p)
-
-
-def run_subcommand(args: argparse.Namespace, dest: str) -> int:
-    """Run the module `add_subcommands` recorded for the chosen `dest` entry."""
-    return int(importlib.import_module(getattr(args, f"_{dest}_module")).run(args) or 0)
 
 
 def build_parser() -> argparse.ArgumentParser:

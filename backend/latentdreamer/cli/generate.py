@@ -243,7 +243,7 @@ def _save_output(mesh, output: Path, overwrite: bool) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from latentdreamer.api import Callbacks, Cancelled, GenerateSettings
-    from latentdreamer.cli_progress import ProgressBar, summary
+    from latentdreamer.cli.progress import ProgressBar, summary
     from latentdreamer.errors import UserFacingError, exit_code, format_error
     from latentdreamer.io.output_files import StagedFolder
     from latentdreamer.job import Models, PriorOptions, make_views, run_job

@@ -5,11 +5,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from latentdreamer.cli import train_lin_export as export_lin
 from latentdreamer.models.latent_ops import export_sae
 from latentdreamer.models.lin import load_lin
 from latentdreamer.models.sae import SAE
 from latentdreamer.models.weights import WeightsError, read_card
-from latentdreamer.train import export_lin
 from latentdreamer.train.lin import LINTrainer, load_config
 from latentdreamer.train.sae import load_config as sae_config
 

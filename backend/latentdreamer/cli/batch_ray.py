@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from latentdreamer.batch_command import BatchItem, run_item
+from latentdreamer.cli.batch import BatchItem, run_item
 
 RETRIES = 1
 

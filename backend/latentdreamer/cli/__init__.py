@@ -1,0 +1,1 @@
+"""The `latentdreamer` command line: one module per sub-command (main.py dispatches)."""
