@@ -42,6 +42,7 @@ def main() -> None:
     from latentdreamer.device import resolve_device
     from latentdreamer.geometry.example_object import example_object
     from latentdreamer.geometry.flexicubes import flexicubes
+    from latentdreamer.locations import Locations
     from latentdreamer.metrics.geometry import evaluate_geometry
     from latentdreamer.optimise.presets import get_preset
     from latentdreamer.optimise.targets import view_targets
@@ -53,7 +54,7 @@ def main() -> None:
 
     device = resolve_device(args.device)
     truth, views = oracle_views(example_object(args.seed))
-    prior = load_shape_prior(device, use_sae=not args.no_sae)
+    prior = load_shape_prior(device, Locations.from_environment(), use_sae=not args.no_sae)
     print(f"object: random shape seed {args.seed}, {truth.num_faces} triangles; device {device}; threads {args.threads}")
     print(f"shape prior: {prior.source}; LIN: {'yes' if prior.lin is not None else 'no'}")
     generate_from_views(views, GenerateSettings(preset="tiny", device=args.device), options=PipelineOptions(), prior=prior)

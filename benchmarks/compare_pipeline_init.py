@@ -30,12 +30,13 @@ def main() -> None:
 
     from latentdreamer.api import GenerateSettings
     from latentdreamer.geometry.example_object import example_object
+    from latentdreamer.locations import Locations
     from latentdreamer.metrics.geometry import evaluate_geometry
     from latentdreamer.pipeline.generate import PipelineOptions, generate_from_views
     from latentdreamer.pipeline.oracle_views import oracle_views
     from latentdreamer.pipeline.shape_prior import load_shape_prior
 
-    prior = load_shape_prior(torch.device("cpu"), sae_path=args.sae, lin_path=args.lin)
+    prior = load_shape_prior(torch.device("cpu"), Locations.from_environment(sae_weights=args.sae, lin_weights=args.lin))
     if prior.sae is None:
         raise SystemExit("needs SAE weights (--sae)")
     truth, views = oracle_views(example_object(args.seed), resolution=192)

@@ -52,6 +52,7 @@ def main() -> None:
     from latentdreamer.api import GenerateSettings
     from latentdreamer.eval.generation import mesh_paths
     from latentdreamer.io.eval_meshes import default_eval_root, entry_name
+    from latentdreamer.locations import Locations
     from latentdreamer.metrics.geometry import evaluate_geometry
     from latentdreamer.optimise.presets import get_preset
     from latentdreamer.pipeline.generate import PipelineOptions, generate_from_views
@@ -60,7 +61,7 @@ def main() -> None:
 
     base = get_preset(args.base)
     variants = [(args.base, base)] + [make_variant(base, spec) for spec in args.variant]
-    prior = load_shape_prior(torch.device("cpu"))
+    prior = load_shape_prior(torch.device("cpu"), Locations.from_environment())
     paths = [p for p in mesh_paths(default_eval_root()) if args.objects is None or entry_name(p) in args.objects]
     print(f"shape prior: {prior.source}; LIN: {'yes' if prior.lin is not None else 'no'}; {len(paths)} objects")
     rows: dict[str, list[dict[str, float]]] = {name: [] for name, _ in variants}

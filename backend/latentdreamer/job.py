@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from latentdreamer.api import Callbacks, GenerateSettings, GenerationResult, ViewSet
+from latentdreamer.locations import Locations
 
 PROMPT_SPAN = (0.0, 0.1)
 """Share of a text job's progress bar for making its image."""
@@ -81,8 +82,9 @@ class Models:
     sampling it, and the SAE + LIN are verified once. A worker or a batch holds one; a single
     CLI run makes its own. Thread-safe (a worker's warm-up and its jobs share it)."""
 
-    def __init__(self, models_dir: str | Path | None = None) -> None:
-        self.models_dir = Path(models_dir) if models_dir else None
+    def __init__(self, locations: Locations | None = None) -> None:
+        self.locations = locations or Locations()
+        """Where the prior and shape weights are (built at the edge from arguments and environment)."""
         self._providers: dict[PriorOptions, Any] = {}
         self._shape_priors: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -93,7 +95,7 @@ class Models:
         with self._lock:
             if options not in self._providers:
                 self._providers[options] = Zero123PlusProvider(
-                    models_dir=self.models_dir, steps=options.steps, guidance=options.guidance, segmentation=options.segmentation
+                    locations=self.locations, steps=options.steps, guidance=options.guidance, segmentation=options.segmentation
                 )
             return self._providers[options]
 
@@ -105,7 +107,7 @@ class Models:
         device = resolve_device(device_choice)
         with self._lock:
             if str(device) not in self._shape_priors:
-                self._shape_priors[str(device)] = load_shape_prior(device)
+                self._shape_priors[str(device)] = load_shape_prior(device, self.locations)
             return self._shape_priors[str(device)]
 
     def release(self) -> None:
@@ -120,9 +122,9 @@ def check_models(inputs: JobInputs, models: Models) -> None:
     from latentdreamer.priors.weights import require
 
     if inputs.source == "prompt":
-        require(("text-to-image", "zero123plus", "normal-controlnet"), models.models_dir)
+        require(("text-to-image", "zero123plus", "normal-controlnet"), models.locations)
     elif inputs.source == "image":
-        require(("zero123plus", "normal-controlnet"), models.models_dir)
+        require(("zero123plus", "normal-controlnet"), models.locations)
 
 
 def _within(callbacks: Callbacks, lo: float, hi: float) -> Callbacks:
@@ -159,7 +161,7 @@ def make_views(
                 views_dir / "prompt_image.png",
                 settings,
                 callbacks,
-                models.models_dir,
+                models.locations,
                 inputs.prompt_suffix,
                 span=PROMPT_SPAN,
             )

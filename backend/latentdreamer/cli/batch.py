@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from latentdreamer.api import PRESETS
+from latentdreamer.locations import Locations
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 MANIFEST_SUFFIXES = (".csv", ".jsonl")
@@ -237,13 +238,13 @@ def run_item(item: BatchItem, out: Path, fmt: str, models) -> dict[str, Any]:
     return record
 
 
-def run_local(items: list[BatchItem], out: Path, fmt: str, models_dir: str | None, quiet: bool) -> list[dict[str, Any]]:
+def run_local(items: list[BatchItem], out: Path, fmt: str, locations: Locations, quiet: bool) -> list[dict[str, Any]]:
     """Every item on this machine, one after another on one warm set of models."""
     from tqdm import tqdm
 
     from latentdreamer.job import Models
 
-    models = Models(models_dir)
+    models = Models(locations)
     records = []
     with tqdm(items, desc="batch", unit="item", disable=quiet, file=sys.stderr) as bar:
         for item in bar:
@@ -304,7 +305,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     defaults = {"preset": args.preset, "device": args.device, "seed": args.seed, "texture": not args.no_texture}
-    models_dir = args.models_dir or os.environ.get("LATENTDREAMER_MODELS")
+    locations = Locations.from_environment(models_dir=args.models_dir)  # the environment, read once here
     try:
         from latentdreamer.api import GenerateSettings
 
@@ -325,10 +326,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"{len(items)} items: {len(skipped)} already finished, {len(todo)} to run", file=sys.stderr)
     try:
         if args.ray is None:
-            records = run_local(todo, args.out, args.format, models_dir, args.quiet)
+            records = run_local(todo, args.out, args.format, locations, args.quiet)
         else:
             from latentdreamer.cli.batch_ray import RayUnavailable, run_ray
 
+            # Each actor reads its own machine's environment; the models folder chosen here goes with it.
+            models_dir = str(locations.models_dir) if locations.models_dir else None
             try:
                 records = run_ray(todo, args.out, args.format, models_dir, args.ray, args.actors, args.cpus_per_actor, args.quiet)
             except RayUnavailable as exc:

@@ -1,7 +1,7 @@
 """`latentdreamer batch --ray`: the same items, spread over Ray actors that keep the models warm.
 
 One actor per GPU (or per `cpus_per_actor` cores on a CPU cluster) holds one `job.Models`
-and runs items with the same `batch_command.run_item` the local mode uses, writing into the
+and runs items with the same `cli.batch.run_item` the local mode uses, writing into the
 output folder (which must be storage every node sees). Ray schedules the items; an item
 whose actor fails (a crashed or lost worker, not a bad input: that is a failed record) is
 retried once on another actor, then recorded as failed. Ctrl+C kills the actors, so the
@@ -44,7 +44,8 @@ def actor_plan(resources: dict[str, float], actors: int | None, cpus_per_actor: 
 
 
 class _Runner:
-    """The actor body: models loaded once per actor, thread settings for its reserved cores."""
+    """The actor body: models loaded once per actor, thread settings for its reserved cores, and
+    the actor's own environment read once (it is the edge of its process)."""
 
     def __init__(self, out: str, fmt: str, models_dir: str | None, threads: int) -> None:
         import os
@@ -54,8 +55,10 @@ class _Runner:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         thread_settings.apply(thread_settings.ThreadPlan(threads, "Ray actor's reserved cores"))
         from latentdreamer.job import Models
+        from latentdreamer.locations import Locations
 
-        self.out, self.fmt, self.models = Path(out), fmt, Models(models_dir)
+        self.out, self.fmt = Path(out), fmt
+        self.models = Models(Locations.from_environment(models_dir=models_dir))
 
     def run(self, item: BatchItem) -> dict[str, Any]:
         return run_item(item, self.out, self.fmt, self.models)

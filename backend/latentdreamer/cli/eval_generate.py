@@ -33,11 +33,13 @@ def run(args: argparse.Namespace) -> int:
     from latentdreamer.device import resolve_device
     from latentdreamer.eval.generation import evaluate_generation
     from latentdreamer.io.eval_meshes import default_eval_root
+    from latentdreamer.locations import Locations
     from latentdreamer.pipeline.shape_prior import load_shape_prior
 
     torch.set_num_threads(args.threads)
     settings = GenerateSettings(preset=args.preset, device=args.device, seed=args.seed)
-    prior = load_shape_prior(resolve_device(args.device), use_sae=not args.no_sae, sae_path=args.sae, lin_path=args.lin)
+    locations = Locations.from_environment(sae_weights=args.sae, lin_weights=args.lin)
+    prior = load_shape_prior(resolve_device(args.device), locations, use_sae=not args.no_sae)
     root = args.meshes or default_eval_root()
     report = evaluate_generation(root, args.out, settings, prior, args.limit, args.ablations, args.view_size, args.points)
     print(json.dumps(report["mean"], indent=1))

@@ -30,6 +30,7 @@ from latentdreamer.api import PRESETS
 
 if TYPE_CHECKING:
     from latentdreamer.job import JobInputs
+    from latentdreamer.locations import Locations
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -188,7 +189,15 @@ def _check_options(args: argparse.Namespace) -> None:
         raise SettingsError(f"--guidance {args.guidance} is not a positive number", "Zero123++ uses 4; leave it out")
 
 
-def _preflight(args: argparse.Namespace, inputs: JobInputs, settings, output: Path, views_dir: Path, publish_views: bool) -> None:
+def _preflight(
+    args: argparse.Namespace,
+    inputs: JobInputs,
+    settings,
+    locations: Locations,
+    output: Path,
+    views_dir: Path,
+    publish_views: bool,
+) -> None:
     """Everything that can be checked before compute; raises UserFacingError."""
     from latentdreamer.errors import OutputError
     from latentdreamer.io.mesh_io import textured_obj_files
@@ -222,7 +231,7 @@ def _preflight(args: argparse.Namespace, inputs: JobInputs, settings, output: Pa
         from latentdreamer.device import resolve_device
 
         resolve_device(settings.device)
-    check_shape_weights()
+    check_shape_weights(locations)
 
 
 def _save_output(mesh, output: Path, overwrite: bool) -> Path:
@@ -247,6 +256,7 @@ def run(args: argparse.Namespace) -> int:
     from latentdreamer.errors import UserFacingError, exit_code, format_error
     from latentdreamer.io.output_files import StagedFolder
     from latentdreamer.job import Models, PriorOptions, make_views, run_job
+    from latentdreamer.locations import Locations
 
     output = Path(args.output).expanduser()
     views_dir = Path(args.views_dir).expanduser() if args.views_dir else output.with_name(output.stem + "_views")
@@ -256,7 +266,8 @@ def run(args: argparse.Namespace) -> int:
         settings = GenerateSettings(preset=args.preset, device=args.device, seed=args.seed, texture=texture_mode(args, output))
         # Your own views are already files: they are saved again only where --views-dir asks.
         publish_views = source != "views" or args.views_dir is not None
-        _preflight(args, inputs, settings, output, views_dir, publish_views)
+        locations = Locations.from_environment(models_dir=args.models_dir)  # the environment, read once here
+        _preflight(args, inputs, settings, locations, output, views_dir, publish_views)
     except UserFacingError as exc:
         print(format_error(exc), file=sys.stderr)
         return exit_code(exc)
@@ -265,7 +276,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     bar = ProgressBar(enabled=not args.quiet)
     callbacks = Callbacks(on_progress=bar)
-    models = Models(args.models_dir)
+    models = Models(locations)
     prior = PriorOptions(steps=args.steps, guidance=args.guidance, segmentation=args.segmentation)
     shown: dict = {}
 

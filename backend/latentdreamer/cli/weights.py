@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 
+from latentdreamer.locations import Locations
 from latentdreamer.priors.errors import PriorInputError
 from latentdreamer.priors.weights import (
     IMAGE_MODELS,
@@ -51,10 +52,10 @@ def _chosen(args: argparse.Namespace) -> list[str] | None:
     return names
 
 
-def _status(names: list[str], args: argparse.Namespace) -> int:
+def _status(names: list[str], args: argparse.Namespace, locations: Locations) -> int:
     rows = []
     for name in names:
-        st = model_status(MODELS[name], args.models_dir)
+        st = model_status(MODELS[name], locations)
         rows.append(
             {
                 "name": name,
@@ -68,7 +69,7 @@ def _status(names: list[str], args: argparse.Namespace) -> int:
                 "approx_download_gb": st.spec.approx_gb,
                 "missing": st.missing,
                 "needed_for": st.spec.needed_for,
-                "how_to_get": None if st.complete else how_to_get(st.spec, args.models_dir),
+                "how_to_get": None if st.complete else how_to_get(st.spec, locations),
             }
         )
     if args.json:
@@ -103,32 +104,33 @@ def _run(args: argparse.Namespace) -> int:
     names = _chosen(args)
     if names is None:
         return 2
+    locations = Locations.from_environment(models_dir=args.models_dir)  # the environment, read once here
     if args.action == "status":
-        return _status(names, args)
+        return _status(names, args, locations)
     if args.action == "path":
         code = 0
         for name in names:
-            st = model_status(MODELS[name], args.models_dir)
+            st = model_status(MODELS[name], locations)
             if st.complete:
                 print(st.path)
             else:
-                print(f"{name} is missing: {how_to_get(st.spec, args.models_dir)}", file=sys.stderr)
+                print(f"{name} is missing: {how_to_get(st.spec, locations)}", file=sys.stderr)
                 code = 1
         return code
     if args.action == "verify":
         ok_all = True
         for name in names:
-            ok, lines = verify(MODELS[name], args.models_dir)
+            ok, lines = verify(MODELS[name], locations)
             print("\n".join(lines))
             ok_all &= ok
         return 0 if ok_all else 1
     for name in names:  # download
-        spec = effective_spec(MODELS[name])
+        spec = effective_spec(MODELS[name], locations)
         print(
             f"downloading {spec.name}: {spec.repo_id} ({spec.revision}, about {spec.approx_gb:g} GB, licence {spec.licence})",
             file=sys.stderr,
             flush=True,
         )
-        path = download(spec, args.models_dir)
+        path = download(spec, locations)
         print(path, flush=True)
     return 0

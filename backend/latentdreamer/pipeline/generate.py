@@ -22,6 +22,7 @@ from latentdreamer.geometry.grid import grid_points, sample_grid
 from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.geometry.subdivision import loop_subdivision
 from latentdreamer.geometry.uv_unwrap import subdivide_corner_uvs, unwrap
+from latentdreamer.locations import Locations
 from latentdreamer.optimise.coarse import geometry_objective, optimise_coarse
 from latentdreamer.optimise.presets import Preset, get_preset
 from latentdreamer.optimise.progress import JobProgress
@@ -174,7 +175,7 @@ def generate_from_views(
     targets = view_targets(views, preset.render_resolution, device)
     stats["mode"] = "normals" if targets.normals is not None else "masks-only"
     hull = visual_hull_sdf(targets.mask, cameras, preset.sdf_resolution)
-    prior = prior or load_shape_prior(device, use_sae=options.use_sae)
+    prior = prior or load_shape_prior(device, Locations(), use_sae=options.use_sae)  # the shipped SAE + LIN
     stats["shape_prior"] = prior.source
     if prior.sae is not None and options.init == "auto":
         field, stats["init"] = _best_start(prior, targets, hull, cameras, preset)

@@ -1,9 +1,9 @@
 """Finding the trained shape models (SAE, LIN) the pipeline runs with, and checking them.
 
-SAE: an explicit weights file or training-run folder if given, else $LATENTDREAMER_SAE_WEIGHTS,
-else the shipped `latentdreamer/weights/sae.safetensors` (models/latent_ops.py). LIN: the
-same order with $LATENTDREAMER_LIN_WEIGHTS and the shipped `lin.safetensors`, used only if
-its card pairs it with that SAE.
+SAE: the weights file or training-run folder the caller's `Locations` names (an argument, or
+$LATENTDREAMER_SAE_WEIGHTS read at the edge), else the shipped `sae.safetensors`
+(models/latent_ops.py). LIN: the same with $LATENTDREAMER_LIN_WEIGHTS and the shipped
+`lin.safetensors`, used only if its card pairs it with that SAE.
 
 The rule for every weights file, at every load: a file that is there is checked by sha256
 against its model card, and a file that fails the check (or an explicit path that does not
@@ -17,7 +17,6 @@ which. `locate_shape_weights` and `check_shape_weights` need no torch, so the wo
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,10 +25,9 @@ if TYPE_CHECKING:
     import torch
 
 import latentdreamer
+from latentdreamer.locations import ChosenFile, Locations
 
 NO_SAE = "none (no SAE weights installed: SDF grid optimised directly from the visual hull)"
-SAE_ENV = "LATENTDREAMER_SAE_WEIGHTS"
-LIN_ENV = "LATENTDREAMER_LIN_WEIGHTS"
 PACKAGE_WEIGHTS = Path(latentdreamer.__file__).resolve().parent / "weights"
 """models.latent_ops.DEFAULT_SAE_WEIGHTS and models.lin.DEFAULT_LIN_WEIGHTS live here
 (named without importing torch; a test keeps them equal)."""
@@ -49,7 +47,9 @@ class WeightsLocation:
     name: str
     path: Path
     source: str
-    """'argument' (a path given to the call), 'env' (its environment variable) or 'package'."""
+    """'argument' (a path given to the command), 'env' (its environment variable) or 'package'."""
+    variable: str = ""
+    """The environment variable, when `source` is 'env'."""
 
     @property
     def explicit(self) -> bool:
@@ -58,28 +58,21 @@ class WeightsLocation:
     def hint(self) -> str:
         """How to fix a bad file here: another path for an explicit one, a reinstall for ours."""
         if self.source == "env":
-            env = SAE_ENV if self.name == "sae" else LIN_ENV
-            return (
-                f"point {env} at a .safetensors file with its .json model card beside it, or unset it to use the shipped weights"
-            )
+            return f"point {self.variable} at a .safetensors file with its .json model card beside it, or unset it to use the shipped weights"
         if self.source == "argument":
             return "give a .safetensors file with its .json model card beside it, or a training-run folder"
         return SHIPPED_HINT
 
 
-def locate_shape_weights(
-    sae_path: str | os.PathLike | None = None, lin_path: str | os.PathLike | None = None
-) -> tuple[WeightsLocation, WeightsLocation]:
+def locate_shape_weights(locations: Locations) -> tuple[WeightsLocation, WeightsLocation]:
     """(SAE, LIN) locations by the module's order; nothing is read."""
 
-    def pick(name: str, given, env: str, default: str) -> WeightsLocation:
-        if given:
-            return WeightsLocation(name, Path(given).expanduser(), "argument")
-        if os.environ.get(env):
-            return WeightsLocation(name, Path(os.environ[env]).expanduser(), "env")
+    def pick(name: str, chosen: ChosenFile | None, default: str) -> WeightsLocation:
+        if chosen is not None:
+            return WeightsLocation(name, chosen.path, chosen.origin, chosen.variable)
         return WeightsLocation(name, PACKAGE_WEIGHTS / default, "package")
 
-    return (pick("sae", sae_path, SAE_ENV, "sae.safetensors"), pick("lin", lin_path, LIN_ENV, "lin.safetensors"))
+    return (pick("sae", locations.sae_weights, "sae.safetensors"), pick("lin", locations.lin_weights, "lin.safetensors"))
 
 
 def check_weights_file(loc: WeightsLocation) -> bool:
@@ -99,7 +92,7 @@ def check_weights_file(loc: WeightsLocation) -> bool:
     return True
 
 
-def check_shape_weights(sae_path: str | os.PathLike | None = None, lin_path: str | os.PathLike | None = None) -> dict[str, bool]:
+def check_shape_weights(locations: Locations) -> dict[str, bool]:
     """{'sae': usable, 'lin': usable}, checking every file that is there (no torch, ~20 ms).
 
     Raises the first WeightsError: a run with damaged weights must not start at all.
@@ -107,7 +100,7 @@ def check_shape_weights(sae_path: str | os.PathLike | None = None, lin_path: str
     from latentdreamer.models.lin import check_pairing
     from latentdreamer.models.weights import read_card
 
-    sae, lin = locate_shape_weights(sae_path, lin_path)
+    sae, lin = locate_shape_weights(locations)
     sae_ok = check_weights_file(sae)
     lin_ok = check_weights_file(lin)
     if sae_ok and lin_ok and lin.explicit and sae.path.is_file() and lin.path.is_file():
@@ -158,17 +151,11 @@ def _load_lin(device: torch.device, sae_weights: Path | None, loc: WeightsLocati
     return load_lin(loc.path, sae_card=sae_weights, device=device)
 
 
-def load_shape_prior(
-    device: torch.device,
-    use_sae: bool = True,
-    use_lin: bool = True,
-    sae_path: str | os.PathLike | None = None,
-    lin_path: str | os.PathLike | None = None,
-) -> ShapePrior:
-    """`sae_path`, `lin_path`: weights files or training-run folders; None looks in the usual places."""
+def load_shape_prior(device: torch.device, locations: Locations, use_sae: bool = True, use_lin: bool = True) -> ShapePrior:
+    """The SAE and LIN `locations` names (weights files or training-run folders), else the shipped ones."""
     if not use_sae:
         return ShapePrior(None, None, "disabled (SDF grid optimised directly from the visual hull)")
-    sae_loc, lin_loc = locate_shape_weights(sae_path, lin_path)
+    sae_loc, lin_loc = locate_shape_weights(locations)
     sae, source = _load_sae(sae_loc, device)
     sae_file = sae_loc.path if sae is not None and sae_loc.path.is_file() else None
     lin = _load_lin(device, sae_file, lin_loc) if use_lin else None

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from latentdreamer.locations import Locations
 from latentdreamer.priors.errors import PriorInputError
 from latentdreamer.priors.segmentation import Segmentation, segment
 
@@ -152,13 +153,13 @@ def prepare_image(
     size: int = CONDITION_SIZE,
     fill: float = OBJECT_FILL,
     segmentation: str = "auto",
-    models_dir: str | Path | None = None,
+    locations: Locations | None = None,
 ) -> PreparedImage:
     """File (or decoded image) -> cut-out, framed, composited condition image for Zero123++
-    (`models_dir`: where the background-removal model lives)."""
+    (`locations`: where the background-removal model lives)."""
     loaded = source if isinstance(source, LoadedImage) else load_image(source)
     _check_size((loaded.rgba.shape[1], loaded.rgba.shape[0]))
-    seg: Segmentation = segment(loaded.rgba, loaded.has_alpha, method=segmentation, models_dir=models_dir)
+    seg: Segmentation = segment(loaded.rgba, loaded.has_alpha, method=segmentation, locations=locations)
     cut = np.concatenate([loaded.rgba[..., :3], seg.mask[..., None]], axis=2)
     framed = frame_object(cut, size=size, fill=fill)
     return PreparedImage(condition=composite_on_grey(framed), rgba=framed, segmentation=seg.method, notes=list(seg.notes))

@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from latentdreamer.api import Callbacks, GenerateSettings, Progress, ViewSet
+from latentdreamer.locations import Locations
 from latentdreamer.priors.image_input import PreparedImage, prepare_image
 
 log = logging.getLogger(__name__)
@@ -75,14 +76,14 @@ class Zero123PlusProvider:
 
     def __init__(
         self,
-        models_dir: str | Path | None = None,
+        locations: Locations | None = None,
         steps: int | None = None,
         guidance: float = 4.0,
         normals: bool = True,
         segmentation: str = "auto",
         span: tuple[float, float] = (0.0, 1.0),
     ) -> None:
-        self.models_dir, self.steps, self.guidance = models_dir, steps, guidance
+        self.locations, self.steps, self.guidance = locations or Locations(), steps, guidance
         self.normals, self.segmentation, self.span = normals, segmentation, span
         self._model = None
 
@@ -90,7 +91,7 @@ class Zero123PlusProvider:
         """Checked before torch is touched, so a missing download fails at once."""
         from latentdreamer.priors.weights import require
 
-        return require(("zero123plus", "normal-controlnet") if self.normals else ("zero123plus",), self.models_dir)
+        return require(("zero123plus", "normal-controlnet") if self.normals else ("zero123plus",), self.locations)
 
     def _load(self, paths: dict[str, Path], device_choice: str):
         from latentdreamer.device import resolve_device
@@ -114,7 +115,7 @@ class Zero123PlusProvider:
         prepared = (
             image
             if isinstance(image, PreparedImage)
-            else prepare_image(image, segmentation=self.segmentation, models_dir=self.models_dir)
+            else prepare_image(image, segmentation=self.segmentation, locations=self.locations)
         )
         model = self._load(paths, settings.device)
         size = model.tile_size

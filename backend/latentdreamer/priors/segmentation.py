@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from latentdreamer.locations import Locations
 from latentdreamer.priors.errors import PriorInputError
 
 METHODS = ("auto", "rembg", "alpha", "plain")
@@ -40,26 +41,26 @@ class Segmentation:
     notes: list[str] = field(default_factory=list)
 
 
-def rembg_model_path(model: str = REMBG_MODEL, models_dir: str | Path | None = None) -> Path | None:
+def rembg_model_path(model: str = REMBG_MODEL, locations: Locations | None = None) -> Path | None:
     """The u2net file the backend would use (models folder first, then rembg's own home),
     or None when it is not on disk. Only `u2net` is managed (downloaded and pinned)."""
     from latentdreamer.priors.weights import MODELS, model_status
 
     if model != REMBG_MODEL:
         return None
-    st = model_status(MODELS["background-removal"], models_dir)
+    st = model_status(MODELS["background-removal"], locations or Locations())
     return st.path / f"{model}.onnx" if st.complete else None
 
 
-def rembg_ready(model: str = REMBG_MODEL, models_dir: str | Path | None = None) -> bool:
-    return importlib.util.find_spec("rembg") is not None and rembg_model_path(model, models_dir) is not None
+def rembg_ready(model: str = REMBG_MODEL, locations: Locations | None = None) -> bool:
+    return importlib.util.find_spec("rembg") is not None and rembg_model_path(model, locations) is not None
 
 
 _sessions: dict[tuple, object] = {}
 _session_lock = threading.Lock()
 
 
-def _rembg_session(path: Path):
+def _rembg_session(path: Path, locations: Locations):
     """A rembg session on exactly this verified file, kept for the process (a worker cuts
     out many images; u2net takes a second to load).
 
@@ -69,7 +70,7 @@ def _rembg_session(path: Path):
     a mirror's pinned file may differ — so rembg never starts a download of its own."""
     from latentdreamer.priors.weights import MODELS, check_files
 
-    check_files(MODELS["background-removal"], path.parent)
+    check_files(MODELS["background-removal"], path.parent, locations)
     st = path.stat()
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
     with _session_lock:
@@ -92,12 +93,12 @@ def _rembg_session(path: Path):
         return session
 
 
-def _rembg_mask(rgba: np.ndarray, path: Path) -> np.ndarray:
+def _rembg_mask(rgba: np.ndarray, path: Path, locations: Locations) -> np.ndarray:
     from PIL import Image
     from rembg import remove
 
     image = Image.fromarray(np.round(rgba[..., :3] * 255).astype(np.uint8), "RGB")
-    mask = remove(image, session=_rembg_session(path), only_mask=True)
+    mask = remove(image, session=_rembg_session(path, locations), only_mask=True)
     return np.asarray(mask.convert("L"), dtype=np.float32) / 255.0
 
 
@@ -132,18 +133,19 @@ def plain_background_mask(rgb: np.ndarray, tolerance: float = PLAIN_TOLERANCE) -
     return foreground.astype(np.float32), notes
 
 
-def segment(rgba: np.ndarray, has_alpha: bool, method: str = "auto", models_dir: str | Path | None = None) -> Segmentation:
+def segment(rgba: np.ndarray, has_alpha: bool, method: str = "auto", locations: Locations | None = None) -> Segmentation:
     """The object's mask by the first usable method (see module doc); errors if it is empty.
 
-    `models_dir` is where the background-removal model was downloaded (None: the usual places)."""
+    `locations` is where the background-removal model was downloaded (None: the usual places)."""
     if method not in METHODS:
         raise ValueError(f"unknown segmentation method {method!r}; choose one of {', '.join(METHODS)}")
     notes: list[str] = []
+    locations = locations or Locations()
     if method in ("auto", "rembg"):
         installed = importlib.util.find_spec("rembg") is not None
-        path = rembg_model_path(models_dir=models_dir)
+        path = rembg_model_path(locations=locations)
         if installed and path is not None:
-            return _checked(Segmentation(_rembg_mask(rgba, path), "rembg", notes))
+            return _checked(Segmentation(_rembg_mask(rgba, path, locations), "rembg", notes))
         if not installed:
             missing, fix = (
                 "rembg is not installed",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from latentdreamer.api import Callbacks, GenerateSettings, ViewSet
+from latentdreamer.locations import Locations
 from latentdreamer.priors.provider import PriorViews, Zero123PlusProvider
 
 
@@ -30,7 +31,7 @@ def prepare_views(
     image_path: str | Path,
     settings: GenerateSettings,
     callbacks: Callbacks | None = None,
-    models_dir: str | Path | None = None,
+    locations: Locations | None = None,
     views_dir: str | Path | None = None,
     provider: Zero123PlusProvider | None = None,
 ) -> tuple[ViewSet, dict[str, object]]:
@@ -39,7 +40,7 @@ def prepare_views(
     Raises `PriorInputError` at once for a bad image or missing weights (before any model
     loads), and `Cancelled` between denoising steps when `callbacks.should_cancel()`.
     """
-    provider = provider or Zero123PlusProvider(models_dir=models_dir)
+    provider = provider or Zero123PlusProvider(locations=locations)
     result = provider.run(image_path, settings, callbacks or Callbacks())
     paths = save_prior_views(result, views_dir) if views_dir is not None else {}
     paths["notes"] = result.notes

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from latentdreamer.api import Callbacks, Cancelled, GenerateSettings
+from latentdreamer.locations import Locations
 from latentdreamer.priors.diffusers_folder import read_json, require_folder, variant
 from latentdreamer.priors.errors import PriorInputError
 
@@ -138,7 +139,7 @@ def prompt_image(
     path: str | Path,
     settings: GenerateSettings,
     callbacks: Callbacks | None = None,
-    models_dir: str | Path | None = None,
+    locations: Locations | None = None,
     suffix: str | None = None,
     span: tuple[float, float] = (0.0, 1.0),
 ) -> Path:
@@ -151,7 +152,7 @@ def prompt_image(
     from latentdreamer.priors.weights import require
 
     callbacks = callbacks or Callbacks()
-    folder = require(("text-to-image",), models_dir)["text-to-image"]
+    folder = require(("text-to-image",), locations or Locations())["text-to-image"]
     compose_prompt(prompt, suffix)  # an empty prompt fails here, before the model loads
     device = resolve_device(settings.device)
     if device.type == "cpu":

@@ -29,6 +29,7 @@ import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from latentdreamer.locations import ENV_PINS, Locations
 from latentdreamer.priors.errors import PriorInputError
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ DENY_PATTERNS = ["*.bin", "*.pt", "*.pth", "*.pkl", "*.ckpt", "*.msgpack", "*.h5
 NON_COMMERCIAL = "CC-BY-NC-4.0 (non-commercial use of the weights; generated outputs are yours)"
 OPEN_RAIL = "CreativeML Open RAIL++-M (commercial use allowed within its use restrictions; outputs are yours)"
 APACHE = "Apache-2.0 (U-2-Net by Qin et al.; ONNX export by rembg, MIT)"
-PINS_ENV = "LATENTDREAMER_PINS"
+PINS_ENV = ENV_PINS
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _SHA1 = re.compile(r"^[0-9a-f]{40}$")
 
@@ -185,41 +186,18 @@ class ModelStatus:
         return self.path is not None and not self.missing
 
 
-def models_dir_from_env(models_dir: str | Path | None = None) -> Path | None:
-    chosen = models_dir or os.environ.get("LATENTDREAMER_MODELS")
-    return Path(chosen).expanduser() if chosen else None
-
-
-def hub_cache_dir() -> Path:
-    """The Hugging Face cache folder, read from the environment *now* (not at import)."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
-    if os.environ.get("HF_HOME"):
-        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser()
-    return base / "huggingface" / "hub"
-
-
-def rembg_home() -> Path:
-    """Where rembg itself looks for its models (U2NET_HOME, default ~/.u2net)."""
-    return Path(os.environ.get("U2NET_HOME") or Path.home() / ".u2net").expanduser()
-
-
-def offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
-
-
 # ---- pins: the project's per-file references, plus a mirror's own (LATENTDREAMER_PINS)
 
 
-def _pin_overrides() -> dict[str, dict]:
-    """LATENTDREAMER_PINS: a JSON file `{model: {"revision", "url", "sha256": {file: hex}}}`
-    for a private mirror (HF_ENDPOINT) that serves another commit or another URL; read now."""
-    path = os.environ.get(PINS_ENV)
-    if not path:
+def _pin_overrides(locations: Locations) -> dict[str, dict]:
+    """LATENTDREAMER_PINS (`locations.pins_file`): a JSON file `{model: {"revision", "url",
+    "sha256": {file: hex}}}` for a private mirror (HF_ENDPOINT) that serves another commit or
+    another URL; read at each use, so an edited file counts at the next job."""
+    path = locations.pins_file
+    if path is None:
         return {}
     try:
-        data = json.loads(Path(path).expanduser().read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
             raise ValueError("expected an object of objects, one per model name")
         unknown = sorted(set(data) - set(MODELS))
@@ -236,21 +214,21 @@ def _pin_overrides() -> dict[str, dict]:
     return data
 
 
-def effective_spec(spec: ModelSpec) -> ModelSpec:
+def effective_spec(spec: ModelSpec, locations: Locations) -> ModelSpec:
     """`spec` with a mirror's revision and URL (LATENTDREAMER_PINS) applied."""
-    entry = _pin_overrides().get(spec.name, {})
+    entry = _pin_overrides(locations).get(spec.name, {})
     changes = {k: entry[k] for k in ("revision", "url") if entry.get(k)}
     if changes.get("url"):
         changes["size_bytes"] = int(entry.get("size_bytes") or 0)
     return replace(spec, **changes) if changes else spec
 
 
-def pins_for(spec: ModelSpec, commit: str | None) -> dict[str, str]:
+def pins_for(spec: ModelSpec, commit: str | None, locations: Locations) -> dict[str, str]:
     """The pinned SHA-256 per file for `spec` at `commit` (empty when nothing is pinned)."""
     if not commit:
         return {}
     pins = dict(PINNED_SHA256.get(spec.repo_id, {}).get(commit, {}))
-    entry = _pin_overrides().get(spec.name, {})
+    entry = _pin_overrides(locations).get(spec.name, {})
     if entry.get("sha256") and (entry.get("revision") or spec.revision) == commit:
         pins.update(entry["sha256"])
     return pins
@@ -259,8 +237,8 @@ def pins_for(spec: ModelSpec, commit: str | None) -> dict[str, str]:
 # ---- finding a model
 
 
-def _cache_snapshot(spec: ModelSpec) -> Path | None:
-    repo = hub_cache_dir() / f"models--{spec.repo_id.replace('/', '--')}"
+def _cache_snapshot(spec: ModelSpec, hub_cache: Path) -> Path | None:
+    repo = hub_cache / f"models--{spec.repo_id.replace('/', '--')}"
     ref = repo / "refs" / spec.revision
     if _SHA1.match(spec.revision) and (repo / "snapshots" / spec.revision).is_dir():
         return repo / "snapshots" / spec.revision
@@ -297,17 +275,17 @@ def model_files(spec: ModelSpec, root: Path) -> list[Path]:
     return _files(root)
 
 
-def model_status(spec: ModelSpec, models_dir: str | Path | None = None) -> ModelStatus:
+def model_status(spec: ModelSpec, locations: Locations) -> ModelStatus:
     """Where `spec` is (first complete candidate wins; else the most complete one) and what it lacks."""
     candidates: list[tuple[Path, str]] = []
-    local = models_dir_from_env(models_dir)
+    local = locations.models_dir
     if local is not None and (local / spec.folder).is_dir():
         candidates.append((local / spec.folder, "models-dir"))
     if spec.url:
-        if all((rembg_home() / f).is_file() for f in spec.other_files):
-            candidates.append((rembg_home(), "rembg-home"))
+        if all((locations.rembg_home / f).is_file() for f in spec.other_files):
+            candidates.append((locations.rembg_home, "rembg-home"))
     else:
-        snapshot = _cache_snapshot(spec)
+        snapshot = _cache_snapshot(spec, locations.hub_cache)
         if snapshot is not None:
             candidates.append((snapshot, "hf-cache"))
     if not candidates:
@@ -319,8 +297,8 @@ def model_status(spec: ModelSpec, models_dir: str | Path | None = None) -> Model
     return ModelStatus(spec, path, source, missing, sum(p.stat().st_size for p in files), pickles)
 
 
-def how_to_get(spec: ModelSpec, models_dir: str | Path | None = None) -> str:
-    target = models_dir_from_env(models_dir)
+def how_to_get(spec: ModelSpec, locations: Locations) -> str:
+    target = locations.models_dir
     where = f" --models-dir {target}" if target else ""
     local_dir = (target / spec.folder) if target else Path("<models-dir>") / spec.folder
     fetch = f"run `latentdreamer weights download {spec.name}{where}` (needs network, about {spec.approx_gb:g} GB; licence {spec.licence})"
@@ -336,24 +314,22 @@ def how_to_get(spec: ModelSpec, models_dir: str | Path | None = None) -> str:
     )
 
 
-def require(
-    names: tuple[str, ...] = ("zero123plus", "normal-controlnet"), models_dir: str | Path | None = None
-) -> dict[str, Path]:
+def require(names: tuple[str, ...], locations: Locations) -> dict[str, Path]:
     """Paths of the named models, every file checked against its reference checksum, or a
     fast `PriorInputError` saying exactly what is missing or damaged and how to fix it."""
     paths, problems, hints = {}, [], []
     for name in names:
-        st = model_status(MODELS[name], models_dir)
+        st = model_status(MODELS[name], locations)
         if st.complete:
             paths[name] = st.path
         else:
             where = f" in {st.path}" if st.path else ""
             problems.append(f"{name} ({st.spec.repo_id}) is missing{where}: {', '.join(st.missing)}")
-            hints.append(how_to_get(st.spec, models_dir))
+            hints.append(how_to_get(st.spec, locations))
     if problems:
         raise PriorInputError("; ".join(problems), " | ".join(hints), code="weights_missing")
     for name, path in paths.items():
-        check_files(MODELS[name], path, models_dir)
+        check_files(MODELS[name], path, locations)
     return paths
 
 
@@ -454,12 +430,14 @@ def _hub_reference(root: Path, file: Path) -> tuple[str, str, str] | None:
     return None
 
 
-def reference(spec: ModelSpec, root: Path, file: Path, commit: str | None = None) -> tuple[str, str, str] | None:
+def reference(
+    spec: ModelSpec, root: Path, file: Path, locations: Locations, commit: str | None = None
+) -> tuple[str, str, str] | None:
     """(kind, hex digest, where it comes from) that `file` must match, or None when nothing
     vouches for it. Order: the project's pin for the folder's commit, the hub's checksum,
     the manifest `download` wrote after checking the hub's checksum."""
     rel = str(file.relative_to(root))
-    pinned = pins_for(spec, commit if commit is not None else folder_commit(root, spec)).get(rel)
+    pinned = pins_for(spec, commit if commit is not None else folder_commit(root, spec), locations).get(rel)
     if pinned:
         return "sha256", pinned, "the SHA-256 pinned in the project"
     hub = _hub_reference(root, file)
@@ -471,20 +449,8 @@ def reference(spec: ModelSpec, root: Path, file: Path, commit: str | None = None
     return None
 
 
-def expected_sha256(root: Path, file: Path, spec: ModelSpec | None = None) -> str | None:
-    """The SHA-256 `file` must have, when a SHA-256 (not a git SHA-1) vouches for it."""
-    if spec is None:
-        hub = _hub_reference(root, file)
-        if hub is not None and hub[0] == "sha256":
-            return hub[1]
-        recorded = _manifest(root).get("sha256", {}).get(str(file.relative_to(root)))
-        return recorded if isinstance(recorded, str) else None
-    ref = reference(spec, root, file)
-    return ref[1] if ref is not None and ref[0] == "sha256" else None
-
-
-def _mismatch(spec: ModelSpec, file: Path, ref: tuple[str, str, str], models_dir: str | Path | None) -> PriorInputError:
-    target = models_dir_from_env(models_dir)
+def _mismatch(spec: ModelSpec, file: Path, ref: tuple[str, str, str], locations: Locations) -> PriorInputError:
+    target = locations.models_dir
     where = f" --models-dir {target}" if target else ""
     return PriorInputError(
         f"{spec.name}: {file} is damaged or was replaced: its {ref[0]} does not match {ref[2]} ({ref[1][:12]}...)",
@@ -494,18 +460,18 @@ def _mismatch(spec: ModelSpec, file: Path, ref: tuple[str, str, str], models_dir
     )
 
 
-def check_files(spec: ModelSpec, root: Path, models_dir: str | Path | None = None) -> list[str]:
+def check_files(spec: ModelSpec, root: Path, locations: Locations) -> list[str]:
     """Every file of `spec` in `root` against its reference (done at each load); raises on
     the first mismatch, naming the file and the fix. Returns the files nothing vouches for,
     after warning about them (they load: a hand-copied folder is the user's choice)."""
     commit = folder_commit(root, spec)
     unverified = []
     for file in model_files(spec, root):
-        ref = reference(spec, root, file, commit)
+        ref = reference(spec, root, file, locations, commit)
         if ref is None:
             unverified.append(str(file.relative_to(root)))
         elif _digest(file, ref[0]) != ref[1]:
-            raise _mismatch(spec, file, ref, models_dir)
+            raise _mismatch(spec, file, ref, locations)
     if unverified:
         log.warning(
             "%s: %d file(s) in %s have no reference checksum and were not verified (%s); "
@@ -547,14 +513,14 @@ def write_manifest(root: Path, spec: ModelSpec, commit: str | None = None, url: 
     return path
 
 
-def verify(spec: ModelSpec, models_dir: str | Path | None = None) -> tuple[bool, list[str]]:
+def verify(spec: ModelSpec, locations: Locations) -> tuple[bool, list[str]]:
     """(ok, report lines): completeness, safetensors headers, checksums. OK only when every
     file has a reference checksum and matches it."""
     from safetensors import safe_open
 
-    st = model_status(spec, models_dir)
+    st = model_status(spec, locations)
     if st.path is None:
-        return False, [f"{spec.name}: not found; {how_to_get(spec, models_dir)}"]
+        return False, [f"{spec.name}: not found; {how_to_get(spec, locations)}"]
     ok, lines, unverified = not st.missing, [], 0
     if st.missing:
         lines.append(f"{spec.name}: incomplete in {st.path}: missing {', '.join(st.missing)}")
@@ -569,7 +535,7 @@ def verify(spec: ModelSpec, models_dir: str | Path | None = None) -> tuple[bool,
                 ok = False
                 lines.append(f"{spec.name}: {rel}: not a valid safetensors file ({exc})")
                 continue
-        ref = reference(spec, st.path, file, commit)
+        ref = reference(spec, st.path, file, locations, commit)
         if ref is None:
             unverified += 1
             lines.append(f"{spec.name}: {rel}: no reference checksum (not downloaded by `weights download`): NOT VERIFIED")
@@ -593,27 +559,27 @@ def verify(spec: ModelSpec, models_dir: str | Path | None = None) -> tuple[bool,
 # ---- downloads
 
 
-def download(spec: ModelSpec, models_dir: str | Path | None = None) -> Path:
+def download(spec: ModelSpec, locations: Locations) -> Path:
     """Fetch the model (progress on stderr), check every file against the hub's checksum and
     the project's pins, and record the manifest; a file that fails is deleted so a retry
     fetches it again."""
-    spec = effective_spec(spec)
-    if offline():
+    spec = effective_spec(spec, locations)
+    if locations.offline:
         raise PriorInputError(
             f"cannot download {spec.name} ({spec.repo_id}): HF_HUB_OFFLINE is set",
-            "unset HF_HUB_OFFLINE on a machine with network, or " + how_to_get(spec, models_dir),
+            "unset HF_HUB_OFFLINE on a machine with network, or " + how_to_get(spec, locations),
             code="weights_missing",
         )
     if spec.url:
-        return _download_url(spec, models_dir)
+        return _download_url(spec, locations)
     try:
         from huggingface_hub import snapshot_download
     except ImportError as exc:
         raise PriorInputError(
             "huggingface_hub is not installed", "pip install 'latentdreamer[diffusion]'", code="weights_missing"
         ) from exc
-    target = models_dir_from_env(models_dir)
-    kwargs = {"local_dir": target / spec.folder} if target else {}
+    target = locations.models_dir
+    kwargs = {"local_dir": target / spec.folder} if target else {"cache_dir": locations.hub_cache}
     try:
         path = Path(
             snapshot_download(
@@ -627,24 +593,24 @@ def download(spec: ModelSpec, models_dir: str | Path | None = None) -> Path:
     except Exception as exc:  # network, DNS, HTTP, disk: all end the same way for the user
         raise PriorInputError(
             f"downloading {spec.repo_id} failed ({exc.__class__.__name__}: {exc})",
-            how_to_get(spec, models_dir),
+            how_to_get(spec, locations),
             code="weights_missing",
         ) from exc
     commit = path.name if path.parent.name == "snapshots" else _recorded_commit(path)
     if _SHA1.match(spec.revision) and commit not in (None, spec.revision):
         raise PriorInputError(
             f"{spec.repo_id}: the hub served commit {commit}, not the pinned {spec.revision}",
-            how_to_get(spec, models_dir),
+            how_to_get(spec, locations),
             code="weights_missing",
         )
-    _check_download(spec, path, commit, models_dir)
+    _check_download(spec, path, commit, locations)
     write_manifest(path, spec, commit)
     return path
 
 
-def _check_download(spec: ModelSpec, root: Path, commit: str | None, models_dir: str | Path | None) -> None:
+def _check_download(spec: ModelSpec, root: Path, commit: str | None, locations: Locations) -> None:
     """What arrived against the hub's checksums and, where the commit is pinned, the pins."""
-    pins = pins_for(spec, commit)
+    pins = pins_for(spec, commit, locations)
     files = {str(p.relative_to(root)): p for p in model_files(spec, root)}
     problems = []
     for rel, file in files.items():
@@ -663,7 +629,7 @@ def _check_download(spec: ModelSpec, root: Path, commit: str | None, models_dir:
         raise PriorInputError(
             f"{spec.name}: refused what {spec.repo_id} served: " + "; ".join(problems),
             "the offending files were deleted; run the download again, and if it fails the same way the hub (or the "
-            "HF_ENDPOINT mirror) serves other files than the project pins: " + how_to_get(spec, models_dir),
+            "HF_ENDPOINT mirror) serves other files than the project pins: " + how_to_get(spec, locations),
             code="weights_missing",
         )
 
@@ -678,16 +644,16 @@ def _discard(root: Path, rel: str) -> None:
     (root / ".cache" / "huggingface" / "download" / (rel + ".metadata")).unlink(missing_ok=True)
 
 
-def _download_url(spec: ModelSpec, models_dir: str | Path | None) -> Path:
+def _download_url(spec: ModelSpec, locations: Locations) -> Path:
     """One file over HTTP(S) into the models folder (else where rembg looks), streamed to a
     temporary file beside it, checked against its pinned SHA-256 and size, then renamed."""
     import urllib.error
     import urllib.request
 
-    target = models_dir_from_env(models_dir)
-    folder = target / spec.folder if target else rembg_home()
+    target = locations.models_dir
+    folder = target / spec.folder if target else locations.rembg_home
     name = spec.other_files[0]
-    pinned = pins_for(spec, spec.revision).get(name)
+    pinned = pins_for(spec, spec.revision, locations).get(name)
     if not pinned:
         raise PriorInputError(
             f"{spec.name}: no SHA-256 is pinned for {name} at {spec.revision}; refusing to download it",
@@ -722,7 +688,7 @@ def _download_url(spec: ModelSpec, models_dir: str | Path | None) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise PriorInputError(
             f"downloading {spec.url} failed ({exc.__class__.__name__}: {exc})",
-            "check the network and run the download again; " + how_to_get(spec, models_dir),
+            "check the network and run the download again; " + how_to_get(spec, locations),
             code="weights_missing",
         ) from None
     finally:

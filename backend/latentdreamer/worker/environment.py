@@ -20,13 +20,14 @@ from typing import Any
 
 from latentdreamer import __version__
 from latentdreamer.api import PRESETS
+from latentdreamer.locations import Locations
 from latentdreamer.worker.input_files import MAX_PIXELS
 from latentdreamer.worker.protocol import PROTOCOL_VERSION, make_event
 
 log = logging.getLogger("latentdreamer.worker")
 
 
-def shape_weights_status() -> dict[str, dict[str, Any]]:
+def shape_weights_status(locations: Locations) -> dict[str, dict[str, Any]]:
     """SAE and LIN, found and checked exactly as a job loads them (pipeline/shape_prior.py),
     so `hello` never reports weights a job would then refuse or drop.
 
@@ -38,7 +39,7 @@ def shape_weights_status() -> dict[str, dict[str, Any]]:
     from latentdreamer.pipeline.shape_prior import check_weights_file, locate_shape_weights
 
     status = {}
-    for loc in locate_shape_weights():
+    for loc in locate_shape_weights(locations):
         try:
             present, error = check_weights_file(loc), None
         except WeightsError as exc:
@@ -47,15 +48,15 @@ def shape_weights_status() -> dict[str, dict[str, Any]]:
     return status
 
 
-def weights_status() -> dict[str, dict[str, Any]]:
+def weights_status(locations: Locations) -> dict[str, dict[str, Any]]:
     """Each model: present or not, where, and its licence (null: the project's own); nothing is loaded."""
-    status = shape_weights_status()
+    status = shape_weights_status(locations)
     try:
         from latentdreamer.priors.weights import MODELS, model_status
     except ImportError:
         return status
     for name, spec in MODELS.items():
-        st = model_status(spec)
+        st = model_status(spec, locations)
         status[name] = {
             "present": st.complete,
             "path": str(st.path) if st.path else None,
@@ -65,7 +66,9 @@ def weights_status() -> dict[str, dict[str, Any]]:
     return status
 
 
-def hello_event(jobs_dir: Path, log_file: Path | None, max_queue: int, pipeline_capabilities: dict[str, Any]) -> dict[str, Any]:
+def hello_event(
+    jobs_dir: Path, log_file: Path | None, max_queue: int, pipeline_capabilities: dict[str, Any], locations: Locations
+) -> dict[str, Any]:
     try:
         torch_version = importlib.metadata.version("torch")
     except importlib.metadata.PackageNotFoundError:
@@ -87,7 +90,7 @@ def hello_event(jobs_dir: Path, log_file: Path | None, max_queue: int, pipeline_
         pid=os.getpid(),
         jobs_dir=str(jobs_dir),
         log_file=str(log_file) if log_file else None,
-        weights=weights_status(),
+        weights=weights_status(locations),
         capabilities=capabilities,
     )
 

@@ -17,22 +17,23 @@ from latentdreamer import threads
 from latentdreamer.api import Callbacks, Cancelled, GenerateSettings, GenerationResult
 from latentdreamer.errors import UserFacingError
 from latentdreamer.job import JobInputs, Models, run_job
+from latentdreamer.locations import Locations
 from latentdreamer.worker.jobs import Job, JobReporter
 from latentdreamer.worker.protocol import GenerateRequest, ImageSource, RequestError
 
 log = logging.getLogger(__name__)
 
 _models = Models()
-"""What this worker keeps loaded; `use_models` sets its models folder at start-up."""
+"""What this worker keeps loaded; `use_models` sets where its weights are at start-up."""
 
 _warm_up_stop = threading.Event()
 _warm_up_thread: threading.Thread | None = None
 
 
-def use_models(models_dir: str | Path | None) -> None:
-    """Where this worker's prior weights live (the server's `--models-dir`, read once at start)."""
+def use_models(locations: Locations) -> None:
+    """Where this worker's weights live (the server's arguments and environment, read once at start)."""
     global _models
-    _models = Models(models_dir)
+    _models = Models(locations)
 
 
 def capabilities() -> dict:

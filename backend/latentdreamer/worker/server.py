@@ -17,10 +17,11 @@ import signal
 import sys
 from pathlib import Path
 
+from latentdreamer.locations import Locations
+
 log = logging.getLogger("latentdreamer.worker")
 
 DEFAULT_LOG_FILE = "~/.cache/latentdreamer/worker.log"
-DEFAULT_PIPELINE = "latentdreamer.worker.execute:execute"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,7 +55,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--models-dir", default=None, help="folder of prior weights (default: $LATENTDREAMER_MODELS, else the Hugging Face cache)"
     )
     parser.add_argument(
-        "--pipeline", default=DEFAULT_PIPELINE, help="MODULE:FUNCTION that runs one job (default: the LatentDreamer pipeline)"
+        "--pipeline",
+        default=None,
+        help="MODULE:FUNCTION that runs one job instead of the LatentDreamer pipeline (a test seam: the add-on's "
+        "tests drive a real worker with stand-in pipelines)",
     )
 
 
@@ -106,12 +110,13 @@ def serve(args: argparse.Namespace) -> int:
     requests, protocol = claim_stdio()
     log_path = setup_logging(args.log_file, args.log_level)
     faulthandler.enable(sys.stderr)  # a crash in native code leaves its stack in the client's error
-    if args.models_dir:  # one place for the priors, the hello and every job to find it
-        os.environ["LATENTDREAMER_MODELS"] = str(Path(args.models_dir).expanduser())
+    # The environment, read once here at the edge: the hello and every job use this value.
+    locations = Locations.from_environment(models_dir=args.models_dir)
 
     from latentdreamer.worker.environment import DeviceReport, hello_event
     from latentdreamer.worker.execute import (
         capabilities,
+        execute,
         finish_warm_up,
         load_execute,
         release_models,
@@ -121,9 +126,9 @@ def serve(args: argparse.Namespace) -> int:
     from latentdreamer.worker.jobs import JobRunner, release_memory
     from latentdreamer.worker.results import JobFolders
 
-    use_models(os.environ.get("LATENTDREAMER_MODELS"))  # the environment, read once here at the edge
+    use_models(locations)
     try:
-        execute = load_execute(args.pipeline)
+        run_one = execute if args.pipeline is None else load_execute(args.pipeline)
     except (ImportError, AttributeError, ValueError) as exc:
         log.error("cannot load the pipeline %s: %s", args.pipeline, exc)
         return 2
@@ -135,7 +140,7 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     device = DeviceReport(writer.emit)
     runner = JobRunner(
-        execute,
+        run_one,
         writer.emit,
         folders,
         args.max_queue,
@@ -148,11 +153,11 @@ def serve(args: argparse.Namespace) -> int:
 
     log.info("worker %s started; jobs in %s", os.getpid(), folders.root)
     # A --pipeline replacement is trusted to take every input; ours says what it has.
-    pipeline = capabilities() if args.pipeline == DEFAULT_PIPELINE else {"inputs": ["views", "image"], "pipeline": True}
-    writer.emit(hello_event(folders.root, log_path, args.max_queue, pipeline))
+    pipeline = capabilities() if args.pipeline is None else {"inputs": ["views", "image"], "pipeline": True}
+    writer.emit(hello_event(folders.root, log_path, args.max_queue, pipeline, locations))
     if args.probe:
         device.start_probe()
-    if args.probe and args.warm_up and args.pipeline == DEFAULT_PIPELINE:
+    if args.probe and args.warm_up and args.pipeline is None:
         start_warm_up()  # --no-probe promises no torch at start-up: no warm-up either
 
     shutdown_id = None

@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from latentdreamer.locations import Locations
 from latentdreamer.priors import segmentation, weights
 from latentdreamer.priors.errors import PriorInputError
 
@@ -143,14 +144,13 @@ def test_download_verify_generate_then_faults(hub, tmp_path, photo, monkeypatch)
     assert not (other / "zero123plus-v1.2" / weights.MANIFEST).exists()
 
     # A flipped byte after download: the next load stops, naming the file and the fix.
-    monkeypatch.setenv("LATENTDREAMER_PINS", str(pins))
-    monkeypatch.setenv("LATENTDREAMER_MODELS", str(models))
+    locations = Locations.from_environment({"LATENTDREAMER_PINS": str(pins), "LATENTDREAMER_MODELS": str(models)})
     target = models / "zero123plus-v1.2" / unet
     data = bytearray(target.read_bytes())
     data[len(data) // 2] ^= 0x01
     target.write_bytes(bytes(data))
     with pytest.raises(PriorInputError) as info:
-        weights.require(("zero123plus",), models)
+        weights.require(("zero123plus",), locations)
     assert str(target) in info.value.message and "weights download zero123plus" in info.value.hint
     out = run_cli(
         ["generate", str(photo), "--preset", "tiny", "-o", str(tmp_path / "again.glb"), "--quiet"],
@@ -169,7 +169,7 @@ def test_download_verify_generate_then_faults(hub, tmp_path, photo, monkeypatch)
     u2net.write_bytes(bytes(data))
     rgba = np.concatenate([np.asarray(Image.open(photo), np.float32) / 255, np.ones((80, 60, 1), np.float32)], axis=2)
     with pytest.raises(PriorInputError, match="u2net.onnx"):
-        segmentation.segment(rgba, False)
+        segmentation.segment(rgba, False, locations=locations)
 
 
 def test_a_bad_pins_file_is_one_clear_error(tmp_path, capsys, monkeypatch):

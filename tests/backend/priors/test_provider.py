@@ -10,6 +10,7 @@ from PIL import Image
 
 from latentdreamer.api import Callbacks, Cancelled, GenerateSettings
 from latentdreamer.cli.main import main
+from latentdreamer.locations import Locations
 from latentdreamer.priors.errors import PriorInputError
 from latentdreamer.priors.provider import UserViewsProvider, Zero123PlusProvider
 from latentdreamer.priors.single_image import prepare_views
@@ -32,7 +33,7 @@ def test_views_from_one_image_with_progress_and_saved_files(tiny_models, photo, 
         photo,
         GenerateSettings(preset="tiny", device="cpu", seed=1),
         Callbacks(on_progress=reports.append),
-        models_dir=tiny_models,
+        locations=Locations(models_dir=tiny_models),
         views_dir=tmp_path / "views",
     )
     assert views.rgb.shape == (6, TILE, TILE, 3) and views.alpha.shape == (6, TILE, TILE)
@@ -49,7 +50,7 @@ def test_views_from_one_image_with_progress_and_saved_files(tiny_models, photo, 
 
 
 def test_cancel_between_steps(tiny_models, photo):
-    provider = Zero123PlusProvider(models_dir=tiny_models, steps=3)
+    provider = Zero123PlusProvider(locations=Locations(models_dir=tiny_models), steps=3)
     seen = []
     callbacks = Callbacks(on_progress=seen.append, should_cancel=lambda: len(seen) >= 1)
     with pytest.raises(Cancelled):
@@ -66,7 +67,9 @@ def test_missing_weights_fail_fast_with_the_instruction(photo, tmp_path, capsys,
     err = capsys.readouterr().err
     assert "zero123plus" in err and "latentdreamer weights download" in err
     with pytest.raises(PriorInputError) as info:
-        Zero123PlusProvider(models_dir=tmp_path / "none").views(photo, GenerateSettings(), Callbacks())
+        Zero123PlusProvider(locations=Locations(models_dir=tmp_path / "none", hub_cache=tmp_path / "no-cache")).views(
+            photo, GenerateSettings(), Callbacks()
+        )
     assert info.value.code == "weights_missing"
 
 

@@ -13,6 +13,7 @@ pytest.importorskip("diffusers", reason="the 'diffusion' extra is not installed:
 
 from latentdreamer.api import Callbacks, Cancelled, GenerateSettings
 from latentdreamer.cli.main import main
+from latentdreamer.locations import Locations
 from latentdreamer.priors import weights
 from latentdreamer.priors.errors import PriorInputError
 from latentdreamer.priors.text_to_image import OBJECT_SUFFIX, TextToImage, compose_prompt, prompt_image
@@ -72,7 +73,7 @@ def test_prompt_image_saves_a_png_with_progress(tiny_models, tmp_path):
         tmp_path / "v" / "prompt_image.png",
         GenerateSettings(preset="tiny", device="cpu", seed=3),
         Callbacks(on_progress=seen.append),
-        models_dir=tiny_models,
+        Locations(models_dir=tiny_models),
         span=(0.0, 0.1),
     )
     assert np.asarray(Image.open(path)).shape == (SIZE, SIZE, 3)

@@ -13,6 +13,7 @@ from PIL import Image
 from latentdreamer import job as job_module
 from latentdreamer.api import Cancelled, GenerateSettings, GenerationResult, Progress, ViewSet
 from latentdreamer.geometry.mesh import Mesh
+from latentdreamer.locations import Locations
 from latentdreamer.priors.provider import PriorViews
 from latentdreamer.worker import execute as bridge
 from latentdreamer.worker.jobs import Job, JobReporter
@@ -31,7 +32,7 @@ def fake_generate(views: ViewSet, settings, callbacks, prior=None) -> Generation
 class FakeProvider:
     instances = 0
 
-    def __init__(self, models_dir=None, steps=None, guidance=4.0, segmentation="auto", span=(0.0, 1.0)):
+    def __init__(self, locations=None, steps=None, guidance=4.0, segmentation="auto", span=(0.0, 1.0)):
         FakeProvider.instances += 1
         self.span = span
 
@@ -57,7 +58,7 @@ def run_job(tmp_path, monkeypatch):
     monkeypatch.setattr(provider_module, "Zero123PlusProvider", FakeProvider)
     monkeypatch.setattr(job_module, "check_models", lambda inputs, models: None)  # the stand-in needs no weights
     monkeypatch.setattr(job_module.Models, "shape_prior", lambda self, device: None)  # nor an SAE
-    bridge.use_models(None)
+    bridge.use_models(Locations())
 
     def run(request: GenerateRequest, cancel: bool = False, settings=GenerateSettings()):
         events = []

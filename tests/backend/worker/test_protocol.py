@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from latentdreamer.locations import Locations
 from latentdreamer.worker.environment import DeviceReport, hello_event, shape_weights_status
 from latentdreamer.worker.protocol import (
     ERROR_CODES,
@@ -61,7 +62,7 @@ def test_documented_events_have_exactly_the_fields_the_code_sends():
 
 def test_hello_and_device_as_the_worker_builds_them_match_the_docs(tmp_path):
     examples = {m["type"]: m for m in documented()}
-    hello = hello_event(tmp_path, tmp_path / "worker.log", 8, {"inputs": ["views"], "pipeline": False})
+    hello = hello_event(tmp_path, tmp_path / "worker.log", 8, {"inputs": ["views"], "pipeline": False}, Locations())
     assert hello["protocol"] == PROTOCOL_VERSION
     assert set(hello) == set(examples["hello"])
     assert set(hello["capabilities"]) == set(examples["hello"]["capabilities"])
@@ -76,15 +77,13 @@ def test_hello_looks_for_the_shape_models_where_the_pipeline_loads_them(monkeypa
     from latentdreamer.models.latent_ops import DEFAULT_SAE_WEIGHTS
     from latentdreamer.models.lin import DEFAULT_LIN_WEIGHTS
 
-    monkeypatch.delenv("LATENTDREAMER_SAE_WEIGHTS", raising=False)
-    status = shape_weights_status()
+    status = shape_weights_status(Locations.from_environment({}))
     assert (status["sae"]["path"], status["lin"]["path"]) == (str(DEFAULT_SAE_WEIGHTS), str(DEFAULT_LIN_WEIGHTS))
     assert status["sae"]["present"] == DEFAULT_SAE_WEIGHTS.exists() and status["sae"]["error"] is None
     mine = tmp_path / "sae.safetensors"
     mine.write_bytes(b"")
-    monkeypatch.setenv("LATENTDREAMER_SAE_WEIGHTS", str(mine))
     # Present on disk but not usable (no card, no matching checksum): hello says so, as a job would.
-    sae = shape_weights_status()["sae"]
+    sae = shape_weights_status(Locations.from_environment({"LATENTDREAMER_SAE_WEIGHTS": str(mine)}))["sae"]
     assert (sae["present"], sae["path"], sae["source"], sae["licence"]) == (False, str(mine), "env", None)
     assert str(mine.with_suffix(".json")) in sae["error"] and "LATENTDREAMER_SAE_WEIGHTS" in sae["error"]
 
