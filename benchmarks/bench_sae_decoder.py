@@ -22,8 +22,8 @@ from pathlib import Path
 import torch
 
 from latentdreamer.geometry.random_shapes import random_sdf
-from latentdreamer.models.latent_ops import encode_sdf, load_sae, load_sae_checkpoint
 from latentdreamer.models.sae import SAE, count_parameters
+from latentdreamer.models.trained_sae import encode_sdf, load_sae, load_sae_checkpoint
 from latentdreamer.train.sae import EVAL_SEED_BASE
 
 

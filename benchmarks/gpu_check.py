@@ -99,7 +99,7 @@ def check_flexicubes(dev: torch.device) -> dict:
 
 
 def check_sae(dev: torch.device) -> dict:
-    from latentdreamer.models.latent_ops import decode_sdf, load_sae, sample_prior
+    from latentdreamer.models.trained_sae import decode_sdf, load_sae, sample_prior
 
     sae = load_sae(device="cpu")
     z = sample_prior(sae, 1, torch.Generator().manual_seed(0))

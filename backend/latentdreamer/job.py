@@ -119,7 +119,7 @@ class Models:
 
 def check_models(inputs: JobInputs, models: Models) -> None:
     """Fail at once, naming the download, when a model the job needs is missing."""
-    from latentdreamer.priors.weights import require
+    from latentdreamer.priors.model_store import require
 
     if inputs.source == "prompt":
         require(("text-to-image", "zero123plus", "normal-controlnet"), models.locations)

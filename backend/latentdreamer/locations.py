@@ -11,7 +11,7 @@ Environment variables, with the argument that wins over each:
   HF_HUB_CACHE, else HF_HOME/hub, else XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub
   U2NET_HOME                   where rembg keeps u2net (default ~/.u2net)
   HF_HUB_OFFLINE               no network for `weights download`
-  LATENTDREAMER_PINS           a mirror's pins (JSON; see priors/weights.py)
+  LATENTDREAMER_PINS           a mirror's pins (JSON; see priors/model_store.py)
   LATENTDREAMER_SAE_WEIGHTS    --sae: the SAE weights file or training-run folder
   LATENTDREAMER_LIN_WEIGHTS    --lin: the same for the LIN
 """

@@ -29,9 +29,9 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from latentdreamer.eval.lin import evaluate
-    from latentdreamer.models.latent_ops import DEFAULT_SAE_WEIGHTS, load_sae
     from latentdreamer.models.lin import DEFAULT_LIN_WEIGHTS, check_pairing, load_lin, load_lin_checkpoint
-    from latentdreamer.models.weights import read_card, sha256_file
+    from latentdreamer.models.trained_sae import DEFAULT_SAE_WEIGHTS, load_sae
+    from latentdreamer.models.weights_file import read_card, sha256_file
 
     torch.set_num_threads(args.threads)
     if args.checkpoint:

@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--resolution",
         type=int,
         default=None,
-        help="decode resolution (default: twice the model's, see latent_ops.mesh_resolution)",
+        help="decode resolution (default: twice the model's, see trained_sae.mesh_resolution)",
     )
     parser.add_argument("--points", type=int, default=100_000, help="surface points per mesh for Chamfer/F-score")
     parser.add_argument("--out", type=Path, default=Path("out/eval"), help="where sae_eval.{json,md} and the contact sheets go")
@@ -34,8 +34,8 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from latentdreamer.eval.sae import evaluate
-    from latentdreamer.models.latent_ops import DEFAULT_SAE_WEIGHTS, load_sae, load_sae_checkpoint
-    from latentdreamer.models.weights import sha256_file
+    from latentdreamer.models.trained_sae import DEFAULT_SAE_WEIGHTS, load_sae, load_sae_checkpoint
+    from latentdreamer.models.weights_file import sha256_file
 
     torch.set_num_threads(args.threads)
     if args.checkpoint:

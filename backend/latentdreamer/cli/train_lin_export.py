@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from latentdreamer.models.checkpoint import META
     from latentdreamer.models.lin import DEFAULT_LIN_WEIGHTS, export_lin, load_lin_checkpoint
     from latentdreamer.models.sae import count_parameters
-    from latentdreamer.models.weights import code_commit, hardware_description
+    from latentdreamer.models.weights_file import code_commit, hardware_description
     from latentdreamer.train.sae import EVAL_SEED_BASE
 
     meta = json.loads((args.run / META).read_text())

@@ -4,7 +4,7 @@ The card gathers what a reader needs to trust or reproduce the weights: the arch
 every command that trained them (one per resumed run), the data (the random-shape stream and
 its seed range), steps, shapes seen, accumulated training wall time, hardware, and the
 measured metrics, loss ablation and resolution comparison, each from the JSON its own command
-wrote. The checksum is added by models/weights.py.
+wrote. The checksum is added by models/weights_file.py.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ def _json_or_none(path: Path | None):
 def run(args: argparse.Namespace) -> int:
     from latentdreamer.eval.sae import merge_reports
     from latentdreamer.models.checkpoint import META
-    from latentdreamer.models.latent_ops import DEFAULT_SAE_WEIGHTS, export_sae, load_sae_checkpoint
-    from latentdreamer.models.weights import code_commit, hardware_description
+    from latentdreamer.models.trained_sae import DEFAULT_SAE_WEIGHTS, export_sae, load_sae_checkpoint
+    from latentdreamer.models.weights_file import code_commit, hardware_description
     from latentdreamer.train.sae import EVAL_SEED_BASE
 
     meta = json.loads((args.run / META).read_text())

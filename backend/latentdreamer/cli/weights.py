@@ -14,7 +14,7 @@ import sys
 
 from latentdreamer.locations import Locations
 from latentdreamer.priors.errors import PriorInputError
-from latentdreamer.priors.weights import (
+from latentdreamer.priors.model_store import (
     IMAGE_MODELS,
     MODELS,
     download,

@@ -86,7 +86,7 @@ def random_views(count: int, resolution: int, image_size: int, first_seed: int =
 def mesh_views(root: Path | None, resolution: int, image_size: int):
     from latentdreamer.geometry.normalise import fit_in_sphere
     from latentdreamer.io.eval_meshes import entry_name, eval_mesh_paths, load_eval_mesh
-    from latentdreamer.models.latent_ops import mesh_sdf
+    from latentdreamer.models.trained_sae import mesh_sdf
     from latentdreamer.render.cameras import prior_cameras
     from latentdreamer.render.views import render_views
 

@@ -20,8 +20,8 @@ import torch
 from latentdreamer.errors import naming_file
 from latentdreamer.eval.report_files import eval_meshes_root, write_report
 from latentdreamer.geometry.mesh import Mesh
-from latentdreamer.models.latent_ops import encode_sdf, mesh_resolution, mesh_sdf, sdf_to_mesh
 from latentdreamer.models.sae import SAE
+from latentdreamer.models.trained_sae import encode_sdf, mesh_resolution, mesh_sdf, sdf_to_mesh
 from latentdreamer.train.sae import EVAL_SEED_BASE
 
 GT_RESOLUTION = 128

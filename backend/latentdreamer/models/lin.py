@@ -39,7 +39,7 @@ from torch import nn
 
 from latentdreamer.config import strict_from_dict
 from latentdreamer.models.sae import SAE
-from latentdreamer.models.weights import WeightsError, load_weights, read_card, save_weights
+from latentdreamer.models.weights_file import WeightsError, load_weights, read_card, save_weights
 from latentdreamer.render.normal_maps import decode_normals
 
 IN_CHANNELS = 5
@@ -229,7 +229,7 @@ class LIN(nn.Module):
         if path is None:
             return None
         if "_paired_sae_model" not in self.__dict__:
-            from latentdreamer.models.latent_ops import load_sae
+            from latentdreamer.models.trained_sae import load_sae
 
             self.__dict__["_paired_sae_model"] = load_sae(path, device)
         return self.__dict__["_paired_sae_model"]
@@ -294,10 +294,10 @@ def load_lin(
     """The LIN of a weights file, in eval mode, checksum verified and checked against its SAE.
 
     `sae_card` is the SAE's model card (a dict or the SAE weights' path, whose card is read);
-    None checks against the shipped SAE (models/latent_ops.DEFAULT_SAE_WEIGHTS). Given a path,
+    None checks against the shipped SAE (models/trained_sae.DEFAULT_SAE_WEIGHTS). Given a path,
     the LIN's `predict` loads that SAE itself when it needs the hull latent.
     """
-    from latentdreamer.models.latent_ops import DEFAULT_SAE_WEIGHTS
+    from latentdreamer.models.trained_sae import DEFAULT_SAE_WEIGHTS
 
     path = Path(path or DEFAULT_LIN_WEIGHTS)
     sae_path = None

@@ -2,7 +2,7 @@
 
 SAE: the weights file or training-run folder the caller's `Locations` names (an argument, or
 $LATENTDREAMER_SAE_WEIGHTS read at the edge), else the shipped `sae.safetensors`
-(models/latent_ops.py). LIN: the same with $LATENTDREAMER_LIN_WEIGHTS and the shipped
+(models/trained_sae.py). LIN: the same with $LATENTDREAMER_LIN_WEIGHTS and the shipped
 `lin.safetensors`, used only if its card pairs it with that SAE.
 
 The rule for every weights file, at every load: a file that is there is checked by sha256
@@ -29,7 +29,7 @@ from latentdreamer.locations import ChosenFile, Locations
 
 NO_SAE = "none (no SAE weights installed: SDF grid optimised directly from the visual hull)"
 PACKAGE_WEIGHTS = Path(latentdreamer.__file__).resolve().parent / "weights"
-"""models.latent_ops.DEFAULT_SAE_WEIGHTS and models.lin.DEFAULT_LIN_WEIGHTS live here
+"""models.trained_sae.DEFAULT_SAE_WEIGHTS and models.lin.DEFAULT_LIN_WEIGHTS live here
 (named without importing torch; a test keeps them equal)."""
 
 RUN_META = "checkpoint.json"
@@ -78,7 +78,7 @@ def locate_shape_weights(locations: Locations) -> tuple[WeightsLocation, Weights
 def check_weights_file(loc: WeightsLocation) -> bool:
     """True when the weights at `loc` are there and match their card; False when shipped
     weights are simply not installed; else the WeightsError naming the file and the fix."""
-    from latentdreamer.models.weights import WeightsError, verify_weights
+    from latentdreamer.models.weights_file import WeightsError, verify_weights
 
     if loc.path.is_dir():
         if not loc.explicit:
@@ -98,7 +98,7 @@ def check_shape_weights(locations: Locations) -> dict[str, bool]:
     Raises the first WeightsError: a run with damaged weights must not start at all.
     """
     from latentdreamer.models.lin import check_pairing
-    from latentdreamer.models.weights import read_card
+    from latentdreamer.models.weights_file import read_card
 
     sae, lin = locate_shape_weights(locations)
     sae_ok = check_weights_file(sae)
@@ -117,7 +117,7 @@ class ShapePrior:
 
 
 def _load_sae(loc: WeightsLocation, device: torch.device) -> tuple[torch.nn.Module | None, str]:
-    from latentdreamer.models.latent_ops import load_sae, load_sae_checkpoint
+    from latentdreamer.models.trained_sae import load_sae, load_sae_checkpoint
 
     if loc.path.is_dir() and loc.explicit:
         return load_sae_checkpoint(loc.path, device), f"checkpoint {loc.path}"
@@ -132,7 +132,7 @@ def _load_lin(device: torch.device, sae_weights: Path | None, loc: WeightsLocati
     not pair is an error; the shipped one is skipped for an SAE of your own (there is no
     LIN for it), which the stats show as `init hull`."""
     from latentdreamer.models.lin import load_lin, load_lin_checkpoint
-    from latentdreamer.models.weights import WeightsError, read_card, sha256_file
+    from latentdreamer.models.weights_file import WeightsError, read_card, sha256_file
 
     if sae_weights is None:
         return None

@@ -89,7 +89,7 @@ class Zero123PlusProvider:
 
     def _paths(self) -> dict[str, Path]:
         """Checked before torch is touched, so a missing download fails at once."""
-        from latentdreamer.priors.weights import require
+        from latentdreamer.priors.model_store import require
 
         return require(("zero123plus", "normal-controlnet") if self.normals else ("zero123plus",), self.locations)
 

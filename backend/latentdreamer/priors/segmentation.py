@@ -44,7 +44,7 @@ class Segmentation:
 def rembg_model_path(model: str = REMBG_MODEL, locations: Locations | None = None) -> Path | None:
     """The u2net file the backend would use (models folder first, then rembg's own home),
     or None when it is not on disk. Only `u2net` is managed (downloaded and pinned)."""
-    from latentdreamer.priors.weights import MODELS, model_status
+    from latentdreamer.priors.model_store import MODELS, model_status
 
     if model != REMBG_MODEL:
         return None
@@ -68,7 +68,7 @@ def _rembg_session(path: Path, locations: Locations):
     mismatch). rembg finds models through U2NET_HOME; it is set to the file's folder only
     while the session is made, with rembg's own MD5 check off because ours is stronger and
     a mirror's pinned file may differ — so rembg never starts a download of its own."""
-    from latentdreamer.priors.weights import MODELS, check_files
+    from latentdreamer.priors.model_store import MODELS, check_files
 
     check_files(MODELS["background-removal"], path.parent, locations)
     st = path.stat()

@@ -148,8 +148,8 @@ def prompt_image(
     released afterwards so the multi-view prior that follows has the GPU to itself."""
     from latentdreamer.device import resolve_device
     from latentdreamer.io.images import write_png
+    from latentdreamer.priors.model_store import require
     from latentdreamer.priors.provider import StepReporter
-    from latentdreamer.priors.weights import require
 
     callbacks = callbacks or Callbacks()
     folder = require(("text-to-image",), locations or Locations())["text-to-image"]

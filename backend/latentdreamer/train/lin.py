@@ -27,7 +27,7 @@ from latentdreamer.config import strict_from_dict
 from latentdreamer.models.checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint
 from latentdreamer.models.lin import LIN, LINConfig, hull_latent, latent_loss
 from latentdreamer.models.sae import SAE
-from latentdreamer.models.weights import WeightsError
+from latentdreamer.models.weights_file import WeightsError
 from latentdreamer.train.lin_data import LINDataConfig, training_views
 from latentdreamer.train.loop import train_until
 from latentdreamer.train.sae import EVAL_SEED_BASE, ShapeFn, default_shape_fn, grid_iou, shape_batch, step_generator
@@ -78,7 +78,7 @@ def resolve_sae(source: str | os.PathLike | None, out: Path) -> Path:
     first, so the pairing is with a file whose sha256 can be checked later; None means the
     SAE the run's checkpoint last trained against, else the run's snapshot, else the shipped SAE.
     """
-    from latentdreamer.models.latent_ops import DEFAULT_SAE_WEIGHTS, export_sae, load_sae_checkpoint
+    from latentdreamer.models.trained_sae import DEFAULT_SAE_WEIGHTS, export_sae, load_sae_checkpoint
 
     if source is None:
         meta = out / "checkpoint.json"
@@ -116,8 +116,8 @@ class LINTrainer:
         retarget_sae: bool = False,
         command: str | None = None,
     ) -> None:
-        from latentdreamer.models.latent_ops import load_sae
-        from latentdreamer.models.weights import read_card
+        from latentdreamer.models.trained_sae import load_sae
+        from latentdreamer.models.weights_file import read_card
 
         self.out = Path(out)
         self.shape_fn = shape_fn
@@ -155,7 +155,7 @@ class LINTrainer:
             if self.meta["sae"]["sha256"] != sae_sha:
                 self.meta.setdefault("sae_history", []).append({**self.meta["sae"], "until_step": self.step})
         self.meta["sae"] = {"path": str(sae_path), "sha256": sae_sha}
-        from latentdreamer.models.weights import hardware_description
+        from latentdreamer.models.weights_file import hardware_description
 
         self.meta.setdefault("runs", []).append(
             {

@@ -184,7 +184,7 @@ class SAETrainer:
         if checkpoint_exists(self.out):
             self.meta = load_checkpoint(self.out, self.model, self.optimizer)
             self.step = int(self.meta["step"])
-        from latentdreamer.models.weights import code_commit, hardware_description
+        from latentdreamer.models.weights_file import code_commit, hardware_description
 
         self.meta.setdefault("runs", []).append(
             {

@@ -35,7 +35,7 @@ def shape_weights_status(locations: Locations) -> dict[str, dict[str, Any]]:
     `error`: why a file that is there (or was named explicitly) cannot be used, with the
     fix, else null. Without shipped weights the pipeline still runs, from the visual hull.
     """
-    from latentdreamer.models.weights import WeightsError
+    from latentdreamer.models.weights_file import WeightsError
     from latentdreamer.pipeline.shape_prior import check_weights_file, locate_shape_weights
 
     status = {}
@@ -52,7 +52,7 @@ def weights_status(locations: Locations) -> dict[str, dict[str, Any]]:
     """Each model: present or not, where, and its licence (null: the project's own); nothing is loaded."""
     status = shape_weights_status(locations)
     try:
-        from latentdreamer.priors.weights import MODELS, model_status
+        from latentdreamer.priors.model_store import MODELS, model_status
     except ImportError:
         return status
     for name, spec in MODELS.items():

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from latentdreamer.cli import train_lin_export as export_lin
-from latentdreamer.models.latent_ops import export_sae
 from latentdreamer.models.lin import load_lin
 from latentdreamer.models.sae import SAE
-from latentdreamer.models.weights import WeightsError, read_card
+from latentdreamer.models.trained_sae import export_sae
+from latentdreamer.models.weights_file import WeightsError, read_card
 from latentdreamer.train.lin import LINTrainer, load_config
 from latentdreamer.train.sae import load_config as sae_config
 

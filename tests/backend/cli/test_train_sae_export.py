@@ -6,7 +6,7 @@ from pathlib import Path
 import torch
 
 from latentdreamer.cli import train_sae_export as export_sae
-from latentdreamer.models.latent_ops import load_sae
+from latentdreamer.models.trained_sae import load_sae
 from latentdreamer.train.sae import SAETrainer, load_config
 
 CONFIG = Path(__file__).resolve().parents[3] / "configs" / "sae" / "tiny.json"

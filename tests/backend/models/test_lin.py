@@ -5,10 +5,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from latentdreamer.models.latent_ops import export_sae
 from latentdreamer.models.lin import DEFAULT_LIN_WEIGHTS, LIN, LINConfig, export_lin, hull_latent, load_lin
 from latentdreamer.models.sae import SAE
-from latentdreamer.models.weights import WeightsError, read_card
+from latentdreamer.models.trained_sae import export_sae
+from latentdreamer.models.weights_file import WeightsError, read_card
 from latentdreamer.train.lin import load_config as lin_config
 from latentdreamer.train.sae import load_config as sae_config
 
@@ -89,7 +89,7 @@ def test_pairing_is_checked_on_load(tmp_path: Path):
 
 def test_shipped_weights_load_with_the_shipped_sae():
     """The shipped pair must match; if the SAE was re-exported, the LIN must be retrained."""
-    from latentdreamer.models.latent_ops import DEFAULT_SAE_WEIGHTS
+    from latentdreamer.models.trained_sae import DEFAULT_SAE_WEIGHTS
 
     if not DEFAULT_LIN_WEIGHTS.is_file():
         pytest.skip(f"no shipped LIN weights at {DEFAULT_LIN_WEIGHTS} yet")
@@ -140,7 +140,7 @@ def test_a_loaded_residual_lin_finds_its_sae(tmp_path: Path):
     mask = torch.zeros(1, 6, 32, 32, 1)
     mask[..., 10:22, 10:22, :] = 1
     normals = torch.full((1, 6, 32, 32, 3), 0.5)
-    from latentdreamer.models.latent_ops import load_sae
+    from latentdreamer.models.trained_sae import load_sae
 
     first = loaded.predict(mask, normals)
     torch.testing.assert_close(first, loaded.predict(mask, normals, sae=load_sae(sae_path)))

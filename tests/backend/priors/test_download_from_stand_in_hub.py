@@ -25,7 +25,7 @@ import pytest
 from PIL import Image
 
 from latentdreamer.locations import Locations
-from latentdreamer.priors import segmentation, weights
+from latentdreamer.priors import model_store, segmentation
 from latentdreamer.priors.errors import PriorInputError
 
 from stand_in_hub import (
@@ -48,7 +48,7 @@ def sha256(path: Path) -> str:
 @pytest.fixture(scope="module")
 def hub(tiny_models, tmp_path_factory):
     for name, (repo_id, folder, _) in TINY_REPOS.items():  # the stand-in serves what the registry fetches
-        assert (weights.MODELS[name].repo_id, weights.MODELS[name].folder) == (repo_id, folder)
+        assert (model_store.MODELS[name].repo_id, model_store.MODELS[name].folder) == (repo_id, folder)
     root = tmp_path_factory.mktemp("hub")
     with StandInHub() as server:
         pins = root / "pins.json"
@@ -99,8 +99,8 @@ def test_download_verify_generate_then_faults(hub, tmp_path, photo, monkeypatch)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "Traceback" not in out.stderr
     for name in ("zero123plus", "normal-controlnet"):
-        spec = weights.MODELS[name]
-        manifest = json.loads((models / spec.folder / weights.MANIFEST).read_text())
+        spec = model_store.MODELS[name]
+        manifest = json.loads((models / spec.folder / model_store.MANIFEST).read_text())
         assert manifest["commit"] == COMMITS[name] and manifest["repo_id"] == spec.repo_id
         assert (
             "GET",
@@ -141,7 +141,7 @@ def test_download_verify_generate_then_faults(hub, tmp_path, photo, monkeypatch)
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert unet in out.stderr and "pinned" in out.stderr and "hint:" in out.stderr
     assert not (other / "zero123plus-v1.2" / unet).exists()
-    assert not (other / "zero123plus-v1.2" / weights.MANIFEST).exists()
+    assert not (other / "zero123plus-v1.2" / model_store.MANIFEST).exists()
 
     # A flipped byte after download: the next load stops, naming the file and the fix.
     locations = Locations.from_environment({"LATENTDREAMER_PINS": str(pins), "LATENTDREAMER_MODELS": str(models)})
@@ -150,7 +150,7 @@ def test_download_verify_generate_then_faults(hub, tmp_path, photo, monkeypatch)
     data[len(data) // 2] ^= 0x01
     target.write_bytes(bytes(data))
     with pytest.raises(PriorInputError) as info:
-        weights.require(("zero123plus",), locations)
+        model_store.require(("zero123plus",), locations)
     assert str(target) in info.value.message and "weights download zero123plus" in info.value.hint
     out = run_cli(
         ["generate", str(photo), "--preset", "tiny", "-o", str(tmp_path / "again.glb"), "--quiet"],

@@ -14,7 +14,7 @@ pytest.importorskip("diffusers", reason="the 'diffusion' extra is not installed:
 from latentdreamer.api import Callbacks, Cancelled, GenerateSettings
 from latentdreamer.cli.main import main
 from latentdreamer.locations import Locations
-from latentdreamer.priors import weights
+from latentdreamer.priors import model_store
 from latentdreamer.priors.errors import PriorInputError
 from latentdreamer.priors.text_to_image import OBJECT_SUFFIX, TextToImage, compose_prompt, prompt_image
 
@@ -88,7 +88,7 @@ def test_folder_with_only_pickled_weights_is_refused(tiny_models, tmp_path):
 
 
 def test_registry_knows_the_model(tiny_models, no_env, capsys):
-    spec = weights.MODELS["text-to-image"]
+    spec = model_store.MODELS["text-to-image"]
     assert "Open RAIL++-M" in spec.licence and spec.revision == "main"
     assert all("/" in p for p in spec.allow_patterns if p.endswith(".safetensors"))  # never the single-file checkpoints
     assert main(["weights", "status", "text-to-image", "--models-dir", str(tiny_models)]) == 0

@@ -8,10 +8,10 @@ import torch
 
 from latentdreamer.geometry.random_shapes import random_sdf
 from latentdreamer.models.checkpoint import load_checkpoint
-from latentdreamer.models.latent_ops import export_sae
 from latentdreamer.models.lin import LIN, latent_loss
 from latentdreamer.models.sae import SAE
-from latentdreamer.models.weights import WeightsError
+from latentdreamer.models.trained_sae import export_sae
+from latentdreamer.models.weights_file import WeightsError
 from latentdreamer.train.lin import LINTrainer, load_config, resolve_sae
 from latentdreamer.train.lin_data import LINDataConfig, augment_views, gaussian_blur, morph_masks, training_views
 from latentdreamer.train.sae import load_config as sae_config
@@ -120,7 +120,7 @@ def test_resume_refuses_another_sae_unless_retargeting(tmp_path: Path):
 def test_sae_run_directory_is_snapshotted(tmp_path: Path):
     from latentdreamer.models.checkpoint import save_checkpoint
     from latentdreamer.models.sae import SAE
-    from latentdreamer.models.weights import read_card
+    from latentdreamer.models.weights_file import read_card
 
     torch.manual_seed(0)
     sae = SAE(SAE_CONFIG)
@@ -131,8 +131,8 @@ def test_sae_run_directory_is_snapshotted(tmp_path: Path):
 
 
 def test_a_checkpoint_loaded_residual_lin_predicts_on_its_own(tmp_path: Path):
-    from latentdreamer.models.latent_ops import load_sae
     from latentdreamer.models.lin import load_lin_checkpoint
+    from latentdreamer.models.trained_sae import load_sae
 
     sae = _sae(tmp_path / "sae_run" / "sae.safetensors")
     _trainer(tmp_path / "run", sae).train_until(1, progress=False)

@@ -74,8 +74,8 @@ def test_hello_and_device_as_the_worker_builds_them_match_the_docs(tmp_path):
 
 
 def test_hello_looks_for_the_shape_models_where_the_pipeline_loads_them(monkeypatch, tmp_path):
-    from latentdreamer.models.latent_ops import DEFAULT_SAE_WEIGHTS
     from latentdreamer.models.lin import DEFAULT_LIN_WEIGHTS
+    from latentdreamer.models.trained_sae import DEFAULT_SAE_WEIGHTS
 
     status = shape_weights_status(Locations.from_environment({}))
     assert (status["sae"]["path"], status["lin"]["path"]) == (str(DEFAULT_SAE_WEIGHTS), str(DEFAULT_LIN_WEIGHTS))
@@ -126,7 +126,7 @@ def test_unknown_error_codes_cannot_be_raised():
 
 def test_shape_prior_names_the_checkpoint_meta_file_without_importing_torch():
     from latentdreamer.models.checkpoint import META
-    from latentdreamer.models.latent_ops import DEFAULT_SAE_WEIGHTS
+    from latentdreamer.models.trained_sae import DEFAULT_SAE_WEIGHTS
     from latentdreamer.pipeline.shape_prior import PACKAGE_WEIGHTS, RUN_META
 
     assert RUN_META == META and DEFAULT_SAE_WEIGHTS.parent == PACKAGE_WEIGHTS

@@ -5,7 +5,8 @@ import torch
 import trimesh
 
 from latentdreamer.geometry.mesh import Mesh
-from latentdreamer.models.latent_ops import (
+from latentdreamer.models.sae import SAE, SAEConfig
+from latentdreamer.models.trained_sae import (
     DEFAULT_SAE_WEIGHTS,
     decode_mesh,
     decode_sdf,
@@ -15,8 +16,7 @@ from latentdreamer.models.latent_ops import (
     load_sae_checkpoint,
     sample_prior,
 )
-from latentdreamer.models.sae import SAE, SAEConfig
-from latentdreamer.models.weights import WeightsError
+from latentdreamer.models.weights_file import WeightsError
 
 TINY = dict(
     resolution=32,

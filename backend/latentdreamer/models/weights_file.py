@@ -120,7 +120,7 @@ def read_card(path: str | os.PathLike, hint: str = "") -> dict[str, Any]:
     """The model card beside a weights file, or a WeightsError naming the card and the fix."""
     path = Path(path)
     cpath = card_path(path)
-    hint = hint or "reinstall the backend, or re-export the weights with latentdreamer.models.weights.save_weights"
+    hint = hint or "reinstall the backend, or re-export the weights with latentdreamer.models.weights_file.save_weights"
     if not cpath.is_file():
         raise WeightsError(f"model card {cpath} is missing; it must sit beside {path.name}", hint)
     try:

