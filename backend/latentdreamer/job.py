@@ -178,7 +178,7 @@ def make_views(
 
         _, views = oracle_views(load_oracle_mesh(inputs.mesh), with_normals=inputs.mesh_normals)
     else:
-        from latentdreamer.pipeline.inputs import load_views
+        from latentdreamer.priors.user_views import load_views
 
         views = load_views(
             grid=inputs.view_grid,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 ENV_THREADS = "LATENTDREAMER_THREADS"
@@ -113,6 +114,13 @@ def configure_process(override: int | None = None, one_shot: bool = True) -> Thr
         for key in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS"):
             os.environ.setdefault(key, str(plan.threads))
     return plan
+
+
+def configure_from_environment(environ: Mapping[str, str], one_shot: bool) -> ThreadPlan:
+    """An edge's first step (the CLI's, the worker's): the user's `LATENTDREAMER_THREADS`
+    from `environ`, then `configure_process`. A bad value raises ValueError with the message
+    to show."""
+    return configure_process(parse_override(environ.get(ENV_THREADS)), one_shot)
 
 
 def apply(plan: ThreadPlan) -> None:

@@ -62,7 +62,7 @@ def test_sphere_grids_are_valid_pipeline_input(tmp_path, clean_file):
     """The input the generation tests send passes the backend's own input validation."""
     views, normals = sphere_grids(tmp_path)
     code = (
-        "import sys; from latentdreamer.pipeline.inputs import load_views; "
+        "import sys; from latentdreamer.priors.user_views import load_views; "
         "v = load_views(grid=sys.argv[1], normals_grid=sys.argv[2]); "
         "print(v.rgb.shape, v.normals.shape, round(float(v.alpha.mean()), 3))"
     )

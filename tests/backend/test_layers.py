@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("optimise", {"optimise"}),
     ("pipeline", {"pipeline", "priors"}),
     ("job", {"job"}),
-    ("tools", {"train", "eval"}),
+    ("tools", {"train", "eval", "batch"}),
     ("application", {"cli", "worker", "__main__"}),
 ]
 

@@ -13,7 +13,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "backend" / "latentdreamer"
 EDGE = {
     "locations.py": "reads the environment into a Locations (called by the edges below)",
     "cli/main.py": "the CLI's edge: LATENTDREAMER_THREADS",
-    "cli/batch_ray.py": "a Ray actor is the edge of its own process (thread settings)",
+    "worker/__main__.py": "the worker's edge (`python -m latentdreamer.worker`): LATENTDREAMER_THREADS",
+    "batch/ray_actors.py": "a Ray actor is the edge of its own process (thread settings)",
     "threads.py": "writes OpenMP/MKL settings for this process before torch loads (configure, not read)",
     "priors/segmentation.py": "rembg is configured only through U2NET_HOME: set, then restored, around one call",
 }

@@ -45,11 +45,10 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     try:
-        override = threads.parse_override(os.environ.get(threads.ENV_THREADS))
+        threads.configure_from_environment(os.environ, one_shot=args.command != "worker")
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    threads.configure_process(override, one_shot=args.command != "worker")
     return _run_reporting_errors(args)
 
 

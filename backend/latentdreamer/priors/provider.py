@@ -163,7 +163,7 @@ class UserViewsProvider:
         self.kwargs = {"grid": grid, "files": files, "normals_grid": normals_grid, "normal_files": normal_files}
 
     def views(self, image, settings: GenerateSettings, callbacks: Callbacks) -> ViewSet:
-        from latentdreamer.pipeline.inputs import load_views
+        from latentdreamer.priors.user_views import load_views
 
         views = load_views(**self.kwargs)
         callbacks.on_progress(Progress(STAGE, 1, 1, 1.0, 0.0, "views loaded"))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from latentdreamer.cli.batch import BatchInputError, BatchItem, collect_items
+from latentdreamer.batch.items import BatchInputError, BatchItem, collect_items
 
 DEFAULTS = {"preset": "tiny", "device": "cpu", "seed": 0, "texture": True}
 

@@ -15,8 +15,8 @@ import torch
 from latentdreamer.api import Cancelled, GenerateSettings, GenerationResult, Progress
 from latentdreamer.errors import UserFacingError
 from latentdreamer.geometry.mesh import Mesh
-from latentdreamer.pipeline.inputs import InputError
 from latentdreamer.priors.errors import PriorInputError
+from latentdreamer.priors.user_views import InputError
 from latentdreamer.worker.jobs import JobRunner, is_out_of_memory, lower_preset
 from latentdreamer.worker.protocol import EVENT_FIELDS, TERMINAL_EVENTS, GenerateRequest, ImageSource, RequestError
 from latentdreamer.worker.results import JobFolders

@@ -1,7 +1,7 @@
 """`latentdreamer batch --ray`: the same items, spread over Ray actors that keep the models warm.
 
 One actor per GPU (or per `cpus_per_actor` cores on a CPU cluster) holds one `job.Models`
-and runs items with the same `cli.batch.run_item` the local mode uses, writing into the
+and runs items with the same `batch.run_items.run_item` the local mode uses, writing into the
 output folder (which must be storage every node sees). Ray schedules the items; an item
 whose actor fails (a crashed or lost worker, not a bad input: that is a failed record) is
 retried once on another actor, then recorded as failed. Ctrl+C kills the actors, so the
@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from latentdreamer.cli.batch import BatchItem, run_item
+from latentdreamer.batch.items import BatchItem
+from latentdreamer.batch.run_items import run_item
 
 RETRIES = 1
 

@@ -1,4 +1,5 @@
-"""Turning the views a user brings into a validated `ViewSet` (issue: six views in).
+"""Turning the views a user brings into a validated `ViewSet`: the other source of six views
+beside the multi-view prior.
 
 Masks come from the best source available, in this order: the images' alpha, the normal
 maps (|n| thresholds, docs/design.md §4), then plain-background segmentation. Every check

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from latentdreamer.io.images import write_png
-from latentdreamer.pipeline.inputs import InputError, load_views
+from latentdreamer.priors.user_views import InputError, load_views
 from latentdreamer.render.grid_image import join_grid
 
 S = 64
