@@ -9,7 +9,16 @@ from latentdreamer.api import PRESETS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--meshes", type=Path, default=None, help="folder of meshes (default: <repo>/../shared/eval/meshes)")
+    parser.add_argument(
+        "--meshes",
+        type=Path,
+        default=None,
+        help="any folder of meshes, docs/evaluation.md (default: <repo>/../shared/eval/meshes)",
+    )
+    parser.add_argument(
+        "--up", default=None, help="up axis (y or z) of mesh files no sidecar or convention orients (default z; glTF is y)"
+    )
+    parser.add_argument("--kind", default=None, help="kind (thin or solid) of entries without a sidecar saying one")
     parser.add_argument("--preset", default="draft", help=f"quality preset: {', '.join(PRESETS)} (tiny is for tests)")
     parser.add_argument("--device", default="auto", help="auto (CUDA, else Apple MPS, else CPU), cpu, cuda or mps")
     parser.add_argument("--seed", type=int, default=0)
@@ -39,7 +48,9 @@ def run(args: argparse.Namespace) -> int:
     settings = GenerateSettings(preset=args.preset, device=args.device, seed=args.seed)
     prior = load_shape_prior(resolve_device(args.device), use_sae=not args.no_sae, sae_path=args.sae, lin_path=args.lin)
     root = args.meshes or default_eval_root()
-    report = evaluate_generation(root, args.out, settings, prior, args.limit, args.ablations, args.view_size, args.points)
+    report = evaluate_generation(
+        root, args.out, settings, prior, args.limit, args.ablations, args.view_size, args.points, up=args.up, kind=args.kind
+    )
     print(json.dumps(report["mean"], indent=1))
     print(f"wrote {args.out / 'generation_eval.md'}, .json and .png")
     return 0

@@ -7,7 +7,7 @@ import json
 import torch
 
 from latentdreamer.cli.main import main
-from latentdreamer.eval.generation import _steps_to_reach, mesh_paths
+from latentdreamer.eval.generation import _steps_to_reach
 from latentdreamer.geometry.example_object import example_object
 from latentdreamer.io.mesh_io import save_mesh
 from latentdreamer.optimise import presets
@@ -22,9 +22,9 @@ def test_eval_generate_writes_scores_ablations_and_sheet(tmp_path, monkeypatch, 
     monkeypatch.setitem(presets.PRESET_TABLE, "tiny", _short_tiny())
     meshes = tmp_path / "meshes"
     save_mesh(example_object(seed=3, resolution=32), meshes / "blob.glb")
-    (meshes / "notes.txt").parent.mkdir(exist_ok=True)
+    (meshes / "blob.json").write_text(json.dumps({"kind": "solid"}))
     (meshes / "notes.txt").write_text("not a mesh")
-    assert [p.name for p in mesh_paths(meshes)] == ["blob.glb"]
+    (meshes / "broken.obj").write_text("v 0 0 0\nf 1 2 3\n")  # a face past the vertices
 
     out = tmp_path / "out"
     args = [
@@ -49,7 +49,12 @@ def test_eval_generate_writes_scores_ablations_and_sheet(tmp_path, monkeypatch, 
     assert main(args) == 0
     report = json.loads((out / "generation_eval.json").read_text())
     (obj,) = report["objects"]
-    assert obj["name"] == "blob" and obj["watertight"]
+    assert obj["name"] == "blob" and obj["watertight"] and obj["kind"] == "solid"
+    # The broken mesh is a failure row naming its file; the run went on without it.
+    (failed,) = report["failed"]
+    assert failed["name"] == "broken" and "broken.obj" in failed["error"] and "traceback" not in failed
+    assert report["by_kind"]["solid"]["count"] == 1
+    assert report["by_kind"]["solid"]["volume_iou"] == obj["geometry"]["volume_iou"]
     assert 0.3 < obj["geometry"]["volume_iou"] <= 1.0 and obj["geometry"]["chamfer"] > 0
     assert 10 < obj["prior_views"]["psnr"] < 60 and 0 < obj["novel_views"]["ssim"] <= 1
     assert set(report["ablations"]) == {"initialisation", "refinement"}
@@ -57,6 +62,7 @@ def test_eval_generate_writes_scores_ablations_and_sheet(tmp_path, monkeypatch, 
     assert len(init) == 2 and all(v["coarse_steps"]["mean"] == 3 for v in init.values())
     md = (out / "generation_eval.md").read_text()
     assert "| blob |" in md and "**mean**" in md and "Ablation — refinement" in md
+    assert "| broken |" in md and "| solid | 1 |" in md
     assert (out / "generation_eval.png").stat().st_size > 1000
 
 
