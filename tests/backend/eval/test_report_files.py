@@ -15,4 +15,3 @@ def test_report_pair_holds_numpy_scalars_as_numbers(tmp_path: Path):
     write_report(tmp_path, "x_eval", report, lambda r: f"| iou | {float(r['iou']):.2f} |\n")
     assert json.loads((tmp_path / "x_eval.json").read_text()) == {"iou": 0.5, "n": 3}
     assert (tmp_path / "x_eval.md").read_text() == "| iou | 0.50 |\n"
-

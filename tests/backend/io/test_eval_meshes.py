@@ -147,7 +147,9 @@ def test_a_gltf_scene_with_nodes_transforms_and_mixed_materials_loads_whole(tmp_
     high = textured_mesh.vertices[textured_mesh.faces].mean(1)[:, 2] > 2
     u, v = textured_mesh.uvs[high].reshape(-1, 2).mean(0)
     h, w = textured_mesh.texture.shape[:2]
-    np.testing.assert_allclose(textured_mesh.texture[int((1 - v) * (h - 1)), int(u * (w - 1))], [20 / 255, 200 / 255, 20 / 255], atol=0.01)
+    np.testing.assert_allclose(
+        textured_mesh.texture[int((1 - v) * (h - 1)), int(u * (w - 1))], [20 / 255, 200 / 255, 20 / 255], atol=0.01
+    )
 
 
 @needs_dev_meshes
