@@ -26,6 +26,7 @@ import trimesh
 
 from latentdreamer.api import GenerateSettings, ViewSet
 from latentdreamer.eval.contact_sheet import comparison_grids
+from latentdreamer.eval.degrade import Degradation, object_seed, render_degraded
 from latentdreamer.eval.entries import attempt, failure_lines, kind_lines, means, means_by_kind
 from latentdreamer.eval.report_files import write_report
 from latentdreamer.geometry.mesh import Mesh
@@ -37,6 +38,7 @@ from latentdreamer.pipeline.generate import PipelineOptions, generate_from_views
 from latentdreamer.pipeline.oracle_views import load_oracle_mesh, oracle_views, render_mesh_views
 from latentdreamer.pipeline.shape_prior import ShapePrior
 from latentdreamer.render.cameras import Cameras, orbit_cameras, prior_cameras
+from latentdreamer.render.silhouette_scale import estimate_view_scale
 
 NOVEL_AZIMUTHS = (0.0, 60.0, 120.0, 180.0, 240.0, 300.0)
 NOVEL_ELEVATIONS = (0.0, 30.0, 0.0, 30.0, 0.0, -20.0)
@@ -67,6 +69,8 @@ class ObjectScores:
     stats: dict[str, Any]
     watertight: bool
     kind: str | None = None
+    view_scale: float | None = None
+    """The object's scale in the views the pipeline got, from their silhouettes (1: as assumed)."""
 
 
 @dataclass
@@ -194,11 +198,15 @@ def evaluate_generation(
     log=print,
     up: str | None = None,
     kind: str | None = None,
+    degradation: Degradation | None = None,
 ) -> dict[str, Any]:
     """Every entry of `root` (io/eval_meshes.py's rules; `up`, `kind`: defaults for entries
     nothing else orients or labels) through the oracle path, scored, with the ablations on
-    the first `ablation_objects`. An entry that fails to load or to reconstruct is a failure
-    row and the run goes on; the report is rewritten after every object."""
+    the first `ablation_objects`. With `degradation` the pipeline (and the ablations) get
+    perturbed views (eval/degrade.py, seeded by the run's seed and the entry's name), while
+    prior-view scores stay against the exact views. An entry that fails to load or to
+    reconstruct is a failure row and the run goes on; the report is rewritten after every
+    object."""
     entries = find_eval_meshes(root, up, kind)
     entries = entries[:limit] if limit else entries
     out.mkdir(parents=True, exist_ok=True)
@@ -222,6 +230,7 @@ def evaluate_generation(
             "lin": prior.lin is not None,
             "view_size": view_size,
             "surface_points": points,
+            "degradation": degradation.as_dict() if degradation is not None else None,
             "objects_planned": [e.name for e in entries],
             "mesh_entries": [e.as_dict() for e in entries],
             "objects": [asdict(o) for o in objects],
@@ -246,10 +255,15 @@ def evaluate_generation(
         return report
 
     def reconstruct(entry: EvalEntry) -> tuple[Mesh, ViewSet, dict[str, list[float]], Any, ObjectScores]:
-        truth, views = oracle_views(load_oracle_mesh(entry), resolution=view_size)
+        truth, exact = oracle_views(load_oracle_mesh(entry), resolution=view_size)
+        views = exact
+        if degradation is not None:
+            views = render_degraded(truth, degradation, object_seed(settings.seed, entry.name), view_size)
         history: dict[str, list[float]] = {}
         result = evaluator.run(truth, views, PipelineOptions(history=history))
-        return truth, views, history, result, evaluator.score(entry.name, truth, views, result, entry.kind)
+        scores = evaluator.score(entry.name, truth, exact, result, entry.kind)
+        scores.view_scale = estimate_view_scale(views.alpha, prior_cameras()).scale
+        return truth, views, history, result, scores
 
     report = save_report()
     for k, entry in enumerate(entries):
@@ -298,6 +312,7 @@ def _flat(o: ObjectScores) -> dict[str, float]:
         **{f"novel_{k}": v for k, v in o.novel_views.items()},
         **{f"time_{k}": v for k, v in o.timings.items()},
         "watertight": float(o.watertight),
+        **({"view_scale": o.view_scale} if o.view_scale is not None else {}),
     }
 
 
@@ -307,6 +322,18 @@ def _labelled(sheet: np.ndarray, name: str) -> np.ndarray:
     strip = Image.new("RGB", (sheet.shape[1], 16), (255, 255, 255))
     ImageDraw.Draw(strip).text((4, 2), name, fill=(0, 0, 0))
     return np.concatenate([np.asarray(strip, dtype=np.float32) / 255.0, sheet[..., :3]], axis=0)
+
+
+def _degradation_lines(degradation: dict[str, Any] | None) -> list[str]:
+    """The views' perturbations and every parameter, so a table is never read as exact views."""
+    if degradation is None:
+        return []
+    values = ", ".join(f"{k} {v}" for k, v in degradation.items() if k not in ("level", "active"))
+    active = ", ".join(degradation["active"]) or "none (exact views)"
+    return [
+        f"Views degraded (eval/degrade.py): level {degradation['level']}, perturbations on: {active}; parameters: {values}.",
+        "",
+    ]
 
 
 KIND_COLUMNS = [
@@ -327,6 +354,7 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"Protocol: {report['protocol']}",
         "",
+        *_degradation_lines(report.get("degradation")),
         "| object | Chamfer ↓ | vol. IoU ↑ | F@0.05 ↑ | F@0.02 ↑ | PSNR prior ↑ | SSIM prior ↑ | PSNR novel ↑ | SSIM novel ↑ "
         "| watertight | coarse s | refine s | texture s | total s |",
         "|---" * 14 + "|",

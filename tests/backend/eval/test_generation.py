@@ -108,3 +108,25 @@ def test_with_the_shipped_sae_and_lin_the_init_ablation_runs_lin_and_zero_too(tm
 def test_steps_to_reach():
     assert _steps_to_reach([3.0, 2.0, 1.0], 2.0) == 2
     assert _steps_to_reach([3.0, 2.5], 1.0) == 2
+
+
+def test_degraded_views_are_recorded_with_their_parameters(tmp_path, monkeypatch, capsys):
+    torch.set_num_threads(2)
+    monkeypatch.setitem(presets.PRESET_TABLE, "tiny", _short_tiny())
+    meshes = tmp_path / "meshes"
+    save_mesh(example_object(seed=3, resolution=32), meshes / "blob.glb")
+    out = tmp_path / "out"
+    common = ["eval", "generate", "--meshes", str(meshes), "--preset", "tiny", "--device", "cpu", "--out", str(out)]
+    common += ["--ablations", "0", "--view-size", "64", "--points", "2000", "--no-sae"]
+    assert main([*common, "--degrade", "2", "--degrade-only", "scale,masks"]) == 0
+    report = json.loads((out / "generation_eval.json").read_text())
+    assert report["degradation"]["level"] == 2 and report["degradation"]["active"] == ["scale", "masks"]
+    assert report["degradation"]["scale"] == 0.06 and report["degradation"]["colour_gain"] == 0
+    # The views' scale, measured from their silhouettes, shows the 6 % scale error.
+    assert abs(report["objects"][0]["view_scale"] - 1) > 0.03
+    md = (out / "generation_eval.md").read_text()
+    assert "Views degraded" in md and "perturbations on: scale, masks" in md
+    capsys.readouterr()
+    assert main([*common, "--degrade", "1", "--degrade-only", "blur"]) == 2
+    assert "unknown perturbations ['blur']" in capsys.readouterr().err
+    assert main([*common, "--degrade-only", "colour"]) == 2
