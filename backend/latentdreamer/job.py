@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from latentdreamer.api import Callbacks, GenerateSettings, GenerationResult, ViewSet
+from latentdreamer.priors.image_input import OBJECT_FILL
 
 PROMPT_SPAN = (0.0, 0.1)
 """Share of a text job's progress bar for making its image."""
@@ -66,6 +67,8 @@ class PriorOptions:
     """Denoising steps; None: the preset's."""
     guidance: float = 4.0
     segmentation: str = "auto"
+    framing: float = OBJECT_FILL
+    """The object's share of the square condition image (priors/image_input.OBJECT_FILL)."""
 
 
 @dataclass
@@ -93,7 +96,11 @@ class Models:
         with self._lock:
             if options not in self._providers:
                 self._providers[options] = Zero123PlusProvider(
-                    models_dir=self.models_dir, steps=options.steps, guidance=options.guidance, segmentation=options.segmentation
+                    models_dir=self.models_dir,
+                    steps=options.steps,
+                    guidance=options.guidance,
+                    segmentation=options.segmentation,
+                    framing=options.framing,
                 )
             return self._providers[options]
 
