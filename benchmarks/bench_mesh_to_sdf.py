@@ -27,7 +27,7 @@ from latentdreamer.geometry.grid import grid_points
 from latentdreamer.geometry.mesh_to_sdf import mesh_to_sdf
 from latentdreamer.geometry.normalise import fit_in_sphere
 from latentdreamer.geometry.winding_number import exact_winding_numbers
-from latentdreamer.io.eval_meshes import default_eval_root, entry_name, eval_mesh_paths, load_eval_mesh
+from latentdreamer.io.eval_meshes import default_eval_root, find_eval_meshes, load_eval_mesh
 from latentdreamer.metrics.geometry import evaluate_geometry
 
 
@@ -47,8 +47,8 @@ def main() -> int:
     rng = np.random.default_rng(0)
     print(f"{'mesh':<16} {'faces':>7} {'ours s':>8} {'brute-force s (extrap.)':>24} {'ratio':>8} {'sign agree':>10}")
     ratios, ours_all, quality = [], [], []
-    for i, path in enumerate(eval_mesh_paths(root)):
-        mesh = fit_in_sphere(load_eval_mesh(path))
+    for i, entry in enumerate(find_eval_meshes(root)):
+        mesh = fit_in_sphere(load_eval_mesh(entry))
         if i == 0:
             mesh_to_sdf(mesh.vertices, mesh.faces, 16)  # compile outside the timings
             exact_winding_numbers(mesh.vertices, mesh.faces, points[:8])
@@ -65,7 +65,7 @@ def main() -> int:
         agree = np.mean((np.abs(w) > 0.5) == (sdf.reshape(-1)[subset] < 0))
         ratios.append(base / ours)
         ours_all.append(ours)
-        line = f"{entry_name(path):<16} {mesh.num_faces:>7} {ours:>8.2f} {base:>24.1f} {base / ours:>7.0f}x {agree:>10.4f}"
+        line = f"{entry.name:<16} {mesh.num_faces:>7} {ours:>8.2f} {base:>24.1f} {base / ours:>7.0f}x {agree:>10.4f}"
         if args.quality:
             scores = evaluate_geometry(flexicubes(torch.from_numpy(sdf)).to_mesh(), mesh)
             quality.append(scores)

@@ -97,7 +97,7 @@ def main() -> None:
 
     from latentdreamer.api import GenerateSettings
     from latentdreamer.geometry.normalise import fit_in_sphere
-    from latentdreamer.io.eval_meshes import default_eval_root, entry_name, eval_mesh_paths, load_textured_eval_mesh
+    from latentdreamer.io.eval_meshes import default_eval_root, find_eval_meshes, load_textured_eval_mesh
     from latentdreamer.io.images import write_png
     from latentdreamer.pipeline.generate import generate_from_views
     from latentdreamer.pipeline.oracle_views import render_mesh_views
@@ -106,10 +106,10 @@ def main() -> None:
     root = Path(args.root) if args.root else default_eval_root()
     if not root.is_dir():
         raise SystemExit(f"no development meshes at {root}")
-    paths = {entry_name(p): p for p in eval_mesh_paths(root)}
-    missing = [m for m in args.meshes if m not in paths]
+    entries = {e.name: e for e in find_eval_meshes(root)}
+    missing = [m for m in args.meshes if m not in entries]
     if missing:
-        raise SystemExit(f"unknown meshes {missing}; have {sorted(paths)}")
+        raise SystemExit(f"unknown meshes {missing}; have {sorted(entries)}")
     save = Path(args.save) if args.save else None
     if save:
         save.mkdir(parents=True, exist_ok=True)
@@ -123,7 +123,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     rows = []
     for name in args.meshes:
-        truth = fit_in_sphere(load_textured_eval_mesh(paths[name]))
+        truth = fit_in_sphere(load_textured_eval_mesh(entries[name]))
         views = render_mesh_views(truth, prior, RESOLUTION)
         truth_novel_views = render_mesh_views(truth, novel, RESOLUTION)
         truth_novel = truth_novel_views.rgb

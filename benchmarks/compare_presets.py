@@ -50,8 +50,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     from latentdreamer.api import GenerateSettings
-    from latentdreamer.eval.generation import mesh_paths
-    from latentdreamer.io.eval_meshes import default_eval_root, entry_name
+    from latentdreamer.io.eval_meshes import default_eval_root, find_eval_meshes
     from latentdreamer.locations import Locations
     from latentdreamer.metrics.geometry import evaluate_geometry
     from latentdreamer.optimise.presets import get_preset
@@ -62,11 +61,11 @@ def main() -> None:
     base = get_preset(args.base)
     variants = [(args.base, base)] + [make_variant(base, spec) for spec in args.variant]
     prior = load_shape_prior(torch.device("cpu"), Locations.from_environment())
-    paths = [p for p in mesh_paths(default_eval_root()) if args.objects is None or entry_name(p) in args.objects]
-    print(f"shape prior: {prior.source}; LIN: {'yes' if prior.lin is not None else 'no'}; {len(paths)} objects")
+    entries = [e for e in find_eval_meshes(default_eval_root()) if args.objects is None or e.name in args.objects]
+    print(f"shape prior: {prior.source}; LIN: {'yes' if prior.lin is not None else 'no'}; {len(entries)} objects")
     rows: dict[str, list[dict[str, float]]] = {name: [] for name, _ in variants}
-    for path in paths:
-        truth, views = oracle_views(load_oracle_mesh(path), resolution=args.view_size)
+    for entry in entries:
+        truth, views = oracle_views(load_oracle_mesh(entry), resolution=args.view_size)
         for name, preset in variants:
             t = time.perf_counter()
             result = generate_from_views(
@@ -76,7 +75,7 @@ def main() -> None:
             g = evaluate_geometry(result.mesh, truth).as_dict()
             rows[name].append({"iou": g["volume_iou"], "chamfer": g["chamfer"], "f005": g["f_score_005"], "s": seconds})
             print(
-                f"{entry_name(path):>16} {name:>12}: IoU {g['volume_iou']:.3f}  Chamfer {g['chamfer']:.4f}  "
+                f"{entry.name:>16} {name:>12}: IoU {g['volume_iou']:.3f}  Chamfer {g['chamfer']:.4f}  "
                 f"F@0.05 {g['f_score_005']:.3f}  {seconds:5.1f} s  (coarse {result.stats['iterations_coarse']} steps)",
                 flush=True,
             )

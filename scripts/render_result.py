@@ -33,16 +33,13 @@ sys.path.insert(0, str(REPO))
 # Turns a coloured mesh file into a worker-format npz, run in the backend's environment.
 _CONVERT = """
 import sys, numpy as np
-from latentdreamer.io.mesh_io import load_mesh
-from latentdreamer.io.eval_meshes import UP_AXIS, entry_name, _Y_UP_TO_Z_UP
+from latentdreamer.io.eval_meshes import entry_for_file, load_eval_mesh
 from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.worker.results import write_mesh_npz
 from pathlib import Path
 src, dst = Path(sys.argv[1]), Path(sys.argv[2])
-mesh = load_mesh(src)
+mesh = load_eval_mesh(entry_for_file(src), colours=True)
 v = np.asarray(mesh.vertices, np.float64)
-if UP_AXIS.get(entry_name(src), "z") == "y":
-    v = v @ _Y_UP_TO_Z_UP.T
 v = v - (v.max(0) + v.min(0)) / 2
 v = v * (0.5 / np.linalg.norm(v, axis=1).max())
 write_mesh_npz(dst, Mesh(v.astype(np.float32), mesh.faces, mesh.colors))

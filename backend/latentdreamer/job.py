@@ -20,6 +20,7 @@ from typing import Any
 
 from latentdreamer.api import Callbacks, GenerateSettings, GenerationResult, ViewSet
 from latentdreamer.locations import Locations
+from latentdreamer.priors.image_input import OBJECT_FILL
 
 PROMPT_SPAN = (0.0, 0.1)
 """Share of a text job's progress bar for making its image."""
@@ -67,6 +68,8 @@ class PriorOptions:
     """Denoising steps; None: the preset's."""
     guidance: float = 4.0
     segmentation: str = "auto"
+    framing: float = OBJECT_FILL
+    """The object's share of the square condition image (priors/image_input.OBJECT_FILL)."""
 
 
 @dataclass
@@ -95,7 +98,11 @@ class Models:
         with self._lock:
             if options not in self._providers:
                 self._providers[options] = Zero123PlusProvider(
-                    locations=self.locations, steps=options.steps, guidance=options.guidance, segmentation=options.segmentation
+                    locations=self.locations,
+                    steps=options.steps,
+                    guidance=options.guidance,
+                    segmentation=options.segmentation,
+                    framing=options.framing,
                 )
             return self._providers[options]
 

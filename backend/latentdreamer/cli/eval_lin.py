@@ -18,6 +18,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--meshes", type=Path, default=None, help="folder of evaluation meshes (default: <repo>/../shared/eval/meshes)"
     )
+    parser.add_argument(
+        "--up", default=None, help="up axis (y or z) of mesh files no sidecar or convention orients (default z; glTF is y)"
+    )
+    parser.add_argument("--kind", default=None, help="kind (thin or solid) of entries without a sidecar saying one")
     parser.add_argument("--no-meshes", action="store_true", help="random shapes only")
     parser.add_argument("--out", type=Path, default=Path("out/eval"), help="where lin_eval.{json,md} go")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
@@ -54,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
         args.shapes,
         args.meshes,
         not args.no_meshes,
+        up=args.up,
+        kind=args.kind,
     )
     print(json.dumps({k: report[k]["mean"] for k in ("random", "meshes") if k in report}, indent=1))
     print(f"wrote {args.out / 'lin_eval.md'}")

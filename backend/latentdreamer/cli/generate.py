@@ -87,6 +87,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=None, help="denoising steps (default by preset: 2/15/28/75)")
     parser.add_argument("--guidance", type=float, default=4.0, help="classifier-free guidance scale (Zero123++ default 4)")
     parser.add_argument("--segmentation", default="auto", help="background removal: auto, rembg, alpha or plain")
+    parser.add_argument(
+        "--framing",
+        type=float,
+        default=0.85,
+        help="the object's longest side as a share of the square Zero123++ input (0.3-1.0; default 0.85, as InstantMesh)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -128,6 +134,9 @@ def _check_sources(args: argparse.Namespace) -> str:
         raise ValueError("--no-normals goes with --from-mesh")
     if args.segmentation not in ("auto", "rembg", "alpha", "plain"):
         raise ValueError(f"unknown segmentation {args.segmentation!r}; choose auto, rembg, alpha or plain")
+    from latentdreamer.priors.image_input import check_framing
+
+    check_framing(args.framing)
     return chosen[0]
 
 
@@ -277,7 +286,7 @@ def run(args: argparse.Namespace) -> int:
     bar = ProgressBar(enabled=not args.quiet)
     callbacks = Callbacks(on_progress=bar)
     models = Models(locations)
-    prior = PriorOptions(steps=args.steps, guidance=args.guidance, segmentation=args.segmentation)
+    prior = PriorOptions(steps=args.steps, guidance=args.guidance, segmentation=args.segmentation, framing=args.framing)
     shown: dict = {}
 
     try:

@@ -26,9 +26,11 @@ import trimesh
 
 from latentdreamer.api import GenerateSettings, ViewSet
 from latentdreamer.eval.contact_sheet import comparison_grids
+from latentdreamer.eval.degrade import Degradation, object_seed, render_degraded
+from latentdreamer.eval.entries import attempt, failure_lines, kind_lines, means, means_by_kind
 from latentdreamer.eval.report_files import write_report
 from latentdreamer.geometry.mesh import Mesh
-from latentdreamer.io.eval_meshes import entry_name
+from latentdreamer.io.eval_meshes import EvalEntry, find_eval_meshes
 from latentdreamer.io.images import write_png
 from latentdreamer.metrics.geometry import SURFACE_POINTS, evaluate_geometry
 from latentdreamer.metrics.image import psnr, ssim
@@ -36,8 +38,8 @@ from latentdreamer.pipeline.generate import PipelineOptions, generate_from_views
 from latentdreamer.pipeline.oracle_views import load_oracle_mesh, oracle_views, render_mesh_views
 from latentdreamer.pipeline.shape_prior import ShapePrior
 from latentdreamer.render.cameras import Cameras, orbit_cameras, prior_cameras
+from latentdreamer.render.silhouette_scale import estimate_view_scale
 
-MESH_SUFFIXES = (".obj", ".glb", ".gltf", ".ply")
 NOVEL_AZIMUTHS = (0.0, 60.0, 120.0, 180.0, 240.0, 300.0)
 NOVEL_ELEVATIONS = (0.0, 30.0, 0.0, 30.0, 0.0, -20.0)
 """Six views between and above/below the prior's (azimuth 0 is the input view)."""
@@ -45,16 +47,6 @@ NOVEL_ELEVATIONS = (0.0, 30.0, 0.0, 30.0, 0.0, -20.0)
 
 def novel_cameras() -> Cameras:
     return orbit_cameras(NOVEL_AZIMUTHS, NOVEL_ELEVATIONS)
-
-
-def mesh_paths(root: Path) -> list[Path]:
-    """Top-level mesh files, and the one mesh file inside each sub-folder (the eval layout)."""
-    paths = [p for p in sorted(root.iterdir()) if p.is_file() and p.suffix.lower() in MESH_SUFFIXES]
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        inside = sorted(p for p in folder.iterdir() if p.suffix.lower() in MESH_SUFFIXES)
-        if len(inside) == 1:
-            paths.append(inside[0])
-    return sorted(paths, key=entry_name)
 
 
 def image_scores(truth: Mesh | ViewSet, pred: Mesh, cameras: Cameras, size: int) -> dict[str, float]:
@@ -76,6 +68,9 @@ class ObjectScores:
     timings: dict[str, float]
     stats: dict[str, Any]
     watertight: bool
+    kind: str | None = None
+    view_scale: float | None = None
+    """The object's scale in the views the pipeline got, from their silhouettes (1: as assumed)."""
 
 
 @dataclass
@@ -125,9 +120,10 @@ class GenerationEvaluator:
         settings = GenerateSettings(self.settings.preset, self.settings.device, self.settings.seed, texture)
         return generate_from_views(views, settings, options=options, prior=self.prior)
 
-    def score(self, name: str, truth: Mesh, views: ViewSet, result) -> ObjectScores:
+    def score(self, name: str, truth: Mesh, views: ViewSet, result, kind: str | None = None) -> ObjectScores:
         geometry = evaluate_geometry(result.mesh, truth, count=self.points).as_dict()
         return ObjectScores(
+            kind=kind,
             name=name,
             geometry=geometry,
             prior_views=image_scores(views, result.mesh, prior_cameras(), self.view_size),
@@ -200,31 +196,47 @@ def evaluate_generation(
     view_size: int = 256,
     points: int = SURFACE_POINTS,
     log=print,
+    up: str | None = None,
+    kind: str | None = None,
+    degradation: Degradation | None = None,
 ) -> dict[str, Any]:
+    """Every entry of `root` (io/eval_meshes.py's rules; `up`, `kind`: defaults for entries
+    nothing else orients or labels) through the oracle path, scored, with the ablations on
+    the first `ablation_objects`. With `degradation` the pipeline (and the ablations) get
+    perturbed views (eval/degrade.py, seeded by the run's seed and the entry's name), while
+    prior-view scores stay against the exact views. An entry that fails to load or to
+    reconstruct is a failure row and the run goes on; the report is rewritten after every
+    object."""
+    entries = find_eval_meshes(root, up, kind)
+    entries = entries[:limit] if limit else entries
     out.mkdir(parents=True, exist_ok=True)
-    paths = mesh_paths(root)[:limit] if limit else mesh_paths(root)
-    if not paths:
-        raise FileNotFoundError(f"no mesh files ({', '.join(MESH_SUFFIXES)}) in {root}")
     evaluator = GenerationEvaluator(settings, prior, view_size, points)
     init_ab = Ablation("initialisation", _init_variants(prior))
     freeze_ab = Ablation("refinement", ("frozen SDF", "SDF keeps training"))
     objects: list[ObjectScores] = []
+    failures: list[dict[str, Any]] = []
     sheets: list[np.ndarray] = []
     start = time.perf_counter()
 
     def save_report() -> dict[str, Any]:
         """Written after every object, so a run stopped early still leaves its results."""
+        rows = [{"name": o.name, **_flat(o)} for o in objects]
+        keys = list(dict.fromkeys(k for r in rows for k in r if k != "name"))
         report = {
             "protocol": PROTOCOL,
             "preset": settings.preset,
-            "device": objects[0].stats.get("device"),
+            "device": objects[0].stats.get("device") if objects else None,
             "shape_prior": prior.source,
             "lin": prior.lin is not None,
             "view_size": view_size,
             "surface_points": points,
-            "objects_planned": [entry_name(p) for p in paths],
+            "degradation": degradation.as_dict() if degradation is not None else None,
+            "objects_planned": [e.name for e in entries],
+            "mesh_entries": [e.as_dict() for e in entries],
             "objects": [asdict(o) for o in objects],
-            "mean": _means(objects),
+            "failed": failures,
+            "mean": means(rows, keys),
+            "by_kind": means_by_kind(rows, {e.name: e.kind for e in entries}, keys),
             "ablations": {
                 ab.name: {
                     "variants": list(ab.variants),
@@ -238,26 +250,46 @@ def evaluate_generation(
             "wall_s": time.perf_counter() - start,
         }
         write_report(out, "generation_eval", report, markdown)
-        write_png(out / "generation_eval.png", np.concatenate(sheets, axis=0))
+        if sheets:
+            write_png(out / "generation_eval.png", np.concatenate(sheets, axis=0))
         return report
 
-    report: dict[str, Any] = {}
-    for k, path in enumerate(paths):
-        name = entry_name(path)
-        truth, views = oracle_views(load_oracle_mesh(path), resolution=view_size)
+    def reconstruct(entry: EvalEntry) -> tuple[Mesh, ViewSet, dict[str, list[float]], Any, ObjectScores]:
+        truth, exact = oracle_views(load_oracle_mesh(entry), resolution=view_size)
+        views = exact
+        if degradation is not None:
+            views = render_degraded(truth, degradation, object_seed(settings.seed, entry.name), view_size)
         history: dict[str, list[float]] = {}
         result = evaluator.run(truth, views, PipelineOptions(history=history))
-        scores = evaluator.score(name, truth, views, result)
+        scores = evaluator.score(entry.name, truth, exact, result, entry.kind)
+        scores.view_scale = estimate_view_scale(views.alpha, prior_cameras()).scale
+        return truth, views, history, result, scores
+
+    report = save_report()
+    for k, entry in enumerate(entries):
+        done = attempt(entry, reconstruct, failures, log)
+        if done is None:
+            report = save_report()
+            continue
+        truth, views, history, result, scores = done
         objects.append(scores)
-        sheets.append(_labelled(comparison_grids(views, render_mesh_views(result.mesh, prior_cameras(), view_size), 80), name))
+        sheets.append(
+            _labelled(comparison_grids(views, render_mesh_views(result.mesh, prior_cameras(), view_size), 80), entry.name)
+        )
         log(
-            f"{name}: IoU {scores.geometry['volume_iou']:.3f}, Chamfer {scores.geometry['chamfer']:.4f}, "
+            f"{entry.name}: IoU {scores.geometry['volume_iou']:.3f}, Chamfer {scores.geometry['chamfer']:.4f}, "
             f"PSNR {scores.prior_views['psnr']:.2f}/{scores.novel_views['psnr']:.2f} in {scores.timings['total']:.0f} s",
             flush=True,
         )
         report = save_report()
         if k < ablation_objects:
-            evaluator.ablate(name, truth, views, (history, result, scores.geometry), init_ab, freeze_ab)
+            ablation = EvalEntry(f"{entry.name} (ablations)", entry.path)
+            attempt(
+                ablation,
+                lambda _: evaluator.ablate(entry.name, truth, views, (history, result, scores.geometry), init_ab, freeze_ab),
+                failures,
+                log,
+            )
             report = save_report()
     return report
 
@@ -272,18 +304,16 @@ PROTOCOL = (
 )
 
 
-def _means(objects: list[ObjectScores]) -> dict[str, float]:
-    rows = [
-        {
-            **o.geometry,
-            **{f"prior_{k}": v for k, v in o.prior_views.items()},
-            **{f"novel_{k}": v for k, v in o.novel_views.items()},
-            **{f"time_{k}": v for k, v in o.timings.items()},
-            "watertight": float(o.watertight),
-        }
-        for o in objects
-    ]
-    return {k: statistics.fmean(r[k] for r in rows) for k in rows[0]}
+def _flat(o: ObjectScores) -> dict[str, float]:
+    """One object's numbers under flat names (what the means and per-kind means average)."""
+    return {
+        **o.geometry,
+        **{f"prior_{k}": v for k, v in o.prior_views.items()},
+        **{f"novel_{k}": v for k, v in o.novel_views.items()},
+        **{f"time_{k}": v for k, v in o.timings.items()},
+        "watertight": float(o.watertight),
+        **({"view_scale": o.view_scale} if o.view_scale is not None else {}),
+    }
 
 
 def _labelled(sheet: np.ndarray, name: str) -> np.ndarray:
@@ -294,6 +324,28 @@ def _labelled(sheet: np.ndarray, name: str) -> np.ndarray:
     return np.concatenate([np.asarray(strip, dtype=np.float32) / 255.0, sheet[..., :3]], axis=0)
 
 
+def _degradation_lines(degradation: dict[str, Any] | None) -> list[str]:
+    """The views' perturbations and every parameter, so a table is never read as exact views."""
+    if degradation is None:
+        return []
+    values = ", ".join(f"{k} {v}" for k, v in degradation.items() if k not in ("level", "active"))
+    active = ", ".join(degradation["active"]) or "none (exact views)"
+    return [
+        f"Views degraded (eval/degrade.py): level {degradation['level']}, perturbations on: {active}; parameters: {values}.",
+        "",
+    ]
+
+
+KIND_COLUMNS = [
+    ("chamfer", "Chamfer ↓", ".4f"),
+    ("volume_iou", "vol. IoU ↑", ".3f"),
+    ("f_score_005", "F@0.05 ↑", ".3f"),
+    ("f_score_002", "F@0.02 ↑", ".3f"),
+    ("prior_psnr", "PSNR prior ↑", ".2f"),
+    ("novel_psnr", "PSNR novel ↑", ".2f"),
+]
+
+
 def markdown(report: dict[str, Any]) -> str:
     lines = [
         f"Preset `{report['preset']}` on {report['device']}; shape prior: {report['shape_prior']}; "
@@ -302,6 +354,7 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"Protocol: {report['protocol']}",
         "",
+        *_degradation_lines(report.get("degradation")),
         "| object | Chamfer ↓ | vol. IoU ↑ | F@0.05 ↑ | F@0.02 ↑ | PSNR prior ↑ | SSIM prior ↑ | PSNR novel ↑ | SSIM novel ↑ "
         "| watertight | coarse s | refine s | texture s | total s |",
         "|---" * 14 + "|",
@@ -319,16 +372,19 @@ def markdown(report: dict[str, Any]) -> str:
             row(o["name"], o["geometry"], o["prior_views"], o["novel_views"], o["timings"], "yes" if o["watertight"] else "no")
         )
     m = report["mean"]
-    lines.append(
-        row(
-            "**mean**",
-            m,
-            {"psnr": m["prior_psnr"], "ssim": m["prior_ssim"]},
-            {"psnr": m["novel_psnr"], "ssim": m["novel_ssim"]},
-            {k[5:]: v for k, v in m.items() if k.startswith("time_")},
-            f"{m['watertight']:.0%}",
+    if report["objects"]:
+        lines.append(
+            row(
+                "**mean**",
+                m,
+                {"psnr": m["prior_psnr"], "ssim": m["prior_ssim"]},
+                {"psnr": m["novel_psnr"], "ssim": m["novel_ssim"]},
+                {k[5:]: v for k, v in m.items() if k.startswith("time_")},
+                f"{m['watertight']:.0%}",
+            )
         )
-    )
+    lines += kind_lines(report["by_kind"], KIND_COLUMNS)
+    lines += failure_lines(report["failed"])
     for name, ab in report["ablations"].items():
         lines += ["", f"Ablation — {name} ({len(ab['objects'])} objects: {', '.join(ab['objects'])}); mean ± spread (std):", ""]
         keys = list(next(iter(ab["summary"].values())))

@@ -17,6 +17,7 @@ training views but without degradations; and the evaluation meshes, rasterised a
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from latentdreamer.errors import naming_file
-from latentdreamer.eval.report_files import eval_meshes_root, write_report
+from latentdreamer.eval.entries import attempt, eval_entries, failure_lines, kind_lines, means_by_kind
+from latentdreamer.eval.report_files import write_report
+from latentdreamer.io.eval_meshes import EvalEntry
 from latentdreamer.models.lin import LIN, hull_latent, latent_loss
 from latentdreamer.models.sae import SAE
 from latentdreamer.train.sae import EVAL_SEED_BASE, grid_iou
@@ -83,23 +85,30 @@ def random_views(count: int, resolution: int, image_size: int, first_seed: int =
         yield Views(f"seed{first_seed + i}", sdf, mask, normals)
 
 
-def mesh_views(root: Path | None, resolution: int, image_size: int):
+def mesh_views(entries: list[EvalEntry], resolution: int, image_size: int, failures: list[dict[str, Any]]) -> Iterator[Views]:
+    """Views of the folder's entries; one that cannot be loaded or rendered is a row in
+    `failures` and the others go on."""
     from latentdreamer.geometry.normalise import fit_in_sphere
-    from latentdreamer.io.eval_meshes import entry_name, eval_mesh_paths, load_eval_mesh
+    from latentdreamer.io.eval_meshes import load_eval_mesh
     from latentdreamer.models.trained_sae import mesh_sdf
     from latentdreamer.render.cameras import prior_cameras
     from latentdreamer.render.views import render_views
 
     cams = prior_cameras()
-    for path in eval_mesh_paths(root):
-        with naming_file(path, "evaluation mesh"):
-            mesh = fit_in_sphere(load_eval_mesh(path))
-            v = torch.from_numpy(np.asarray(mesh.vertices, dtype=np.float32))
-            f = torch.from_numpy(np.asarray(mesh.faces, dtype=np.int64))
-            with torch.no_grad():
-                r = render_views(v, f, cams, image_size)
-            sdf = torch.from_numpy(np.asarray(mesh_sdf(mesh, resolution), dtype=np.float32))
-        yield Views(entry_name(path), sdf, r.mask.unsqueeze(0), r.normals.unsqueeze(0))
+
+    def one(entry: EvalEntry) -> Views:
+        mesh = fit_in_sphere(load_eval_mesh(entry))
+        v = torch.from_numpy(np.asarray(mesh.vertices, dtype=np.float32))
+        f = torch.from_numpy(np.asarray(mesh.faces, dtype=np.int64))
+        with torch.no_grad():
+            r = render_views(v, f, cams, image_size)
+        sdf = torch.from_numpy(np.asarray(mesh_sdf(mesh, resolution), dtype=np.float32))
+        return Views(entry.name, sdf, r.mask.unsqueeze(0), r.normals.unsqueeze(0))
+
+    for entry in entries:
+        views = attempt(entry, one, failures)
+        if views is not None:
+            yield views
 
 
 SHEET_COLUMNS = ("truth", "hull", "LIN", "LIN masks only")
@@ -122,9 +131,16 @@ def contact_sheet(shown: list[torch.Tensor], path: Path, tile: int = 96) -> Path
     return write_png(path, np.concatenate(rows, axis=0))
 
 
-def summarise(objects: list[dict[str, Any]]) -> dict[str, Any]:
+def summarise(
+    objects: list[dict[str, Any]], failures: list[dict[str, Any]] | None = None, entries: list[EvalEntry] | None = None
+) -> dict[str, Any]:
+    """Per-object rows and their means; with `entries`, means per kind where sidecars say one."""
     mean = {k: float(np.mean([o[k] for o in objects])) for k in METRICS} if objects else {}
-    return {"count": len(objects), "mean": mean, "objects": objects}
+    out: dict[str, Any] = {"count": len(objects), "mean": mean, "objects": objects}
+    if entries is not None:
+        out["failed"] = failures or []
+        out["by_kind"] = means_by_kind(objects, {e.name: e.kind for e in entries}, METRICS)
+    return out
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -144,7 +160,7 @@ def markdown(report: dict[str, Any]) -> str:
         ("meshes", "Evaluation meshes (rasterised views)"),
     ):
         part = report.get(key)
-        if not part or not part["count"]:
+        if not part or not (part["count"] or part.get("failed")):
             continue
         lines += [
             f"## {title}: {part['count']} objects",
@@ -153,8 +169,10 @@ def markdown(report: dict[str, Any]) -> str:
             "|---|---|---|---|---|---|---|---|---|---|",
         ]
         rows = part["objects"] if key == "meshes" else []
-        for o in rows + [{"name": "**mean**", **part["mean"]}]:
+        for o in rows + ([{"name": "**mean**", **part["mean"]}] if part["mean"] else []):
             lines.append("| " + " | ".join([o["name"], *(f"{o[k]:.3f}" for k in METRICS)]) + " |")
+        lines += kind_lines(part.get("by_kind", {}), [(k, k.replace("_", " "), ".3f") for k in METRICS])
+        lines += failure_lines(part.get("failed", []))
         lines.append("")
     return "\n".join(lines)
 
@@ -170,7 +188,11 @@ def evaluate(
     meshes: Path | None,
     use_meshes: bool,
     progress: bool = True,
+    up: str | None = None,
+    kind: str | None = None,
 ) -> dict[str, Any]:
+    """LIN scores on `shapes` unseen random shapes and (with `use_meshes`) on every entry of
+    the `meshes` folder (`up`, `kind`: defaults for entries nothing else orients or labels)."""
     from tqdm import tqdm
 
     lin.eval()
@@ -194,14 +216,14 @@ def evaluate(
     ]
     report["random"] = summarise(objects)
     contact_sheet(shown, out / "lin_random.png")
-    root = eval_meshes_root(meshes, report) if use_meshes else None
-    if root is not None:
-        shown = []
+    entries = eval_entries(meshes, report, up, kind) if use_meshes else None
+    if entries is not None:
+        shown, failures = [], []
         objects = [
             {"name": v.name, **score(lin, sae, v, zero_sdf, shown)}
-            for v in tqdm(mesh_views(root, r, size), desc="meshes", disable=not progress)
+            for v in tqdm(mesh_views(entries, r, size, failures), desc="meshes", disable=not progress)
         ]
-        report["meshes"] = summarise(objects)
+        report["meshes"] = summarise(objects, failures, entries)
         contact_sheet(shown, out / "lin_meshes.png")
     report["seconds"] = time.perf_counter() - t0
     write_report(out, "lin_eval", report, markdown)

@@ -1,4 +1,4 @@
-"""Where every evaluation's report goes, and how a missing mesh folder is recorded.
+"""Where every evaluation's report goes.
 
 Each `eval` sub-command writes the same pair (`<stem>.json` with everything, `<stem>.md` with
 the tables a person reads); one writer keeps their encoding identical, so scripts that read
@@ -22,16 +22,3 @@ def write_report(out: Path, stem: str, report: dict[str, Any], markdown: Callabl
     atomic_write(out / f"{stem}.json", lambda tmp: tmp.write_text(text))
     page = markdown(report)
     atomic_write(out / f"{stem}.md", lambda tmp: tmp.write_text(page))
-
-
-def eval_meshes_root(meshes: Path | None, report: dict[str, Any]) -> Path | None:
-    """The mesh folder to score (default: the shared evaluation meshes), or None when it is
-    missing; the report then says so, so a run without them is never mistaken for a full one."""
-    from latentdreamer.io.eval_meshes import default_eval_root
-
-    root = meshes or default_eval_root()
-    if root.is_dir():
-        return root
-    report["meshes_skipped"] = f"{root} not found"
-    print(f"evaluation meshes not found at {root}: skipped", flush=True)
-    return None

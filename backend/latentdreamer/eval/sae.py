@@ -10,6 +10,7 @@ follow docs/design.md §7 via `latentdreamer.metrics.geometry`.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from latentdreamer.errors import naming_file
-from latentdreamer.eval.report_files import eval_meshes_root, write_report
+from latentdreamer.eval.entries import attempt, eval_entries, failure_lines, kind_lines, means_by_kind
+from latentdreamer.eval.report_files import write_report
 from latentdreamer.geometry.mesh import Mesh
+from latentdreamer.io.eval_meshes import EvalEntry
 from latentdreamer.models.sae import SAE
 from latentdreamer.models.trained_sae import encode_sdf, mesh_resolution, mesh_sdf, sdf_to_mesh
 from latentdreamer.train.sae import EVAL_SEED_BASE
@@ -64,33 +66,50 @@ def random_round_trips(
         yield round_trip(model, f"seed{seed}", random_sdf(seed, model.config.resolution), truth, decode_resolution, points)
 
 
-def mesh_round_trips(model: SAE, root: Path | None, decode_resolution: int, points: int):
+def mesh_round_trips(
+    model: SAE, entries: list[EvalEntry], decode_resolution: int, points: int, failures: list[dict[str, Any]]
+) -> Iterator[RoundTrip]:
+    """Round trips of the folder's entries; one that cannot be loaded or meshed is a row in
+    `failures` and the others go on."""
     from latentdreamer.geometry.normalise import fit_in_sphere
-    from latentdreamer.io.eval_meshes import entry_name, eval_mesh_paths, load_eval_mesh
+    from latentdreamer.io.eval_meshes import load_eval_mesh
 
-    for path in eval_mesh_paths(root):
-        with naming_file(path, "evaluation mesh"):
-            truth = fit_in_sphere(load_eval_mesh(path))
-            sdf = mesh_sdf(truth, model.config.resolution)
-        yield round_trip(model, entry_name(path), sdf, truth, decode_resolution, points)
+    def one(entry: EvalEntry) -> RoundTrip:
+        truth = fit_in_sphere(load_eval_mesh(entry))
+        sdf = mesh_sdf(truth, model.config.resolution)
+        return round_trip(model, entry.name, sdf, truth, decode_resolution, points)
+
+    for entry in entries:
+        result = attempt(entry, one, failures)
+        if result is not None:
+            yield result
 
 
-def summarise(results: list[RoundTrip]) -> dict[str, Any]:
+def summarise(
+    results: list[RoundTrip], failures: list[dict[str, Any]] | None = None, entries: list[EvalEntry] | None = None
+) -> dict[str, Any]:
+    """Per-object rows and their means; with `entries`, means per kind where sidecars say one."""
     per_object = [{"name": r.name, **r.scores, **{f"bound_{k}": v for k, v in r.bound.items()}} for r in results]
-    mean = {k: float(np.nanmean([o[k] for o in per_object])) for k in per_object[0] if k != "name"} if per_object else {}
-    return {"count": len(results), "mean": mean, "objects": per_object}
+    keys = [k for k in per_object[0] if k != "name"] if per_object else []
+    mean = {k: float(np.nanmean([o[k] for o in per_object])) for k in keys}
+    out: dict[str, Any] = {"count": len(results), "mean": mean, "objects": per_object}
+    if entries is not None:
+        out["failed"] = failures or []
+        out["by_kind"] = means_by_kind(per_object, {e.name: e.kind for e in entries}, keys)
+    return out
 
 
 def merge_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
     """One report from several runs of `evaluate` on disjoint parts (e.g. seed ranges run in
-    parallel): per-object rows concatenated, means recomputed."""
+    parallel): per-object and failure rows concatenated, means recomputed."""
     merged = {k: v for k, v in reports[0].items() if k not in ("random", "meshes", "random_seeds", "seconds")}
     merged["parts"] = [{k: r.get(k) for k in ("random_seeds", "seconds")} for r in reports]
     for key in ("random", "meshes"):
         objects = [o for r in reports if r.get(key) for o in r[key]["objects"]]
-        if objects:
-            mean = {k: float(np.nanmean([o[k] for o in objects])) for k in objects[0] if k != "name"}
-            merged[key] = {"count": len(objects), "mean": mean, "objects": objects}
+        failed = [f for r in reports if r.get(key) for f in r[key].get("failed", [])]
+        if objects or failed:
+            mean = {k: float(np.nanmean([o[k] for o in objects])) for k in objects[0] if k != "name"} if objects else {}
+            merged[key] = {"count": len(objects), "mean": mean, "objects": objects, "failed": failed}
     return merged
 
 
@@ -131,7 +150,7 @@ def markdown(report: dict[str, Any]) -> str:
         ("meshes", "Evaluation meshes"),
     ):
         part = report.get(key)
-        if not part or not part["count"]:
+        if not part or not (part["count"] or part.get("failed")):
             continue
         lines += [
             f"## {title}: {part['count']} objects",
@@ -140,11 +159,13 @@ def markdown(report: dict[str, Any]) -> str:
             "|---|---|---|---|---|---|",
         ]
         rows = part["objects"] if key == "meshes" else []
-        for o in rows + [{"name": "**mean**", **part["mean"]}]:
+        for o in rows + ([{"name": "**mean**", **part["mean"]}] if part["mean"] else []):
             lines.append(
                 f"| {o['name']} | {o['volume_iou']:.3f} | {o['chamfer']:.4f} | {o['f_score_005']:.3f} | "
                 f"{o['f_score_002']:.3f} | {o['bound_volume_iou']:.3f} |"
             )
+        lines += kind_lines(part.get("by_kind", {}), [(k, k.replace("_", " "), ".3f") for k in METRICS])
+        lines += failure_lines(part.get("failed", []))
         lines.append("")
     return "\n".join(lines)
 
@@ -162,7 +183,11 @@ def evaluate(
     progress: bool = True,
     gt_resolution: int = GT_RESOLUTION,
     first_shape: int = 0,
+    up: str | None = None,
+    kind: str | None = None,
 ) -> dict[str, Any]:
+    """Round trips of `shapes` unseen random shapes and (with `use_meshes`) of every entry of
+    the `meshes` folder (`up`, `kind`: defaults for entries nothing else orients or labels)."""
     from tqdm import tqdm
 
     decode_resolution = decode_resolution or mesh_resolution(model)
@@ -187,10 +212,13 @@ def evaluate(
     )
     report["random"] = summarise(randoms)
     contact_sheet(randoms, out / "sae_random.png")
-    root = eval_meshes_root(meshes, report) if use_meshes else None
-    if root is not None:
-        reals = list(tqdm(mesh_round_trips(model, root, decode_resolution, points), desc="meshes", disable=not progress))
-        report["meshes"] = summarise(reals)
+    entries = eval_entries(meshes, report, up, kind) if use_meshes else None
+    if entries is not None:
+        failures: list[dict[str, Any]] = []
+        reals = list(
+            tqdm(mesh_round_trips(model, entries, decode_resolution, points, failures), desc="meshes", disable=not progress)
+        )
+        report["meshes"] = summarise(reals, failures, entries)
         contact_sheet(reals, out / "sae_meshes.png")
     report["seconds"] = time.perf_counter() - t0
     write_report(out, "sae_eval", report, markdown)

@@ -6,12 +6,15 @@ wrong with the result is the reconstruction's fault, not the diffusion model's.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
 from latentdreamer.api import ViewSet
 from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.geometry.normalise import fit_in_sphere
+from latentdreamer.io.eval_meshes import EvalEntry, entry_for_file, load_eval_mesh
 from latentdreamer.io.images import rendered_to_image
 from latentdreamer.render.cameras import Cameras, prior_cameras
 from latentdreamer.render.textured import render_textured
@@ -52,19 +55,9 @@ def oracle_views(mesh: Mesh, resolution: int = 320, with_normals: bool = True) -
     return fitted, views
 
 
-def load_oracle_mesh(path) -> Mesh:
-    """A mesh file with its colours (textures sampled to vertices), turned into the object frame.
-
-    Evaluation entries stored Y-up (io/eval_meshes.py's table) are turned Z-up the same way
-    the geometry loader turns them, so ground truth and views agree.
-    """
-    from pathlib import Path
-
-    from latentdreamer.io.eval_meshes import _Y_UP_TO_Z_UP, UP_AXIS, entry_name
-    from latentdreamer.io.mesh_io import load_mesh
-
-    path = Path(path)
-    mesh = load_mesh(path)
-    if path.suffix.lower() not in (".glb", ".gltf") and UP_AXIS.get(entry_name(path), "z") == "y":
-        mesh = Mesh((np.asarray(mesh.vertices, np.float64) @ _Y_UP_TO_Z_UP.T).astype(np.float32), mesh.faces, mesh.colors)
-    return mesh
+def load_oracle_mesh(source: EvalEntry | Path | str) -> Mesh:
+    """A mesh file (or evaluation entry) with its colours (textures sampled to vertices),
+    turned into the object frame by the evaluation folders' orientation rules
+    (io/eval_meshes.py), so ground truth and views agree."""
+    entry = source if isinstance(source, EvalEntry) else entry_for_file(source)
+    return load_eval_mesh(entry, colours=True)

@@ -24,9 +24,16 @@ GREY = 127.0 / 255.0
 CONDITION_SIZE = 320
 """Zero123++ v1.2's `feature_extractor_vae` works at 320 x 320 (its tile size)."""
 OBJECT_FILL = 0.85
-"""Longest side of the object's box as a fraction of the square canvas, the framing that
-multi-view reconstruction front-ends for Zero123++ use; leaves a margin for views that see
-the object wider than the input does."""
+"""The framing setting's default (`generate --framing`): the longest side of the object's box
+as a fraction of the square condition image. Zero123++ v1.2's own examples give it the image
+as it is; front ends that cut the object out first (InstantMesh's run.py and app.py, TripoSR's
+scripts) resize the cut-out to 0.85 of the square, which is where this value comes from. A
+fixed framing makes every input look alike to the model, whatever the photo's margins, and
+0.85 leaves room for views that see the object wider than the input does. The model does
+not promise to show the object at any scale from it: the views' actual scale is measured from
+their silhouettes (render/silhouette_scale.py) and reported in the job's notes."""
+FRAMING_RANGE = (0.3, 1.0)
+"""Framings accepted: below 0.3 the object is a few dozen pixels of the 320 px input."""
 
 _SIZE_HINT = f"use an image between {MIN_SIDE} and {MAX_SIDE} pixels per side"
 
@@ -116,6 +123,18 @@ def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.clip(np.stack(channels, axis=2), 0.0, 1.0)
 
 
+def check_framing(fill: float) -> float:
+    """The framing as a float in FRAMING_RANGE, or a PriorInputError saying which are allowed."""
+    lo, hi = FRAMING_RANGE
+    if isinstance(fill, bool) or not isinstance(fill, (int, float)) or not lo <= fill <= hi:
+        raise PriorInputError(
+            f"framing {fill!r} is not a share of the square from {lo} to {hi}",
+            f"use --framing {OBJECT_FILL} (the default) or another value from {lo} to {hi}",
+            code="bad_settings",
+        )
+    return float(fill)
+
+
 def frame_object(rgba: np.ndarray, size: int = CONDITION_SIZE, fill: float = OBJECT_FILL) -> np.ndarray:
     """Crop to the object's box, scale its longest side to `fill` of a square canvas, centre it.
 
@@ -161,5 +180,5 @@ def prepare_image(
     _check_size((loaded.rgba.shape[1], loaded.rgba.shape[0]))
     seg: Segmentation = segment(loaded.rgba, loaded.has_alpha, method=segmentation, locations=locations)
     cut = np.concatenate([loaded.rgba[..., :3], seg.mask[..., None]], axis=2)
-    framed = frame_object(cut, size=size, fill=fill)
+    framed = frame_object(cut, size=size, fill=check_framing(fill))
     return PreparedImage(condition=composite_on_grey(framed), rgba=framed, segmentation=seg.method, notes=list(seg.notes))

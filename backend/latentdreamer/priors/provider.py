@@ -17,7 +17,7 @@ import numpy as np
 
 from latentdreamer.api import Callbacks, GenerateSettings, Progress, ViewSet
 from latentdreamer.locations import Locations
-from latentdreamer.priors.image_input import PreparedImage, prepare_image
+from latentdreamer.priors.image_input import OBJECT_FILL, PreparedImage, prepare_image
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +82,11 @@ class Zero123PlusProvider:
         normals: bool = True,
         segmentation: str = "auto",
         span: tuple[float, float] = (0.0, 1.0),
+        framing: float = OBJECT_FILL,
     ) -> None:
         self.locations, self.steps, self.guidance = locations or Locations(), steps, guidance
         self.normals, self.segmentation, self.span = normals, segmentation, span
+        self.framing = framing
         self._model = None
 
     def _paths(self) -> dict[str, Path]:
@@ -115,7 +117,7 @@ class Zero123PlusProvider:
         prepared = (
             image
             if isinstance(image, PreparedImage)
-            else prepare_image(image, segmentation=self.segmentation, locations=self.locations)
+            else prepare_image(image, fill=self.framing, segmentation=self.segmentation, locations=self.locations)
         )
         model = self._load(paths, settings.device)
         size = model.tile_size
@@ -145,7 +147,19 @@ class Zero123PlusProvider:
             alpha=np.stack([m.alpha for m in masks]),
             normals=np.stack([m.normals for m in masks]),
         )
+        notes.append(view_scale_note(views.alpha, self.framing))
         return PriorViews(views, prepared, colour, normal_grid, notes)
+
+
+def view_scale_note(alpha: np.ndarray, framing: float) -> str:
+    """What the generated silhouettes say about the views' scale, for the job's notes: the
+    pipeline assumes the object fills the cameras' radius-0.5 sphere, and no setting of the
+    input framing guarantees that the model keeps to it."""
+    from latentdreamer.render.cameras import prior_cameras
+    from latentdreamer.render.silhouette_scale import estimate_view_scale
+
+    scale = estimate_view_scale(alpha, prior_cameras()).scale
+    return f"object scale in the views: {scale:.2f} of the assumed (from their silhouettes; input framing {framing:g})"
 
 
 class UserViewsProvider:

@@ -1,4 +1,4 @@
-"""The one writer of evaluation reports and the record of a missing mesh folder."""
+"""The one writer of evaluation reports."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from latentdreamer.eval.report_files import eval_meshes_root, write_report
+from latentdreamer.eval.report_files import write_report
 
 
 def test_report_pair_holds_numpy_scalars_as_numbers(tmp_path: Path):
@@ -15,11 +15,3 @@ def test_report_pair_holds_numpy_scalars_as_numbers(tmp_path: Path):
     write_report(tmp_path, "x_eval", report, lambda r: f"| iou | {float(r['iou']):.2f} |\n")
     assert json.loads((tmp_path / "x_eval.json").read_text()) == {"iou": 0.5, "n": 3}
     assert (tmp_path / "x_eval.md").read_text() == "| iou | 0.50 |\n"
-
-
-def test_a_missing_mesh_folder_is_recorded_and_an_existing_one_returned(tmp_path: Path, capsys):
-    report: dict = {}
-    assert eval_meshes_root(tmp_path / "nope", report) is None
-    assert report["meshes_skipped"].endswith("nope not found") and "skipped" in capsys.readouterr().out
-    report = {}
-    assert eval_meshes_root(tmp_path, report) == tmp_path and report == {}

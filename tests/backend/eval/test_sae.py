@@ -35,6 +35,8 @@ def test_round_trip_scores_files_and_mesh_set(tmp_path: Path):
     meshes = tmp_path / "meshes"
     meshes.mkdir()
     trimesh.creation.icosphere(subdivisions=3, radius=1.0).export(meshes / "ball.obj")
+    (meshes / "ball.json").write_text('{"kind": "solid"}')
+    (meshes / "corrupt.ply").write_bytes(b"ply\nformat nonsense\n")
     model = SphereSAE(SAEConfig(**TINY)).eval()
     report = evaluate(
         model,
@@ -51,6 +53,8 @@ def test_round_trip_scores_files_and_mesh_set(tmp_path: Path):
     )
     ball = report["meshes"]["objects"][0]
     assert ball["name"] == "ball" and ball["volume_iou"] > 0.9 and ball["bound_volume_iou"] > 0.9
+    assert [f["name"] for f in report["meshes"]["failed"]] == ["corrupt"]
+    assert report["meshes"]["by_kind"]["solid"]["count"] == 1
     assert report["random"]["count"] == 2
     # Random shapes are not spheres, but the grid bound (input meshed directly) is close to the truth.
     assert report["random"]["mean"]["volume_iou"] < report["random"]["mean"]["bound_volume_iou"]

@@ -63,26 +63,26 @@ def test_random_shape_survives_flexicubes_and_back():
 
 @pytest.mark.skipif(not EVAL_ROOT.is_dir(), reason=f"eval meshes not found at {EVAL_ROOT}")
 def test_every_eval_mesh_gives_a_closed_sdf_matching_its_winding_number_inside():
-    from latentdreamer.io.eval_meshes import entry_name, eval_mesh_paths, load_eval_mesh
+    from latentdreamer.io.eval_meshes import find_eval_meshes, load_eval_mesh
 
     n = 64
     rng = np.random.default_rng(0)
     points = grid_points(n).reshape(-1, 3)
-    for path in eval_mesh_paths(EVAL_ROOT):
-        mesh = fit_in_sphere(load_eval_mesh(path))
+    for entry in find_eval_meshes(EVAL_ROOT):
+        mesh = fit_in_sphere(load_eval_mesh(entry))
         sdf = mesh_to_sdf(mesh.vertices, mesh.faces, n)
         inside = sdf.reshape(-1) < 0
         shell = np.concatenate([sdf[[0, -1]].ravel(), sdf[:, [0, -1]].ravel(), sdf[:, :, [0, -1]].ravel()])
-        assert (shell > 0).all(), entry_name(path)
+        assert (shell > 0).all(), entry.name
         # Reference: direct winding-number sums on a random subset, biased towards the surface.
         near = np.flatnonzero(np.abs(sdf.reshape(-1)) < 3 * voxel_size(n))
         subset = np.concatenate([rng.choice(len(points), 150, replace=False), rng.choice(near, 150, replace=False)])
         reference = np.abs(exact_winding_numbers(mesh.vertices, mesh.faces, points[subset])) > 0.5
         got = inside[subset]
         iou = np.sum(got & reference) / np.sum(got | reference)
-        assert iou > 0.97, (entry_name(path), iou)
+        assert iou > 0.97, (entry.name, iou)
         # Volume check independent of winding numbers, for the watertight ones.
         tm = trimesh.Trimesh(mesh.vertices, mesh.faces, process=True)
         if tm.is_watertight:
             volume = inside.sum() * voxel_size(n) ** 3
-            assert abs(volume - abs(tm.volume)) < 0.06 * abs(tm.volume), entry_name(path)
+            assert abs(volume - abs(tm.volume)) < 0.06 * abs(tm.volume), entry.name

@@ -174,3 +174,31 @@ def test_rembg_explicitly_asked_without_it_says_how_to_get_it(monkeypatch, tmp_p
         assert "pip install rembg" in info.value.hint
     else:  # installed (the segmentation extra): the model is what is missing
         assert "weights download background-removal" in info.value.hint
+
+
+@pytest.mark.parametrize("fill", [0.5, 1.0])
+def test_the_framing_setting_sets_the_objects_share_of_the_square(tmp_path, fill):
+    path = tmp_path / "photo.png"
+    Image.fromarray(_scene()).save(path)
+    _, _, side = _object_box(prepare_image(path, size=SIZE, fill=fill, segmentation="plain"))
+    assert abs(side - fill * SIZE) <= 2
+
+
+@pytest.mark.parametrize("fill", [0.1, 1.5, True, "0.8"])
+def test_a_framing_outside_its_range_is_refused_with_the_allowed_range(tmp_path, fill):
+    path = tmp_path / "photo.png"
+    Image.fromarray(_scene()).save(path)
+    with pytest.raises(PriorInputError, match="from 0.3 to 1.0"):
+        prepare_image(path, size=SIZE, fill=fill, segmentation="plain")
+
+
+def test_the_view_scale_note_reads_the_silhouettes():
+    import trimesh
+
+    from latentdreamer.geometry.mesh import Mesh
+    from latentdreamer.pipeline.oracle_views import render_mesh_views
+    from latentdreamer.priors.provider import view_scale_note
+
+    ball = trimesh.creation.icosphere(subdivisions=3, radius=0.35)
+    alpha = render_mesh_views(Mesh(ball.vertices, ball.faces), resolution=96).alpha
+    assert view_scale_note(alpha, OBJECT_FILL).startswith("object scale in the views: 0.70 of the assumed")

@@ -1,0 +1,156 @@
+"""Degradation curves: reconstruction quality as the oracle views get worse, level 0 to 3.
+
+    .venv-backend/bin/python benchmarks/bench_degrade.py [--preset draft] [--levels 0 1 2 3] \
+        [--meshes DIR] [--only jitter,colour,...] [--out out/degrade]
+
+Each level is one `eval generate --degrade LEVEL` run (eval/degrade.py; the same code, the
+same report in `<out>/level_<k>/`), on every entry of the folder (default: the development
+meshes), shipped SAE + LIN, no ablations. Printed: per level the mean volume IoU, Chamfer and
+F@0.02 (docs/design.md §7) with their ratio to level 0, the views' scale measured from their
+silhouettes, and the mean seconds per object; written: `<out>/degrade_curve.json` and
+`<out>/degrade_curve.png` (the three ratios against the level). A level whose report already
+lists every entry is read back instead of run again (`--rerun` to run it anyway), so a long
+curve can be built over several sittings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+METRICS = (("volume_iou", "vol. IoU"), ("chamfer", "Chamfer"), ("f_score_002", "F@0.02"))
+COLOURS = ((31, 119, 180), (214, 39, 40), (44, 160, 44))
+
+
+def run_level(args: argparse.Namespace, number: int, prior: Any) -> dict[str, Any]:
+    """One level's report, from disk when a finished one is there."""
+    from latentdreamer.api import GenerateSettings
+    from latentdreamer.eval.degrade import level
+    from latentdreamer.eval.generation import evaluate_generation
+
+    out = args.out / f"level_{number}"
+    done = out / "generation_eval.json"
+    if done.is_file() and not args.rerun:
+        report = json.loads(done.read_text())
+        finished = len(report["objects"]) + len(report["failed"]) == len(report["objects_planned"])
+        if finished and report["preset"] == args.preset:
+            return report
+    only = {n.strip() for n in args.only.split(",")} if args.only else None
+    settings = GenerateSettings(preset=args.preset, device="cpu", seed=args.seed)
+    return evaluate_generation(
+        args.meshes, out, settings, prior, args.limit, 0, args.view_size, args.points, degradation=level(number, only)
+    )
+
+
+def curve_rows(reports: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per level: means, ratios to the first level run, objects scored and failed."""
+    first = reports[min(reports)]["mean"]
+    rows = []
+    for number, report in sorted(reports.items()):
+        mean = report["mean"]
+        row = {
+            "level": number,
+            "active": report["degradation"]["active"],
+            "objects": len(report["objects"]),
+            "failed": len(report["failed"]),
+            "view_scale": mean.get("view_scale", float("nan")),
+            "seconds": mean.get("time_total", float("nan")),
+        }
+        for key, _ in METRICS:
+            row[key] = mean[key]
+            row[f"{key}_ratio"] = mean[key] / first[key]
+        rows.append(row)
+    return rows
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    head = "| level | n | " + " | ".join(f"{label} | ratio" for _, label in METRICS) + " | view scale | s / object |"
+    lines = [head, "|---" * (4 + 2 * len(METRICS)) + "|"]
+    for r in rows:
+        cells = " | ".join(f"{r[k]:.4f} | {r[k + '_ratio']:.3f}" for k, _ in METRICS)
+        n = f"{r['objects']}" + (f" (+{r['failed']} failed)" if r["failed"] else "")
+        lines.append(f"| {r['level']} | {n} | {cells} | {r['view_scale']:.3f} | {r['seconds']:.0f} |")
+    return "\n".join(lines)
+
+
+def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
+    """The three ratios against the level, drawn with PIL (no plotting package needed)."""
+    from PIL import Image, ImageDraw
+
+    width, height, left, right, top, bottom = 640, 400, 60, 20, 40, 50
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    levels = [r["level"] for r in rows]
+    ratios = [r[f"{k}_ratio"] for r in rows for k, _ in METRICS]
+    lo, hi = min(0.5, min(ratios)), max(1.5, max(ratios))
+    span = max(levels[-1] - levels[0], 1)
+
+    def xy(level: float, value: float) -> tuple[float, float]:
+        x = left + (level - levels[0]) / span * (width - left - right)
+        return x, top + (hi - value) / (hi - lo) * (height - top - bottom)
+
+    draw.rectangle([left, top, width - right, height - bottom], outline="black")
+    for k in range(6):
+        value = lo + (hi - lo) * k / 5
+        _, y = xy(levels[0], value)
+        draw.line([left - 4, y, left, y], fill="black")
+        draw.text((8, y - 6), f"{value:.2f}", fill="black")
+    for number in levels:
+        x, _ = xy(number, lo)
+        draw.text((x - 3, height - bottom + 6), str(number), fill="black")
+    draw.text((width / 2 - 70, height - 22), "degradation level", fill="black")
+    draw.text((left, 10), title, fill="black")
+    for (key, label), colour in zip(METRICS, COLOURS, strict=True):
+        points = [xy(r["level"], r[f"{key}_ratio"]) for r in rows]
+        draw.line(points, fill=colour, width=2)
+        for x, y in points:
+            draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colour)
+        draw.text((points[-1][0] - 110, points[-1][1] - 14), f"{label} / level {levels[0]}", fill=colour)
+    image.save(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--preset", default="draft")
+    parser.add_argument("--levels", type=int, nargs="+", default=[0, 1, 2, 3])
+    parser.add_argument("--meshes", type=Path, default=None, help="folder of meshes (default: the development meshes)")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N entries")
+    parser.add_argument("--only", default=None, help="only these perturbations, comma-separated (default: all)")
+    parser.add_argument("--view-size", type=int, default=256)
+    parser.add_argument("--points", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=Path("out/degrade"))
+    parser.add_argument("--rerun", action="store_true", help="run levels again even when their reports are complete")
+    args = parser.parse_args()
+
+    import torch
+
+    from latentdreamer.io.eval_meshes import default_eval_root
+    from latentdreamer.locations import Locations
+    from latentdreamer.pipeline.shape_prior import load_shape_prior
+
+    torch.set_num_threads(args.threads)
+    args.meshes = args.meshes or default_eval_root()
+    prior = load_shape_prior(torch.device("cpu"), Locations.from_environment())
+    started = time.perf_counter()
+    reports = {}
+    for number in args.levels:
+        reports[number] = run_level(args, number, prior)
+        print(f"level {number} done ({(time.perf_counter() - started) / 60:.1f} min so far)", flush=True)
+    rows = curve_rows(reports)
+    print(f"preset {args.preset}, {args.meshes}, perturbations: {args.only or 'all'}; ratios to level {min(reports)}")
+    print(table(rows))
+    args.out.mkdir(parents=True, exist_ok=True)
+    parameters = {n: r["degradation"] for n, r in reports.items()}
+    curve = {"preset": args.preset, "meshes": str(args.meshes), "rows": rows, "parameters": parameters}
+    (args.out / "degrade_curve.json").write_text(json.dumps(curve, indent=1) + "\n")
+    plot(rows, args.out / "degrade_curve.png", f"preset {args.preset}, {rows[0]['objects']} meshes, oracle views degraded")
+    print(f"wrote {args.out / 'degrade_curve.json'} and .png")
+
+
+if __name__ == "__main__":
+    main()
