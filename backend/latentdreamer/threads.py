@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -111,8 +112,11 @@ def configure_process(override: int | None = None, one_shot: bool = True) -> Thr
         os.environ.setdefault(key, value)
     plan = plan_threads(override, os.cpu_count() or 1, 0.0 if override is not None else busy_cores())
     if one_shot or override is not None:
-        for key in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS"):
-            os.environ.setdefault(key, str(plan.threads))
+        # Only for a library not loaded yet: numba refuses a changed NUMBA_NUM_THREADS once its
+        # pool runs (a second command in one process, as tests do, would otherwise fail).
+        for key, module in (("OMP_NUM_THREADS", "torch"), ("NUMBA_NUM_THREADS", "numba")):
+            if module not in sys.modules:
+                os.environ.setdefault(key, str(plan.threads))
     return plan
 
 
