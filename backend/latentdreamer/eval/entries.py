@@ -94,7 +94,7 @@ def kind_lines(by_kind: dict[str, Any], columns: list[tuple[str, str, str]]) -> 
     """Markdown for the per-kind means: `columns` are (key, header, format)."""
     if not by_kind:
         return []
-    lines = ["", "By kind (from the sidecars):", "", "| kind | n | " + " | ".join(h for _, h, _ in columns) + " |"]
+    lines = ["", "By kind (sidecar, else --kind):", "", "| kind | n | " + " | ".join(h for _, h, _ in columns) + " |"]
     lines.append("|---" * (len(columns) + 2) + "|")
     for kind, m in by_kind.items():
         lines.append(f"| {kind} | {m['count']} | " + " | ".join(format(m.get(k, float("nan")), f) for k, _, f in columns) + " |")
