@@ -11,13 +11,16 @@ surface even when a shape pushes against the grid boundary.
 Why `LatentField` decodes a band, not the grid: the SAE point decoder over all n^3 samples
 was about 60 % of a coarse step at `standard`, yet FlexiCubes reads only the two ends of each
 sign-changing edge, so every other sample gets a zero gradient and matters only by its sign.
-Between full decodes the field evaluates the decoder only at samples within `band_cells` of
-the surface found by the last full decode and keeps the other samples' last values, detached:
-the mesh and the gradient are the full decode's as long as no sign changes outside the band.
-A full decode runs every `refresh_steps` steps and whenever the surface reaches the band's
-edge, and it counts samples whose sign did change outside the band (`band_escapes`; each one
-widens the band by a cell). At `standard` a coarse step moves the SDF by at most ~0.2 cells
-(measured on the development meshes), so a 2-cell band refreshed every 8 steps has room to spare.
+Between full decodes the field evaluates the decoder only in a band and keeps the other
+samples' last values, detached: the mesh and the gradient are the full decode's as long as no
+sign changes outside the band. The band is every sample within `band_cells` cells of a corner
+of a surface cube (where the surface moves) plus every sample whose value is within
+`band_cells` cells of zero (where a new piece can appear away from the surface, as a chair's
+leg does). A full decode runs every `refresh_steps` steps and whenever the surface reaches
+the band's edge, and counts the samples whose sign changed outside the band since the last
+one (`band_escapes`; each such refresh widens the band by a cell). A coarse step at
+`standard` moves the SDF by at most ~0.2 cells (measured on the development meshes), so a
+2-cell band refreshed every 8 steps has room to spare.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import torch.nn.functional as F
 from latentdreamer.geometry.grid import grid_points_tensor, voxel_size
 
 BAND_CELLS = 2
-"""Half-width of the decoded band, in cells, around the corners of the surface's cubes."""
+"""Half-width of the decoded band, in cells (around the surface cubes' corners, and in value)."""
 REFRESH_STEPS = 8
 """A full decode at least this often, so a surface that appears away from the band is found
 (presets.Preset.band_refresh_steps sets it per preset; 0: a full decode every step)."""
@@ -84,7 +87,7 @@ class LatentField:
         self.band_index = self.band.nonzero().squeeze(1)
         self.steps_since_refresh = 0
         self.band_escapes = 0
-        """Samples whose sign changed outside the band between two full decodes (should stay 0)."""
+        """Samples whose sign changed outside the band while it was in use (should stay 0)."""
 
     def parameters(self) -> list[torch.Tensor]:
         return [self.z]
@@ -97,20 +100,21 @@ class LatentField:
         t = self.sae.config.truncation
         near = self.sae.decode_points(self.z, self.points[self.band_index][None], features)[0].clamp(-t, t)
         grid = self.known.reshape(-1).index_put((self.band_index,), near).reshape(self.known.shape)
+        self.steps_since_refresh += 1
         if not self.band[surface_corners(grid.detach()).reshape(-1)].all():
             return self._full_decode(features)
-        self.steps_since_refresh += 1
         return seal_boundary(grid)
 
     def _full_decode(self, features: torch.Tensor) -> torch.Tensor:
         grid = self.sae.decode_grid(self.z, self.resolution, features=features)[0]
         fresh = grid.detach()
-        if self.known is not None:
+        if self.known is not None and self.steps_since_refresh > 0:
             escaped = int(((fresh < 0) != (self.known < 0)).reshape(-1)[~self.band].sum())
             self.band_escapes += escaped
             self.band_cells += int(escaped > 0)
         self.known = fresh
-        self.band = dilate(surface_corners(fresh), self.band_cells).reshape(-1)
+        near_zero = fresh.abs() < self.band_cells * voxel_size(self.resolution)
+        self.band = (dilate(surface_corners(fresh), self.band_cells) | near_zero).reshape(-1)
         self.band_index = self.band.nonzero().squeeze(1)
         self.steps_since_refresh = 0
         return seal_boundary(grid)

@@ -102,6 +102,23 @@ def test_the_surface_never_leaves_the_band_while_it_grows(sae):
     assert field.band_escapes == 0
 
 
+def test_a_new_piece_away_from_the_surface_is_decoded_from_its_first_step(sae):
+    """A blob rising from nothing far from the ball, as a chair's leg appears: its first
+    negative sample is not near the surface, so only the band's near-zero samples catch it."""
+    field = LatentField(sae, torch.zeros(1, 8, 8, 8, 8), N, refresh_steps=8)
+    corner = (0, slice(None), slice(6, None), slice(6, None), slice(6, None))
+    appeared = False
+    with torch.no_grad():
+        for _ in range(60):
+            field.z[corner] += 0.2  # the blob's samples fall by 0.01 m (0.2 cells) per step
+            sdf = field.sdf()
+            exact = seal_boundary(sae.decode_grid(field.z, N)[0])
+            assert torch.equal(sdf < 0, exact < 0)
+            appeared |= bool((exact[N // 2 + 3 :, N // 2 + 3 :, N // 2 + 3 :] < 0).any())
+    assert appeared, "the blob appeared (a second piece)"
+    assert field.band_escapes == 0
+
+
 def test_a_jump_past_the_band_is_caught_and_widens_it(sae):
     field = LatentField(sae, torch.zeros(1, 8, 8, 8, 8), N, refresh_steps=100)
     with torch.no_grad():
@@ -109,7 +126,7 @@ def test_a_jump_past_the_band_is_caught_and_widens_it(sae):
         before = (field.known < 0).sum()
         field.z += 5.0  # the ball grows by five cells in one step
         sdf = field.sdf()
-    assert field.steps_since_refresh == 0, "the surface left the band, so this call decoded everything"
+    assert field.steps_since_refresh == 0, "the surface left the band, so this call decoded everything too"
     assert (sdf < 0).sum() > before
     assert field.band_escapes > 0 and field.band_cells == 3
 
