@@ -17,11 +17,20 @@ look at the mean and at several repeats before reading one mesh's difference.
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import time
 from dataclasses import replace
 
 IOU_TOLERANCE = 0.01
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process: on a shared machine a fairer clock than the wall's."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 OLD_COARSE = {"band_refresh_steps": 0}
 """The coarse stage before issue 14: the decoder at every grid sample every step."""
 
@@ -67,31 +76,37 @@ def main() -> None:
         runs: dict[str, list] = {"old": [], "new": []}
         for _ in range(args.repeats):
             for name, preset in variants.items():
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), cpu_seconds()
                 result = generate_from_views(views, settings, options=PipelineOptions(preset=preset), prior=prior)
-                runs[name].append((time.perf_counter() - started, result))
+                runs[name].append((time.perf_counter() - started, result, cpu_seconds() - cpu))
         line = f"{entry_name(path):>16}"
         for name, got in runs.items():
-            g = [evaluate_geometry(r.mesh, truth).as_dict() for _, r in got]
+            g = [evaluate_geometry(r.mesh, truth).as_dict() for _, r, _ in got]
             row = {
-                "s": statistics.median(s for s, _ in got),
-                "coarse_s": statistics.median(r.timings["coarse"] for _, r in got),
-                "steps": statistics.median(r.stats["iterations_coarse"] for _, r in got),
+                "s": statistics.median(s for s, _, _ in got),
+                "cpu_s": statistics.median(c for _, _, c in got),
+                "coarse_s": statistics.median(r.timings["coarse"] for _, r, _ in got),
+                "steps": statistics.median(r.stats["iterations_coarse"] for _, r, _ in got),
                 "iou": statistics.mean(x["volume_iou"] for x in g),
                 "chamfer": statistics.mean(x["chamfer"] for x in g),
                 "f005": statistics.mean(x["f_score_005"] for x in g),
             }
             rows[name].append(row)
             line += (
-                f" | {name}: {row['steps']:.0f} steps, coarse {row['coarse_s']:5.1f} s, total {row['s']:5.1f} s, "
+                f" | {name}: {row['steps']:.0f} steps, coarse {row['coarse_s']:5.1f} s, total {row['s']:5.1f} s "
+                f"(CPU {row['cpu_s']:5.1f} s), "
                 f"IoU {row['iou']:.3f} Ch {row['chamfer']:.4f} F {row['f005']:.3f}"
             )
         old, cur = rows["old"][-1], rows["new"][-1]
-        print(f"{line} | ratio {old['s'] / cur['s']:.2f}x, IoU {cur['iou'] - old['iou']:+.3f}", flush=True)
+        print(
+            f"{line} | ratio {old['s'] / cur['s']:.2f}x (CPU {old['cpu_s'] / cur['cpu_s']:.2f}x), IoU {cur['iou'] - old['iou']:+.3f}",
+            flush=True,
+        )
 
     mean = lambda name, key: statistics.mean(r[key] for r in rows[name])  # noqa: E731
     median = lambda name, key: statistics.median(r[key] for r in rows[name])  # noqa: E731
     ratios = [o["s"] / n["s"] for o, n in zip(rows["old"], rows["new"], strict=True)]
+    cpu_ratios = [o["cpu_s"] / n["cpu_s"] for o, n in zip(rows["old"], rows["new"], strict=True)]
     worst = max(abs(n["iou"] - o["iou"]) for o, n in zip(rows["old"], rows["new"], strict=True))
     print(
         f"\nold: median {median('old', 's'):.1f} s per mesh (coarse {median('old', 'coarse_s'):.1f} s), "
@@ -102,7 +117,8 @@ def main() -> None:
         f"mean IoU {mean('new', 'iou'):.3f}, Chamfer {mean('new', 'chamfer'):.4f}, F@0.05 {mean('new', 'f005'):.3f}"
     )
     print(
-        f"time old / new: median {statistics.median(ratios):.2f}x (range {min(ratios):.2f}-{max(ratios):.2f}); "
+        f"time old / new: median {statistics.median(ratios):.2f}x (range {min(ratios):.2f}-{max(ratios):.2f}; "
+        f"CPU time {statistics.median(cpu_ratios):.2f}x); "
         f"largest IoU difference {worst:.3f} "
         f"({'within' if worst <= IOU_TOLERANCE else 'NOT within'} {IOU_TOLERANCE} on every mesh), "
         f"mean {mean('new', 'iou') - mean('old', 'iou'):+.3f}"
