@@ -86,6 +86,8 @@ class LatentField:
         self.band = torch.zeros(resolution**3, dtype=torch.bool, device=z0.device)
         self.band_index = self.band.nonzero().squeeze(1)
         self.steps_since_refresh = 0
+        self.full_decodes = 0
+        """Calls that decoded every sample (the others decoded the band)."""
         self.band_escapes = 0
         """Samples whose sign changed outside the band while it was in use (should stay 0)."""
 
@@ -117,6 +119,7 @@ class LatentField:
         self.band = (dilate(surface_corners(fresh), self.band_cells) | near_zero).reshape(-1)
         self.band_index = self.band.nonzero().squeeze(1)
         self.steps_since_refresh = 0
+        self.full_decodes += 1
         return seal_boundary(grid)
 
     def regulariser(self, sdf: torch.Tensor) -> torch.Tensor:
