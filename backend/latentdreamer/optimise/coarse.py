@@ -93,5 +93,5 @@ def optimise_coarse(
     lr = preset.grid_lr if isinstance(field, GridField) else budget.lr
     report = run_stage(stage, field.parameters(), budget, step_fn, progress, on_step, lr)
     with torch.no_grad():
-        sdf = field.sdf().detach()
+        sdf = field.sdf(exact=True).detach()
     return sdf, report

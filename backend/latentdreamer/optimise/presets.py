@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from latentdreamer.api import PRESETS
+from latentdreamer.optimise.shape_field import REFRESH_STEPS
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,10 @@ class Preset:
     grid_lr: float = 0.002
     """Adam step for directly optimised SDF values, in metres (a tenth of a 32^3 cell); the
     coarse budget's `lr` is for the SAE latent."""
+    band_refresh_steps: int = REFRESH_STEPS
+    """The SAE latent field decodes the whole grid at least every this many coarse steps and
+    only a band around the surface in between (optimise/shape_field.py); 0 decodes the whole
+    grid every step (the old path, the baseline of benchmarks/bench_coarse.py)."""
     view_power: float = 2.0
     """k in the view-aware texture weight max(0, cos theta)^k."""
     bake_resolution: int = 1024
@@ -79,6 +84,8 @@ class Preset:
             raise ValueError("resolutions too small to hold a shape")
         if self.texture_grid < 2:
             raise ValueError("texture grid needs at least 2 samples per axis")
+        if self.band_refresh_steps < 0:
+            raise ValueError("band_refresh_steps must be >= 0")
         if not self.mask_weight_start >= self.mask_weight_end > 0:
             raise ValueError("mask weight must decay from start to a positive end")
 

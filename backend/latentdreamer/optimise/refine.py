@@ -86,6 +86,6 @@ def optimise_refine(
         report = StageReport()
         progress.finish(stage)
     with torch.no_grad():
-        final_sdf = current[0] if freeze_sdf else field.sdf().detach()
+        final_sdf = current[0] if freeze_sdf else field.sdf(exact=True).detach()
         extracted = weights.extract(final_sdf, training=False)
     return extracted, report

@@ -94,7 +94,7 @@ def _best_start(prior: ShapePrior, targets: ViewTargets, hull: torch.Tensor, cam
     best: tuple[float, LatentField, str] | None = None
     for init in candidates:
         z0, how = _initial_latent(prior, init, targets, hull)
-        field = LatentField(prior.sae, z0, preset.sdf_resolution)
+        field = LatentField(prior.sae, z0, preset.sdf_resolution, refresh_steps=preset.band_refresh_steps)
         with torch.no_grad():
             extracted = flexicubes(field.sdf(), training=True)
             loss = float("inf")
@@ -181,7 +181,7 @@ def generate_from_views(
         field, stats["init"] = _best_start(prior, targets, hull, cameras, preset)
     elif prior.sae is not None:
         z0, stats["init"] = _initial_latent(prior, options.init, targets, hull)
-        field = LatentField(prior.sae, z0, preset.sdf_resolution)
+        field = LatentField(prior.sae, z0, preset.sdf_resolution, refresh_steps=preset.band_refresh_steps)
     elif options.init in ("auto", "hull"):
         field, stats["init"] = GridField(hull, preset.smooth_weight), "visual-hull"
     elif options.init == "sphere":

@@ -31,6 +31,8 @@ def test_bad_values_are_refused():
         StageBudget(max_steps=5, lr=0.0)
     with pytest.raises(ValueError):
         dataclasses.replace(get_preset("tiny"), mask_weight_start=0.5, mask_weight_end=1.0)
+    with pytest.raises(ValueError, match="band_refresh_steps"):
+        dataclasses.replace(get_preset("tiny"), band_refresh_steps=-1)
 
 
 def test_capping_a_preset_shortens_only_the_named_stages():
