@@ -15,6 +15,7 @@ import numpy as np
 import trimesh
 
 from ..geometry.mesh import Mesh
+from .mesh_io import load_mesh
 
 _Y_UP_TO_Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
 
@@ -69,60 +70,24 @@ def load_eval_mesh(path: Path | str) -> Mesh:
     return Mesh(vertices, np.asarray(loaded.faces, dtype=np.int64))
 
 
-TEXTURE_LIMIT = 1024
-"""Longest side the ground-truth textures are reduced to: a 320 px view never shows more, and
-the 4096^2 scans would cost seconds per render."""
-
-
 def load_textured_eval_mesh(path: Path | str) -> Mesh:
     """One eval mesh with its texture(s), in the object frame: per-corner UVs and one image.
 
     Image-to-3D is scored on colour against views of the real texture, so this keeps what
-    `load_eval_mesh` drops. Entries with several materials (the armchair's two) get their
-    images side by side in one atlas, each part's UVs moved into its slot; UVs outside
-    [0, 1] (a few of the cow's) are clamped, as the files' textures are not tiling ones.
-    Raises ValueError for a mesh without a texture.
+    `load_eval_mesh` drops (io/mesh_io.load_mesh with keep_texture: several materials side by
+    side in one atlas). Raises ValueError for a mesh without a texture.
     """
-    from PIL import Image
-
     path = Path(path)
-    scene = trimesh.load_scene(path, process=False)
-    parts = [g for g in scene.dump() if isinstance(g, trimesh.Trimesh) and len(g.faces)]
-    images, corner_uvs, vertices, faces, offset = [], [], [], [], 0
-    for part in parts:
-        visual = part.visual
-        image = getattr(getattr(visual, "material", None), "image", None)
-        if not isinstance(visual, trimesh.visual.TextureVisuals) or visual.uv is None or image is None:
-            raise ValueError(f"{path}: a part without a texture; use load_eval_mesh for geometry")
-        image = image.convert("RGB")
-        scale = min(1.0, TEXTURE_LIMIT / max(image.size))
-        if scale < 1.0:
-            image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.LANCZOS)
-        images.append(np.asarray(image, dtype=np.float32) / 255.0)
-        corner_uvs.append(np.clip(np.asarray(visual.uv, dtype=np.float64), 0.0, 1.0)[part.faces])
-        vertices.append(np.asarray(part.vertices, dtype=np.float64))
-        faces.append(np.asarray(part.faces, dtype=np.int64) + offset)
-        offset += len(part.vertices)
-    if not parts:
-        raise ValueError(f"{path} holds no triangles")
-    height = max(i.shape[0] for i in images)
-    resized = [
-        i
-        if i.shape[0] == height
-        else np.asarray(
-            Image.fromarray((i * 255).astype(np.uint8)).resize((round(i.shape[1] * height / i.shape[0]), height)),
-            dtype=np.float32,
-        )
-        / 255.0
-        for i in images
-    ]
-    width = sum(i.shape[1] for i in resized)
-    left = 0
-    for k, image in enumerate(resized):
-        uv = corner_uvs[k]
-        corner_uvs[k] = np.stack([(left + uv[..., 0] * image.shape[1]) / width, uv[..., 1]], axis=-1)
-        left += image.shape[1]
-    points = np.concatenate(vertices)
-    if UP_AXIS.get(entry_name(path), "z") == "y":
-        points = points @ _Y_UP_TO_Z_UP.T
-    return Mesh(points, np.concatenate(faces), uvs=np.concatenate(corner_uvs), texture=np.concatenate(resized, axis=1))
+    mesh = load_mesh(path, keep_texture=True)
+    if mesh.uvs is None:
+        raise ValueError(f"{path}: a part without a texture; use load_eval_mesh for geometry")
+    return to_object_frame(mesh, path)
+
+
+def to_object_frame(mesh: Mesh, path: Path | str) -> Mesh:
+    """A mesh read from an eval entry's file as stored, turned Z up by the table above (colours,
+    UVs and texture kept)."""
+    if UP_AXIS.get(entry_name(path), "z") != "y":
+        return mesh
+    points = np.asarray(mesh.vertices, np.float64) @ _Y_UP_TO_Z_UP.T
+    return Mesh(points, mesh.faces, mesh.colors, uvs=mesh.uvs, texture=mesh.texture)

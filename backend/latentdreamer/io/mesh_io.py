@@ -69,16 +69,20 @@ class MeshFileError(UserFacingError, ValueError):
     """A file that is not a mesh this backend can read: it names the file and says what works."""
 
 
-def load_mesh(path: str | Path) -> Mesh:
+def load_mesh(path: str | Path, keep_texture: bool = False) -> Mesh:
     """Read any of our formats, or a textured OBJ/glTF/GLB, as a Mesh in the Z-up frame.
 
+    A textured file's texture becomes vertex colours (a closed surface, seams welded), or
+    with `keep_texture` is kept as it is (`_read_textured`) when every part has one.
     Whatever is wrong with the file (not a mesh, no triangles, indices past the vertices,
     a glTF feature we do not read) is a MeshFileError naming it, never a traceback.
     """
     path = Path(path)
     suffix = path.suffix.lower()
     try:
-        mesh = _read_glb(path) if suffix == ".glb" else None
+        mesh = _read_textured(path) if keep_texture else None
+        if mesh is None and suffix == ".glb":
+            mesh = _read_glb(path)
         if mesh is None:
             mesh = _read_with_trimesh(path, y_up=suffix in (".glb", ".gltf"))
         if mesh.num_faces and int(mesh.faces.max()) >= mesh.num_vertices:
@@ -468,6 +472,61 @@ def _read_with_trimesh(path: Path, y_up: bool) -> Mesh:
     if textured:
         vertices, faces, merged = _merge_by_position(vertices, faces, merged)
     return Mesh(vertices, faces, merged)
+
+
+TEXTURE_LIMIT = 1024
+"""Longest side textures are reduced to when kept: a 320 px view never shows more,
+and 4096^2 scans would cost seconds per render."""
+
+
+def _read_textured(path: Path) -> Mesh | None:
+    """A textured OBJ/glTF/GLB with its texture(s) kept: per-corner UVs and one image, Z up.
+
+    For what must render the file as it looks (the oracle views, the ground truth of colour
+    scores): a vertex colour is the texture at one point, so views rendered from vertex
+    colours lose every detail finer than an edge.
+    Several materials go side by side into one atlas, each part's UVs moved into its slot;
+    UVs outside [0, 1] are clamped (these are not tiling textures). Vertices stay split along
+    UV seams as stored. None when some part has no texture (then `load_mesh`'s colours are
+    all the file has).
+    """
+    from PIL import Image
+
+    scene = trimesh.load_scene(path, process=False)
+    parts = [g for g in scene.dump() if isinstance(g, trimesh.Trimesh) and len(g.faces)]
+    if not parts:
+        raise ValueError(f"{path} holds no triangles")
+    images, corner_uvs, vertices, faces, offset = [], [], [], [], 0
+    for part in parts:
+        visual = part.visual
+        material = getattr(visual, "material", None)
+        if isinstance(material, trimesh.visual.material.PBRMaterial):  # glTF
+            material = material.to_simple()  # its base colour texture as the image
+        image = getattr(material, "image", None)
+        if not isinstance(visual, trimesh.visual.TextureVisuals) or visual.uv is None or image is None:
+            return None
+        image = image.convert("RGB")
+        scale = min(1.0, TEXTURE_LIMIT / max(image.size))
+        if scale < 1.0:
+            image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.LANCZOS)
+        images.append(image)
+        corner_uvs.append(np.clip(np.asarray(visual.uv, dtype=np.float64), 0.0, 1.0)[part.faces])
+        vertices.append(np.asarray(part.vertices, dtype=np.float64))
+        faces.append(np.asarray(part.faces, dtype=np.int64) + offset)
+        offset += len(part.vertices)
+    height = max(i.height for i in images)
+    images = [i if i.height == height else i.resize((round(i.width * height / i.height), height)) for i in images]
+    width = sum(i.width for i in images)
+    left = 0
+    for k, image in enumerate(images):
+        uv = corner_uvs[k]
+        corner_uvs[k] = np.stack([(left + uv[..., 0] * image.width) / width, uv[..., 1]], axis=-1)
+        left += image.width
+    points = np.concatenate(vertices)
+    if path.suffix.lower() in (".glb", ".gltf"):
+        points = points @ Z_UP_TO_Y_UP
+    atlas = np.concatenate([np.asarray(i, dtype=np.float32) / 255.0 for i in images], axis=1)
+    return Mesh(points, np.concatenate(faces), uvs=np.concatenate(corner_uvs), texture=atlas)
 
 
 def _merge_by_position(

@@ -53,18 +53,19 @@ def oracle_views(mesh: Mesh, resolution: int = 320, with_normals: bool = True) -
 
 
 def load_oracle_mesh(path) -> Mesh:
-    """A mesh file with its colours (textures sampled to vertices), turned into the object frame.
+    """A mesh file in the object frame, with its texture where it has one (else its colours).
 
+    The texture itself, not colours sampled at its vertices: views rendered from vertex
+    colours show only what a mesh of that density can hold, so they would cap the colour
+    detail any result could recover and score a baked texture against a blurred truth.
     Evaluation entries stored Y-up (io/eval_meshes.py's table) are turned Z-up the same way
     the geometry loader turns them, so ground truth and views agree.
     """
     from pathlib import Path
 
-    from latentdreamer.io.eval_meshes import _Y_UP_TO_Z_UP, UP_AXIS, entry_name
+    from latentdreamer.io.eval_meshes import to_object_frame
     from latentdreamer.io.mesh_io import load_mesh
 
     path = Path(path)
-    mesh = load_mesh(path)
-    if path.suffix.lower() not in (".glb", ".gltf") and UP_AXIS.get(entry_name(path), "z") == "y":
-        mesh = Mesh((np.asarray(mesh.vertices, np.float64) @ _Y_UP_TO_Z_UP.T).astype(np.float32), mesh.faces, mesh.colors)
-    return mesh
+    mesh = load_mesh(path, keep_texture=True)
+    return mesh if path.suffix.lower() in (".glb", ".gltf") else to_object_frame(mesh, path)

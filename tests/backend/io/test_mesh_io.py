@@ -108,3 +108,42 @@ def test_textured_eval_obj_gets_varied_vertex_colours_on_a_closed_surface():
     assert mesh.colors[:, :3].std(axis=0).min() > 0.1  # Spot is black, white and pink
     assert np.unique(np.round(mesh.colors[:, :3], 2), axis=0).shape[0] > 20
     assert trimesh.Trimesh(mesh.vertices, mesh.faces, process=False).is_watertight  # UV seams welded
+
+
+def test_keep_texture_reads_the_image_and_corner_uvs_in_z_up(tmp_path):
+    # The same two-colour file as above: kept, the texture itself comes back (not colours at
+    # three vertices), with each corner's UV and the glTF frame turned Z up.
+    image = np.zeros((4, 8, 3), np.uint8)
+    image[:, :4] = [255, 0, 0]
+    image[:, 4:] = [0, 0, 255]
+    uv = np.array([[0.1, 0.5], [0.9, 0.5], [0.9, 0.5]])
+    material = trimesh.visual.material.SimpleMaterial(image=Image.fromarray(image))
+    textured = trimesh.Trimesh(
+        [[0, 0.5, 0], [0.3, 0, 0], [0, 0, -0.2]], [[0, 1, 2]], visual=trimesh.visual.TextureVisuals(uv=uv, material=material)
+    )
+    path = tmp_path / "t.glb"
+    textured.export(path)
+    mesh = load_mesh(path, keep_texture=True)
+    np.testing.assert_allclose(mesh.vertices[mesh.faces[0]], [[0, 0, 0.5], [0.3, 0, 0], [0, 0.2, 0]], atol=1e-6)
+    np.testing.assert_allclose(mesh.uvs[0], uv, atol=1e-6)
+    np.testing.assert_allclose(mesh.texture, image / 255.0, atol=1e-6)
+    assert mesh.colors is None
+
+
+def test_keep_texture_puts_two_materials_side_by_side_and_plain_files_keep_their_colours(tmp_path, coloured_mesh):
+    parts = []
+    for k, colour in enumerate(([255, 0, 0], [0, 255, 0])):
+        image = Image.fromarray(np.full((4, 4, 3), colour, np.uint8))
+        visual = trimesh.visual.TextureVisuals(
+            uv=[[0, 0], [1, 0], [1, 1]], material=trimesh.visual.material.SimpleMaterial(image=image)
+        )
+        parts.append(trimesh.Trimesh([[k, 0, 0], [k + 1, 0, 0], [k + 1, 0, 1]], [[0, 1, 2]], visual=visual))
+    path = tmp_path / "two.glb"
+    trimesh.Scene(parts).export(path)
+    mesh = load_mesh(path, keep_texture=True)
+    assert mesh.texture.shape == (4, 8, 3)
+    u = mesh.uvs[..., 0]
+    assert sorted((round(float(u[f].min()), 3), round(float(u[f].max()), 3)) for f in range(2)) == [(0.0, 0.5), (0.5, 1.0)]
+    plain = save_mesh(coloured_mesh, tmp_path / "plain.ply")
+    kept = load_mesh(plain, keep_texture=True)
+    assert kept.uvs is None and kept.colors is not None
