@@ -254,6 +254,8 @@ def _part_image(part: trimesh.Trimesh) -> tuple[np.ndarray, np.ndarray, bool]:
 
     visual = part.visual
     material = getattr(visual, "material", None)
+    if isinstance(material, trimesh.visual.material.PBRMaterial):  # glTF: its base colour texture
+        material = material.to_simple()
     image = getattr(material, "image", None)
     if isinstance(visual, trimesh.visual.TextureVisuals) and visual.uv is not None and image is not None:
         image = image.convert("RGB")
@@ -269,6 +271,14 @@ def _part_image(part: trimesh.Trimesh) -> tuple[np.ndarray, np.ndarray, bool]:
     else:
         colour = np.full(3, 0.7, np.float32)
     return np.broadcast_to(colour, (PLAIN_SLOT, PLAIN_SLOT, 3)), np.full((len(part.faces), 3, 2), 0.5), True
+
+
+def has_texture(entry: EvalEntry) -> bool:
+    """Whether any part of the entry's file carries a texture image (else its colours are all it has)."""
+    path = _usable(entry)
+    with naming_file(path, "evaluation mesh"):
+        parts = [g for g in trimesh.load_scene(path, process=False).dump() if isinstance(g, trimesh.Trimesh)]
+    return any(not _part_image(p)[2] for p in parts if len(p.faces))
 
 
 def load_textured_eval_mesh(entry: EvalEntry) -> Mesh:

@@ -72,6 +72,8 @@ class MeshFileError(UserFacingError, ValueError):
 def load_mesh(path: str | Path) -> Mesh:
     """Read any of our formats, or a textured OBJ/glTF/GLB, as a Mesh in the Z-up frame.
 
+    A textured file's texture becomes vertex colours (a closed surface, seams welded); the
+    texture itself, for rendering a file as it looks, is io/eval_meshes.load_textured_eval_mesh.
     Whatever is wrong with the file (not a mesh, no triangles, indices past the vertices,
     a glTF feature we do not read) is a MeshFileError naming it, never a traceback.
     """

@@ -14,7 +14,7 @@ import torch
 from latentdreamer.api import ViewSet
 from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.geometry.normalise import fit_in_sphere
-from latentdreamer.io.eval_meshes import EvalEntry, entry_for_file, load_eval_mesh
+from latentdreamer.io.eval_meshes import EvalEntry, entry_for_file, has_texture, load_eval_mesh, load_textured_eval_mesh
 from latentdreamer.io.images import rendered_to_image
 from latentdreamer.render.cameras import Cameras, prior_cameras
 from latentdreamer.render.textured import render_textured
@@ -56,8 +56,13 @@ def oracle_views(mesh: Mesh, resolution: int = 320, with_normals: bool = True) -
 
 
 def load_oracle_mesh(source: EvalEntry | Path | str) -> Mesh:
-    """A mesh file (or evaluation entry) with its colours (textures sampled to vertices),
-    turned into the object frame by the evaluation folders' orientation rules
-    (io/eval_meshes.py), so ground truth and views agree."""
+    """A mesh file (or evaluation entry) in the object frame, with its texture where it has
+    one, else its colours; turned by the evaluation folders' orientation rules
+    (io/eval_meshes.py), so ground truth and views agree.
+
+    The texture itself, not colours sampled at its vertices: views rendered from vertex
+    colours show only what a mesh of that density can hold, so they would cap the colour
+    detail any result could recover and score a baked texture against a blurred truth.
+    """
     entry = source if isinstance(source, EvalEntry) else entry_for_file(source)
-    return load_eval_mesh(entry, colours=True)
+    return load_textured_eval_mesh(entry) if has_texture(entry) else load_eval_mesh(entry, colours=True)
