@@ -48,10 +48,13 @@ class ThinShapeConfig:
     size: tuple[float, float] = (0.08, 0.5)
     """Core half-sizes before normalisation, log-uniform (only ratios matter)."""
     wall: tuple[float, float] = (0.006, 0.02)
-    """Full thickness of plates, disks, frames and shell walls, log-uniform; 6 mm is kept at
-    or above a 192^3 voxel (5.8 mm), so the evaluation's truth grid holds every wall."""
-    rod_diameter: tuple[float, float] = (0.008, 0.04)
-    """Full thickness of rods, rings and box-frame edges, log-uniform."""
+    """Full thickness of plates, disks and shell walls, log-uniform. 6 mm is at least a 192^3
+    voxel (5.8 mm): a slab that thick holds a lattice sample in every orientation, so the
+    evaluation's truth grid keeps every wall."""
+    rod_diameter: tuple[float, float] = (0.01, 0.04)
+    """Full thickness of rods, rings and the tubes of frames and box frames, log-uniform. A tube
+    along a lattice axis can slip between samples unless its radius is above half a voxel's
+    diagonal (4.1 mm at 192^3), hence the 10 mm floor."""
     solid_rounding: tuple[float, float] = (0.0, 0.02)
     """Dilation of solid parts (rounded edges), uniform."""
     aligned_probability: float = 0.7
@@ -231,8 +234,10 @@ def _sample_part(rng: np.random.Generator, config: ThinShapeConfig, kind: str, c
     size = np.exp(rng.uniform(np.log(config.size[0]), np.log(config.size[1]), 3))
     wall = 0.5 * _log_uniform(rng, config.wall)
     rod = 0.5 * _log_uniform(rng, config.rod_diameter)
-    if kind in ("plate", "frame"):
+    if kind == "plate":
         return Part(kind, size * [1.0, 1.0, 0.0], centre, rotation, wall)
+    if kind == "frame":
+        return Part(kind, size * [1.0, 1.0, 0.0], centre, rotation, rod)
     if kind == "disk":  # round cores keep size = (r, r, 0), so the size is their bounding box
         return Part(kind, np.array([size[0], size[0], 0.0]), centre, rotation, wall)
     if kind == "ring":

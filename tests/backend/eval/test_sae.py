@@ -132,3 +132,16 @@ def test_thin_set_is_its_own_row(tmp_path: Path):
     assert (tmp_path / "sae_random_thin.png").is_file()
     with pytest.raises(ValueError, match="shape_set"):
         evaluate(model, "w", "0" * 64, tmp_path, 1, None, False, shape_set="teapots")
+
+
+def test_the_thin_truth_grid_holds_every_part():
+    # A slab at least a voxel thick and a tube of radius above half a voxel's face diagonal
+    # always hold a sample of the truth grid, so no part of a thin object drops out of it.
+    from latentdreamer.eval.sae import THIN_GT_RESOLUTION
+    from latentdreamer.geometry.grid import voxel_size
+    from latentdreamer.geometry.thin_shapes import ThinShapeConfig
+
+    h = voxel_size(THIN_GT_RESOLUTION)
+    config = ThinShapeConfig()
+    assert config.wall[0] >= h
+    assert 0.5 * config.rod_diameter[0] > h / 2**0.5
