@@ -20,13 +20,12 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from latentdreamer.geometry.grid import voxel_size
 from latentdreamer.models.checkpoint import META, TENSORS
 from latentdreamer.models.sae import SAEConfig
-from latentdreamer.train.sae import EVAL_SEED_BASE, SAETrainConfig, SAETrainer, grid_iou
+from latentdreamer.train.sae import EVAL_SEED_BASE, SAETrainConfig, SAETrainer, grid_iou, stack_sdf
 
 VARIANTS: dict[str, dict[str, float]] = {
     "recon + KL (baseline)": {},
@@ -42,7 +41,7 @@ def score(trainer: SAETrainer, shapes: int) -> dict[str, float]:
     r = model.config.resolution
     ious, errs = [], []
     for i in range(0, shapes, 8):
-        sdf = torch.from_numpy(np.stack([trainer.shape_fn(EVAL_SEED_BASE + j, r) for j in range(i, min(i + 8, shapes))]))
+        sdf = stack_sdf([trainer.shape_fn(EVAL_SEED_BASE + j, r) for j in range(i, min(i + 8, shapes))])
         rec = model.decode_grid(model.encode(sdf)[0], r)
         ious.append(grid_iou(rec, sdf))
         band = sdf.abs() < voxel_size(r)

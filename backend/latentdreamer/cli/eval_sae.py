@@ -22,6 +22,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kind", default=None, help="kind (thin or solid) of entries without a sidecar saying one")
     parser.add_argument("--no-meshes", action="store_true", help="random shapes only")
     parser.add_argument(
+        "--shape-set",
+        choices=("blocks", "thin"),
+        default="blocks",
+        help="random shapes: the blocks the shipped SAE was trained on, or thin parts (report key random_thin)",
+    )
+    parser.add_argument("--truth-resolution", type=int, default=None, help="random shapes' truth grid (default 128, thin 192)")
+    parser.add_argument(
         "--resolution",
         type=int,
         default=None,
@@ -57,11 +64,13 @@ def run(args: argparse.Namespace) -> int:
         not args.no_meshes,
         args.resolution,
         args.points,
+        gt_resolution=args.truth_resolution,
         first_shape=args.first_shape,
         up=args.up,
         kind=args.kind,
+        shape_set=args.shape_set,
     )
-    summary = {k: report[k]["mean"] for k in ("random", "meshes") if k in report}
+    summary = {k: report[k]["mean"] for k in ("random", "random_thin", "meshes") if k in report}
     print(json.dumps(summary, indent=1))
     print(f"wrote {args.out / 'sae_eval.md'}")
     return 0

@@ -32,6 +32,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--decoder-speed", type=Path, default=None, help="text printed by benchmarks/bench_sae_decoder.py")
 
 
+GENERATORS = {
+    "blocks": "latentdreamer.geometry.random_shapes.random_sdf (default RandomShapeConfig)",
+    "thin": "latentdreamer.geometry.thin_shapes.thin_shape (default ThinShapeConfig), exact distances",
+    "mixed": "latentdreamer.geometry.training_shapes 'mixed': random_sdf on even seeds, thin_shape on odd seeds",
+}
+"""A run's `shapes` (geometry/training_shapes.py) as the card's data line."""
+
+
 def _json_or_none(path: Path | None):
     return json.loads(path.read_text()) if path else None
 
@@ -58,11 +66,13 @@ def run(args: argparse.Namespace) -> int:
             "resume": f"latentdreamer train sae --config <config> --out {args.run} --resume --steps N",
         },
         "data": {
-            "generator": "latentdreamer.geometry.random_shapes.random_sdf (default RandomShapeConfig)",
-            "seeds": f"random_sdf(step * batch + i, {model.config.resolution}) for seeds 0..{steps * train['batch_size'] - 1}",
+            "generator": GENERATORS[train.get("shapes", "blocks")],
+            "targets": train.get("targets", "grid"),
+            "seeds": f"seeds 0..{steps * train['batch_size'] - 1} (step * batch + i) at {model.config.resolution}^3",
             "eval_seeds": f">= {EVAL_SEED_BASE} (never used in training)",
             "public_datasets": "none",
         },
+        "initial_weights": meta.get("init"),
         "hardware": next((r["hardware"] for r in reversed(meta.get("runs", [])) if "hardware" in r), hardware_description()),
         "code_commit_at_export": code_commit(),
         "notes": args.note,

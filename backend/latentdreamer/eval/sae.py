@@ -1,7 +1,10 @@
 """SAE round-trip evaluation: SDF -> latent -> SDF -> FlexiCubes mesh, scored against the truth.
 
 Two sets: fresh random shapes from seeds the trainer never draws (>= EVAL_SEED_BASE), with
-the same object generated at 128^3 as ground truth, and the real evaluation meshes. Every
+the same object generated at 128^3 as ground truth, and the real evaluation meshes. The random
+shapes are the blocks the shipped SAE was trained on ("blocks"), or the thin-part objects of
+geometry/thin_shapes.py ("thin": plates, legs, rims, shells), whose truth is their exact
+distance meshed at 192^3 (a voxel of 5.8 mm, no more than their thinnest wall). Every
 object also gets the score of its input grid meshed directly ("grid bound"): what the
 resolution alone allows, so a reader can tell the network's loss from the grid's. Scores
 follow docs/design.md §7 via `latentdreamer.metrics.geometry`.
@@ -27,6 +30,9 @@ from latentdreamer.models.trained_sae import encode_sdf, mesh_resolution, mesh_s
 from latentdreamer.train.sae import EVAL_SEED_BASE
 
 GT_RESOLUTION = 128
+THIN_GT_RESOLUTION = 192
+SHAPE_SETS: dict[str, str] = {"blocks": "random", "thin": "random_thin"}
+"""Random shape set -> its key in the report."""
 METRICS = ("volume_iou", "chamfer", "f_score_005", "f_score_002")
 
 
@@ -56,14 +62,26 @@ def round_trip(model: SAE, name: str, sdf: np.ndarray, truth: Mesh, decode_resol
 
 
 def random_round_trips(
-    model: SAE, count: int, decode_resolution: int, points: int, gt_resolution: int = GT_RESOLUTION, first: int = 0
+    model: SAE,
+    count: int,
+    decode_resolution: int,
+    points: int,
+    gt_resolution: int = GT_RESOLUTION,
+    first: int = 0,
+    shape_set: str = "blocks",
 ):
     from latentdreamer.geometry.random_shapes import random_sdf
+    from latentdreamer.geometry.thin_shapes import sdf_grid, thin_parts
 
     for i in range(first, first + count):
         seed = EVAL_SEED_BASE + i
-        truth = sdf_to_mesh(torch.from_numpy(random_sdf(seed, gt_resolution)))
-        yield round_trip(model, f"seed{seed}", random_sdf(seed, model.config.resolution), truth, decode_resolution, points)
+        if shape_set == "thin":
+            parts = thin_parts(seed)
+            truth_sdf, sdf = sdf_grid(parts, gt_resolution), sdf_grid(parts, model.config.resolution)
+        else:
+            truth_sdf, sdf = random_sdf(seed, gt_resolution), random_sdf(seed, model.config.resolution)
+        truth = sdf_to_mesh(torch.from_numpy(truth_sdf))
+        yield round_trip(model, f"seed{seed}", sdf, truth, decode_resolution, points)
 
 
 def mesh_round_trips(
@@ -102,9 +120,9 @@ def summarise(
 def merge_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
     """One report from several runs of `evaluate` on disjoint parts (e.g. seed ranges run in
     parallel): per-object and failure rows concatenated, means recomputed."""
-    merged = {k: v for k, v in reports[0].items() if k not in ("random", "meshes", "random_seeds", "seconds")}
+    merged = {k: v for k, v in reports[0].items() if k not in (*SHAPE_SETS.values(), "meshes", "random_seeds", "seconds")}
     merged["parts"] = [{k: r.get(k) for k in ("random_seeds", "seconds")} for r in reports]
-    for key in ("random", "meshes"):
+    for key in (*SHAPE_SETS.values(), "meshes"):
         objects = [o for r in reports if r.get(key) for o in r[key]["objects"]]
         failed = [f for r in reports if r.get(key) for f in r[key].get("failed", [])]
         if objects or failed:
@@ -147,6 +165,7 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     for key, title in (
         ("random", f"Random shapes (unseen seeds, truth at {report['random_truth_resolution']}^3)"),
+        ("random_thin", f"Random thin-part shapes (unseen seeds, exact truth meshed at {report['random_truth_resolution']}^3)"),
         ("meshes", "Evaluation meshes"),
     ):
         part = report.get(key)
@@ -181,14 +200,21 @@ def evaluate(
     decode_resolution: int | None = None,
     points: int = 100_000,
     progress: bool = True,
-    gt_resolution: int = GT_RESOLUTION,
+    gt_resolution: int | None = None,
     first_shape: int = 0,
     up: str | None = None,
     kind: str | None = None,
+    shape_set: str = "blocks",
 ) -> dict[str, Any]:
-    """Round trips of `shapes` unseen random shapes and (with `use_meshes`) of every entry of
-    the `meshes` folder (`up`, `kind`: defaults for entries nothing else orients or labels)."""
+    """Round trips of `shapes` random shapes of `shape_set` (SHAPE_SETS) and (with `use_meshes`)
+    of every entry of the `meshes` folder (`up`, `kind`: defaults for entries nothing else
+    orients or labels); writes sae_eval.{json,md} and contact sheets under `out`."""
     from tqdm import tqdm
+
+    if shape_set not in SHAPE_SETS:
+        raise ValueError(f"shape_set must be one of {sorted(SHAPE_SETS)}, got {shape_set!r}")
+    gt_resolution = gt_resolution or (THIN_GT_RESOLUTION if shape_set == "thin" else GT_RESOLUTION)
+    key = SHAPE_SETS[shape_set]
 
     decode_resolution = decode_resolution or mesh_resolution(model)
     out.mkdir(parents=True, exist_ok=True)
@@ -199,19 +225,20 @@ def evaluate(
         "decode_resolution": decode_resolution,
         "surface_points": points,
         "random_truth_resolution": gt_resolution,
+        "random_set": shape_set,
         "random_seeds": [EVAL_SEED_BASE + first_shape, EVAL_SEED_BASE + first_shape + shapes],
         "protocol": "docs/design.md §7 via latentdreamer.metrics.geometry",
     }
     randoms = list(
         tqdm(
-            random_round_trips(model, shapes, decode_resolution, points, gt_resolution, first_shape),
+            random_round_trips(model, shapes, decode_resolution, points, gt_resolution, first_shape, shape_set),
             total=shapes,
-            desc="random",
+            desc=key,
             disable=not progress,
         )
     )
-    report["random"] = summarise(randoms)
-    contact_sheet(randoms, out / "sae_random.png")
+    report[key] = summarise(randoms)
+    contact_sheet(randoms, out / f"sae_{key}.png")
     entries = eval_entries(meshes, report, up, kind) if use_meshes else None
     if entries is not None:
         failures: list[dict[str, Any]] = []

@@ -20,7 +20,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from latentdreamer.config import strict_from_dict
@@ -30,7 +29,7 @@ from latentdreamer.models.sae import SAE
 from latentdreamer.models.weights_file import WeightsError
 from latentdreamer.train.lin_data import LINDataConfig, training_views
 from latentdreamer.train.loop import train_until
-from latentdreamer.train.sae import EVAL_SEED_BASE, ShapeFn, default_shape_fn, grid_iou, shape_batch, step_generator
+from latentdreamer.train.sae import EVAL_SEED_BASE, ShapeFn, blocks_shape, grid_iou, shape_batch, stack_sdf, step_generator
 
 SAE_SNAPSHOT = "sae.safetensors"
 """Name, inside a LIN run directory, of the SAE snapshot taken from a training run."""
@@ -111,7 +110,7 @@ class LINTrainer:
         train_cfg: LINTrainConfig,
         out: str | Path,
         sae_path: str | os.PathLike,
-        shape_fn: ShapeFn = default_shape_fn,
+        shape_fn: ShapeFn = blocks_shape,
         resume: bool = False,
         retarget_sae: bool = False,
         command: str | None = None,
@@ -177,7 +176,7 @@ class LINTrainer:
         The hull is carved in the nominal prior cameras from the jittered views' masks, as
         the pipeline carves it from the priors' masks."""
         gen = step_generator(self.train_cfg.seed, step)
-        sdf = shape_batch(self.shape_fn, step, self.train_cfg.batch_size, self.sae.config.resolution)
+        sdf = stack_sdf(shape_batch(self.shape_fn, step, self.train_cfg.batch_size, self.sae.config.resolution))
         with torch.no_grad():
             target, _ = self.sae.encode(sdf)
         mask, normals, has_normals = training_views(sdf, self.data_cfg, gen)
@@ -202,7 +201,7 @@ class LINTrainer:
             from latentdreamer.render.sdf_views import sdf_views
 
             count, r = self.train_cfg.eval_shapes, self.sae.config.resolution
-            sdf = torch.from_numpy(np.stack([self.shape_fn(EVAL_SEED_BASE + i, r) for i in range(count)]))
+            sdf = stack_sdf([self.shape_fn(EVAL_SEED_BASE + i, r) for i in range(count)])
             cams = prior_cameras()
             cams = type(cams)(cams.view.repeat(count, 1, 1), cams.proj.repeat(count, 1, 1), cams.positions.repeat(count, 1))
             mask, normals = sdf_views(sdf, cams, self.model.config.image_size, self.data_cfg.supersample)

@@ -108,3 +108,44 @@ def test_merge_reports_concatenates_parts_and_recomputes_means():
     assert merged["random"]["mean"]["volume_iou"] == pytest.approx(0.7)
     assert merged["meshes"]["mean"]["chamfer"] == pytest.approx(0.02)
     assert [p["random_seeds"] for p in merged["parts"]] == [[0, 2], [2, 3], None]
+
+
+def test_thin_set_is_its_own_row(tmp_path: Path):
+    torch.set_num_threads(1)
+    model = SphereSAE(SAEConfig(**TINY)).eval()
+    report = evaluate(
+        model,
+        "w",
+        "0" * 64,
+        tmp_path,
+        shapes=2,
+        meshes=None,
+        use_meshes=False,
+        decode_resolution=32,
+        points=500,
+        progress=False,
+        gt_resolution=64,
+        shape_set="thin",
+    )
+    assert "random" not in report and report["random_thin"]["count"] == 2
+    assert report["random_set"] == "thin" and report["random_truth_resolution"] == 64
+    # The thin objects are not spheres, and a 32^3 grid of them is far from their truth.
+    assert report["random_thin"]["mean"]["volume_iou"] < 0.7
+    assert report["random_thin"]["mean"]["bound_volume_iou"] < 0.95
+    assert "Random thin-part shapes" in (tmp_path / "sae_eval.md").read_text()
+    assert (tmp_path / "sae_random_thin.png").is_file()
+    with pytest.raises(ValueError, match="shape_set"):
+        evaluate(model, "w", "0" * 64, tmp_path, 1, None, False, shape_set="teapots")
+
+
+def test_the_thin_truth_grid_holds_every_part():
+    # A slab at least a voxel thick and a tube of radius above half a voxel's face diagonal
+    # always hold a sample of the truth grid, so no part of a thin object drops out of it.
+    from latentdreamer.eval.sae import THIN_GT_RESOLUTION
+    from latentdreamer.geometry.grid import voxel_size
+    from latentdreamer.geometry.thin_shapes import ThinShapeConfig
+
+    h = voxel_size(THIN_GT_RESOLUTION)
+    config = ThinShapeConfig()
+    assert config.wall[0] >= h
+    assert 0.5 * config.rod_diameter[0] > h / 2**0.5

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from latentdreamer.geometry.random_shapes import random_sdf
+from latentdreamer.geometry.training_shapes import TrainingShape
 from latentdreamer.models.checkpoint import load_checkpoint
 from latentdreamer.models.lin import LIN, latent_loss
 from latentdreamer.models.sae import SAE
@@ -28,9 +29,9 @@ def _shape(seed: int, resolution: int) -> np.ndarray:
     return random_sdf(seed, resolution)
 
 
-def _few_shapes(seed: int, resolution: int) -> np.ndarray:
+def _few_shapes(seed: int, resolution: int) -> TrainingShape:
     """Four shapes repeated: a set small enough to fit in a few steps (and cached, so tests stay fast)."""
-    return _shape(seed % 4, resolution)
+    return TrainingShape(_shape(seed % 4, resolution))
 
 
 def _sae(path: Path, seed: int = 0) -> Path:
