@@ -91,4 +91,6 @@ def run(args: argparse.Namespace) -> int:
     )
     print(json.dumps(report["mean"], indent=1))
     print(f"wrote {args.out / 'generation_eval.md'}, .json and .png")
-    return 0
+    from latentdreamer.eval.entries import exit_status
+
+    return exit_status(report)

@@ -63,4 +63,6 @@ def run(args: argparse.Namespace) -> int:
     )
     print(json.dumps({k: report[k]["mean"] for k in ("random", "meshes") if k in report}, indent=1))
     print(f"wrote {args.out / 'lin_eval.md'}")
-    return 0
+    from latentdreamer.eval.entries import exit_status
+
+    return exit_status(report)

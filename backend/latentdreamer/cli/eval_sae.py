@@ -73,4 +73,6 @@ def run(args: argparse.Namespace) -> int:
     summary = {k: report[k]["mean"] for k in ("random", "random_thin", "meshes") if k in report}
     print(json.dumps(summary, indent=1))
     print(f"wrote {args.out / 'sae_eval.md'}")
-    return 0
+    from latentdreamer.eval.entries import exit_status
+
+    return exit_status(report)

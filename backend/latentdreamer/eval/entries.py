@@ -99,3 +99,29 @@ def kind_lines(by_kind: dict[str, Any], columns: list[tuple[str, str, str]]) -> 
     for kind, m in by_kind.items():
         lines.append(f"| {kind} | {m['count']} | " + " | ".join(format(m.get(k, float("nan")), f) for k, _, f in columns) + " |")
     return lines
+
+
+def failed_entries(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every failure row of a report: its own (`eval generate`) and its parts' (`eval sae`, `eval lin`)."""
+    rows = list(report.get("failed") or [])
+    for part in report.values():
+        if isinstance(part, dict):
+            rows += part.get("failed") or []
+    return rows
+
+
+def exit_status(report: dict[str, Any]) -> int:
+    """0 when every entry was scored; else 1, after saying which failed (as `batch` does): the
+    report is complete for the others, and a script sees that something needs looking at."""
+    import sys
+
+    failed = failed_entries(report)
+    if not failed:
+        return 0
+    names = ", ".join(f["name"] for f in failed[:5]) + (" ..." if len(failed) > 5 else "")
+    print(
+        f"error: {len(failed)} entr{'y' if len(failed) == 1 else 'ies'} could not be scored: {names}\n"
+        "  hint: the report's Failed table says why for each; fix or remove those files and run again",
+        file=sys.stderr,
+    )
+    return 1

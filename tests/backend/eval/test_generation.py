@@ -46,7 +46,8 @@ def test_eval_generate_writes_scores_ablations_and_sheet(tmp_path, monkeypatch, 
         "2000",
         "--no-sae",
     ]
-    assert main(args) == 0
+    assert main(args) == 1  # the report is whole for the others; the exit says one entry failed
+    assert "1 entry could not be scored: broken" in capsys.readouterr().err
     report = json.loads((out / "generation_eval.json").read_text())
     (obj,) = report["objects"]
     assert obj["name"] == "blob" and obj["watertight"] and obj["kind"] == "solid"
