@@ -13,7 +13,9 @@ ones (azimuths 0, 60, ... 300, halfway between the prior ones, elevations 0, 30,
 and SSIM (metrics/image.py: RGB over grey 0.5, whole 320 px frame, per view, averaged).
 Whole-frame scores mix geometry and colour (a silhouette off by a pixel costs as much as a
 wrong colour), so a third score isolates the colour: PSNR over the pixels that both the
-truth and the result cover fully ("colour PSNR", novel views), where only the colours differ.
+truth and the result cover fully ("colour PSNR", novel views), where only the colours differ,
+and a fourth bounds what any colour could gain on this geometry: the novel views' PSNR with
+those pixels copied from the truth ("ceiling"; the rest is silhouette error).
 Time: the bake's own seconds (unwrap, texels, views, dilation) are what uv adds per object;
 the total is the whole generation. `--save DIR` writes each result as npz (with UVs and
 texture) and a side-by-side picture (truth | vertex colours | texture) of the first novel view.
@@ -85,6 +87,14 @@ def colour_psnr(pred: np.ndarray, ref: np.ndarray, both: np.ndarray) -> float:
     return 10.0 * np.log10(1.0 / mse)
 
 
+def ceiling_psnr(pred: np.ndarray, ref: np.ndarray, both: np.ndarray) -> float:
+    """Whole-frame PSNR (per view, averaged) with the pixels both silhouettes cover made perfect."""
+    from latentdreamer.metrics.image import psnr
+
+    perfect = np.where(both[..., None], ref, pred)
+    return float(np.mean(psnr(perfect, ref)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="standard")
@@ -118,9 +128,9 @@ def main() -> None:
     print(f"preset {args.preset}, {args.threads} threads, views {RESOLUTION} px; baseline = vertex colours of the same run")
     print(
         "| mesh | prior PSNR vertex / uv | prior SSIM vertex / uv | novel PSNR vertex / uv | novel SSIM vertex / uv "
-        "| novel colour PSNR vertex / uv | bake s | total s | texels seen |"
+        "| novel colour PSNR vertex / uv | novel ceiling | bake s | total s | texels seen |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     rows = []
     for name in args.meshes:
         truth = fit_in_sphere(load_textured_eval_mesh(entries[name]))
@@ -136,17 +146,19 @@ def main() -> None:
             row[f"{label}_vertex"] = scores(render_colours(mesh, cams), ref)
             row[f"{label}_uv"] = scores(render_texture(mesh, cams), ref)
         both = (truth_novel_views.alpha > 0.999) & (coverage(mesh, novel) > 0.999)
+        textured_novel = render_texture(mesh, novel)
         row["colour"] = (
             colour_psnr(render_colours(mesh, novel), truth_novel, both),
-            colour_psnr(render_texture(mesh, novel), truth_novel, both),
+            colour_psnr(textured_novel, truth_novel, both),
         )
+        row["ceiling"] = ceiling_psnr(textured_novel, truth_novel, both)
         rows.append(row)
         print(
             f"| {name} | {row['prior_vertex'][0]:.2f} / {row['prior_uv'][0]:.2f} "
             f"| {row['prior_vertex'][1]:.3f} / {row['prior_uv'][1]:.3f} "
             f"| {row['novel_vertex'][0]:.2f} / {row['novel_uv'][0]:.2f} "
             f"| {row['novel_vertex'][1]:.3f} / {row['novel_uv'][1]:.3f} "
-            f"| {row['colour'][0]:.2f} / {row['colour'][1]:.2f} "
+            f"| {row['colour'][0]:.2f} / {row['colour'][1]:.2f} | {row['ceiling']:.2f} "
             f"| {row['bake']:.1f} | {row['total']:.1f} | {row['seen']:.3f} |",
             flush=True,
         )
@@ -165,7 +177,7 @@ def main() -> None:
         f"| {mean('prior_vertex', 1):.3f} / {mean('prior_uv', 1):.3f} "
         f"| {mean('novel_vertex', 0):.2f} / {mean('novel_uv', 0):.2f} "
         f"| {mean('novel_vertex', 1):.3f} / {mean('novel_uv', 1):.3f} "
-        f"| {mean('colour', 0):.2f} / {mean('colour', 1):.2f} "
+        f"| {mean('colour', 0):.2f} / {mean('colour', 1):.2f} | {statistics.mean(r['ceiling'] for r in rows):.2f} "
         f"| {statistics.mean(r['bake'] for r in rows):.1f} | {statistics.mean(r['total'] for r in rows):.1f} "
         f"| {statistics.mean(r['seen'] for r in rows):.3f} |"
     )

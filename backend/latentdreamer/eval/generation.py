@@ -1,10 +1,10 @@
 """`eval generate`: the oracle path on a folder of meshes, scored by docs/design.md §7, plus ablations.
 
-Per object: load the mesh with its colours, fit it into the radius-0.5 sphere, render the six
-prior views (RGB, alpha, normals), run the pipeline, and score the result against the fitted
-mesh: Chamfer, volume IoU, F-score@0.05/0.02 (metrics/geometry.py's protocol: both normalised
-to a unit bounding box, 100k surface points, 64^3 winding-number IoU), and PSNR/SSIM
-(metrics/image.py's protocol) in the six prior views and in six novel views. Then, on the first
+Per object: load the mesh with its texture (else its colours), fit it into the radius-0.5
+sphere, render the six prior views (RGB, alpha, normals), run the pipeline, and score the
+result against the fitted mesh: Chamfer, volume IoU, F-score@0.05/0.02 (metrics/geometry.py's
+protocol: both normalised to a unit bounding box, 100k surface points, 64^3 winding-number
+IoU), and PSNR/SSIM (metrics/image.py's protocol) in the six prior views and in six novel views. Then, on the first
 `ablation_objects` objects, the two ablations of the paper's design choices:
 
 * initialisation: the informed start (LIN; without LIN weights, the SAE encoding of the
