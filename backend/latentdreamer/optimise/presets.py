@@ -110,6 +110,12 @@ class Preset:
 # steps) and finer renders and texture, not on a finer SAE grid: on armchair / duck / fish,
 # 40^3 at 160 px scored IoU 0.87 / 0.85 / 0.96 in 70 s against 0.83 / 0.79 / 0.89 in 111 s at
 # 64^3 and 192 px, and against standard's 0.83 / 0.82 / 0.95 in 35 s.
+# The coarse stage's band decode (`band_refresh_steps`, optimise/shape_field.py) changes no
+# result: with one thread it gives the full decode's losses, step counts and IoU on the
+# development meshes (benchmarks/bench_coarse.py --threads 1, all ten
+# meshes, 2026-12-03) for 1.53x less CPU time per object at `standard` (median, 1.42-1.91x). A full decode every 8
+# steps is ~13 per 100 steps (the surface never reached the band's edge first), and leaves
+# room for the SDF's measured motion of at most ~0.2 cells per step in the 2-cell band.
 PRESET_TABLE: dict[str, Preset] = {
     "tiny": Preset(
         "tiny",

@@ -46,7 +46,8 @@ def seal_boundary(sdf: torch.Tensor) -> torch.Tensor:
 
 
 def surface_corners(sdf: torch.Tensor) -> torch.Tensor:
-    """(n, n, n) bool: the samples that are corners of a cube with both signs (all FlexiCubes reads)."""
+    """(n, n, n) bool: the samples that are corners of a cube with both signs (all FlexiCubes
+    reads); taken of the sealed grid, where a shape touching the boundary has its surface."""
     inside = (sdf < 0).to(sdf.dtype)[None, None]
     mixed = (F.max_pool3d(inside, 2, stride=1) - (-F.max_pool3d(-inside, 2, stride=1))) > 0
     return F.max_pool3d(mixed.to(sdf.dtype), 2, stride=1, padding=1)[0, 0] > 0
@@ -103,9 +104,10 @@ class LatentField:
         near = self.sae.decode_points(self.z, self.points[self.band_index][None], features)[0].clamp(-t, t)
         grid = self.known.reshape(-1).index_put((self.band_index,), near).reshape(self.known.shape)
         self.steps_since_refresh += 1
-        if not self.band[surface_corners(grid.detach()).reshape(-1)].all():
+        sealed = seal_boundary(grid)
+        if not self.band[surface_corners(sealed.detach()).reshape(-1)].all():
             return self._full_decode(features)
-        return seal_boundary(grid)
+        return sealed
 
     def _full_decode(self, features: torch.Tensor) -> torch.Tensor:
         grid = self.sae.decode_grid(self.z, self.resolution, features=features)[0]
@@ -115,12 +117,13 @@ class LatentField:
             self.band_escapes += escaped
             self.band_cells += int(escaped > 0)
         self.known = fresh
+        sealed = seal_boundary(grid)
         near_zero = fresh.abs() < self.band_cells * voxel_size(self.resolution)
-        self.band = (dilate(surface_corners(fresh), self.band_cells) | near_zero).reshape(-1)
+        self.band = (dilate(surface_corners(sealed.detach()), self.band_cells) | near_zero).reshape(-1)
         self.band_index = self.band.nonzero().squeeze(1)
         self.steps_since_refresh = 0
         self.full_decodes += 1
-        return seal_boundary(grid)
+        return sealed
 
     def regulariser(self, sdf: torch.Tensor) -> torch.Tensor:
         """Gaussian prior on z: stay where the decoder has seen shapes."""
