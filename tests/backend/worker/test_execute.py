@@ -32,7 +32,7 @@ def fake_generate(views: ViewSet, settings, callbacks, prior=None) -> Generation
 class FakeProvider:
     instances = 0
 
-    def __init__(self, locations=None, steps=None, guidance=4.0, segmentation="auto", span=(0.0, 1.0)):
+    def __init__(self, locations=None, steps=None, guidance=4.0, segmentation="auto", span=(0.0, 1.0), framing=0.85):
         FakeProvider.instances += 1
         self.span = span
 
