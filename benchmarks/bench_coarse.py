@@ -49,8 +49,8 @@ def main() -> None:
     import torch
 
     from latentdreamer.api import GenerateSettings
-    from latentdreamer.eval.generation import mesh_paths
-    from latentdreamer.io.eval_meshes import default_eval_root, entry_name
+    from latentdreamer.io.eval_meshes import default_eval_root, find_eval_meshes
+    from latentdreamer.locations import Locations
     from latentdreamer.metrics.geometry import evaluate_geometry
     from latentdreamer.optimise.presets import get_preset
     from latentdreamer.pipeline.generate import PipelineOptions, generate_from_views
@@ -59,8 +59,8 @@ def main() -> None:
 
     new = get_preset(args.preset)
     variants = {"old": replace(new, **OLD_COARSE), "new": new}
-    prior = load_shape_prior(torch.device("cpu"))
-    paths = [p for p in mesh_paths(default_eval_root()) if args.meshes is None or entry_name(p) in args.meshes]
+    prior = load_shape_prior(torch.device("cpu"), Locations.from_environment())
+    paths = [e for e in find_eval_meshes(default_eval_root()) if args.meshes is None or e.name in args.meshes]
     print(
         f"preset {args.preset}; threads {args.threads}; shape prior {prior.source}; {len(paths)} meshes; {args.repeats} repeat(s)"
     )
@@ -79,7 +79,7 @@ def main() -> None:
                 started, cpu = time.perf_counter(), cpu_seconds()
                 result = generate_from_views(views, settings, options=PipelineOptions(preset=preset), prior=prior)
                 runs[name].append((time.perf_counter() - started, result, cpu_seconds() - cpu))
-        line = f"{entry_name(path):>16}"
+        line = f"{path.name:>16}"
         for name, got in runs.items():
             g = [evaluate_geometry(r.mesh, truth).as_dict() for _, r, _ in got]
             row = {
