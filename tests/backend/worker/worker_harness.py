@@ -49,6 +49,16 @@ class WorkerProcess:
             self._events.put(json.loads(raw))
         self._events.put(None)
 
+    def wait_for_stderr(self, text: str, timeout: float = 10.0) -> bool:
+        """Whether `text` reaches the worker's stderr within `timeout` s: stderr is read by a
+        thread, so what the worker wrote just before an event may not be in `stderr` yet."""
+        deadline = time.monotonic() + timeout
+        while text not in "".join(self.stderr):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
     def _read_stderr(self):
         for raw in self.proc.stderr:
             self.stderr.append(raw.decode(errors="replace"))
