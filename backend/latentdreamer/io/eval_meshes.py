@@ -273,16 +273,12 @@ def _part_image(part: trimesh.Trimesh) -> tuple[np.ndarray, np.ndarray, bool]:
     return np.broadcast_to(colour, (PLAIN_SLOT, PLAIN_SLOT, 3)), np.full((len(part.faces), 3, 2), 0.5), True
 
 
-def has_texture(entry: EvalEntry) -> bool:
-    """Whether any part of the entry's file carries a texture image (else its colours are all it has)."""
-    path = _usable(entry)
-    with naming_file(path, "evaluation mesh"):
-        parts = [g for g in trimesh.load_scene(path, process=False).dump() if isinstance(g, trimesh.Trimesh)]
-    return any(not _part_image(p)[2] for p in parts if len(p.faces))
-
-
-def load_textured_eval_mesh(entry: EvalEntry) -> Mesh:
+def load_textured_eval_mesh(entry: EvalEntry, plain_as_colours: bool = False) -> Mesh:
     """One entry with its textures, in the object frame: per-corner UVs and one image.
+
+    With `plain_as_colours`, a file in which no part has a texture image is read by
+    `load_eval_mesh(entry, colours=True)` instead (its vertex colours are all it has), after
+    one reading of the scene rather than a separate test first.
 
     Image-to-3D is scored on colour against views of the real texture, so this keeps what
     `load_eval_mesh` drops. Every part of the scene is kept with its node transform; their
@@ -300,6 +296,8 @@ def load_textured_eval_mesh(entry: EvalEntry) -> Mesh:
         if not parts:
             raise ValueError("the file holds no triangles")
         images, corner_uvs, plain = zip(*(_part_image(p) for p in parts), strict=True)
+        if plain_as_colours and all(plain):
+            return load_eval_mesh(entry, colours=True)
         height = max([i.shape[0] for i, flat in zip(images, plain, strict=True) if not flat], default=PLAIN_SLOT)
         resized = [
             np.broadcast_to(i[:1, :1], (height, PLAIN_SLOT, 3))  # a column of the plain colour

@@ -14,7 +14,7 @@ import torch
 from latentdreamer.api import ViewSet
 from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.geometry.normalise import fit_in_sphere
-from latentdreamer.io.eval_meshes import EvalEntry, entry_for_file, has_texture, load_eval_mesh, load_textured_eval_mesh
+from latentdreamer.io.eval_meshes import EvalEntry, entry_for_file, load_textured_eval_mesh
 from latentdreamer.io.images import rendered_to_image
 from latentdreamer.render.cameras import Cameras, prior_cameras
 from latentdreamer.render.textured import render_textured
@@ -65,4 +65,4 @@ def load_oracle_mesh(source: EvalEntry | Path | str) -> Mesh:
     detail any result could recover and score a baked texture against a blurred truth.
     """
     entry = source if isinstance(source, EvalEntry) else entry_for_file(source)
-    return load_textured_eval_mesh(entry) if has_texture(entry) else load_eval_mesh(entry, colours=True)
+    return load_textured_eval_mesh(entry, plain_as_colours=True)
