@@ -235,7 +235,7 @@ def load_eval_mesh(entry: EvalEntry, colours: bool = False) -> Mesh:
             return Mesh(orient(mesh.vertices, entry.up, read_as), mesh.faces, mesh.colors)
         loaded = trimesh.load(path, force="mesh", process=False, skip_materials=True)
         if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:
-            raise ValueError("the file holds no triangles")
+            raise ValueError("not a mesh: the file holds no triangles")
         return Mesh(orient(loaded.vertices, entry.up), np.asarray(loaded.faces, dtype=np.int64))
 
 
@@ -273,7 +273,7 @@ def _part_image(part: trimesh.Trimesh) -> tuple[np.ndarray, np.ndarray, bool]:
     return np.broadcast_to(colour, (PLAIN_SLOT, PLAIN_SLOT, 3)), np.full((len(part.faces), 3, 2), 0.5), True
 
 
-def load_textured_eval_mesh(entry: EvalEntry, plain_as_colours: bool = False) -> Mesh:
+def load_textured_eval_mesh(entry: EvalEntry, plain_as_colours: bool = False, what: str = "evaluation mesh") -> Mesh:
     """One entry with its textures, in the object frame: per-corner UVs and one image.
 
     With `plain_as_colours`, a file in which no part has a texture image is read by
@@ -285,16 +285,17 @@ def load_textured_eval_mesh(entry: EvalEntry, plain_as_colours: bool = False) ->
     images go side by side in one atlas, each part's UVs moved into its slot, and a part
     with a plain colour only (a glTF material colour, vertex colours) gets a small slot of
     that colour. UVs outside [0, 1] (a few of the cow's) are clamped, as the files' textures
-    are not tiling ones. Raises a UserFacingError naming the file when it holds no triangles.
+    are not tiling ones. Raises a UserFacingError naming the file (as `what`: a user's own
+    file is a "mesh file") when it holds no triangles.
     """
     from PIL import Image
 
     path = _usable(entry)
-    with naming_file(path, "evaluation mesh"):
+    with naming_file(path, what):
         scene = trimesh.load_scene(path, process=False)
         parts = [g for g in scene.dump() if isinstance(g, trimesh.Trimesh) and len(g.faces)]
         if not parts:
-            raise ValueError("the file holds no triangles")
+            raise ValueError("not a mesh: the file holds no triangles")
         images, corner_uvs, plain = zip(*(_part_image(p) for p in parts), strict=True)
         if plain_as_colours and all(plain):
             return load_eval_mesh(entry, colours=True)

@@ -64,5 +64,6 @@ def load_oracle_mesh(source: EvalEntry | Path | str) -> Mesh:
     colours show only what a mesh of that density can hold, so they would cap the colour
     detail any result could recover and score a baked texture against a blurred truth.
     """
-    entry = source if isinstance(source, EvalEntry) else entry_for_file(source)
-    return load_textured_eval_mesh(entry, plain_as_colours=True)
+    if isinstance(source, EvalEntry):
+        return load_textured_eval_mesh(source, plain_as_colours=True)
+    return load_textured_eval_mesh(entry_for_file(source), plain_as_colours=True, what="mesh file")
