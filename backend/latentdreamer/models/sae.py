@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from latentdreamer.config import strict_from_dict
-from latentdreamer.geometry.grid import HALF_EXTENT, grid_points_tensor, sample_grid
+from latentdreamer.geometry.grid import HALF_EXTENT, PointLookup, grid_points_tensor, sample_grid
 
 
 @dataclass(frozen=True)
@@ -170,8 +170,14 @@ class PointDecoder(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(d_in, h), nn.SiLU(), nn.Linear(h, h), nn.SiLU(), nn.Linear(h, 1))
         self.truncation = cfg.truncation
 
-    def forward(self, features: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-        feat = sample_grid(features, points)
+    @staticmethod
+    def features_at(features: torch.Tensor, points: torch.Tensor, lookup: PointLookup | None) -> torch.Tensor:
+        """(B,N,C) features at the points; `lookup` (their PointLookup in this grid) reads them
+        by a sparse product, faster when the same points are read every step."""
+        return sample_grid(features, points) if lookup is None else lookup(features)
+
+    def forward(self, features: torch.Tensor, points: torch.Tensor, lookup: PointLookup | None = None) -> torch.Tensor:
+        feat = self.features_at(features, points, lookup)
         ang = points.unsqueeze(-1) * self.freqs  # (B,N,3,L)
         enc = torch.cat([points, ang.sin().flatten(-2), ang.cos().flatten(-2)], dim=-1)
         return self.mlp(torch.cat([feat, enc], dim=-1)).squeeze(-1) * self.truncation
@@ -219,14 +225,22 @@ class SAE(nn.Module):
         return self.encoder(sdf.clamp(-t, t) / t)
 
     # --- decoder -------------------------------------------------------------------------
-    def decode_points(self, z: torch.Tensor, points: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
+    def decode_points(
+        self,
+        z: torch.Tensor,
+        points: torch.Tensor,
+        features: torch.Tensor | None = None,
+        lookup: PointLookup | None = None,
+    ) -> torch.Tensor:
         """SDF (B,N) at object-frame points (B,N,3), before truncation (training target).
 
-        `features` (= self.trunk(z)) lets a caller that decodes z twice run the trunk once.
+        `features` (= self.trunk(z)) lets a caller that decodes z twice run the trunk once;
+        `lookup` (PointLookup.at(points[0], feature grid side)) lets one that decodes the
+        same points every step read the feature grid by a sparse product.
         """
         features = self.trunk(z) if features is None else features
         if isinstance(self.head, PointDecoder):
-            return self.head(features, points)
+            return self.head(features, points, lookup)
         return sample_grid(self.head(features), points).squeeze(-1)
 
     def decode_grid(

@@ -85,8 +85,8 @@ def test_coarse_to_fine_decode_is_exact_near_the_surface():
     class SphereHead(PointDecoder):
         """A sphere of radius 0.3 plus a small latent-dependent ripple: a known surface."""
 
-        def forward(self, features, points):
-            return points.norm(dim=-1) - 0.3 + 0.01 * sample_grid(features, points).mean(-1)
+        def forward(self, features, points, lookup=None):
+            return points.norm(dim=-1) - 0.3 + 0.01 * self.features_at(features, points, lookup).mean(-1)
 
     torch.manual_seed(0)
     model = SAE(SAEConfig(**TINY)).eval()

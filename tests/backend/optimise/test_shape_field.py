@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from latentdreamer.geometry.flexicubes import flexicubes
-from latentdreamer.geometry.grid import sample_grid, voxel_size
+from latentdreamer.geometry.grid import voxel_size
 from latentdreamer.models.sae import SAE, PointDecoder, SAEConfig
 from latentdreamer.optimise.shape_field import GridField, LatentField, dilate, seal_boundary, surface_corners
 
@@ -26,8 +26,8 @@ class BlobHead(PointDecoder):
     """A ball of radius 0.25 grown locally by the latent (read as an 8^3 feature grid): a
     known surface that an optimiser can move by several cells."""
 
-    def forward(self, features: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-        return points.norm(dim=-1) - 0.25 - 0.05 * sample_grid(features, points).mean(-1)
+    def forward(self, features: torch.Tensor, points: torch.Tensor, lookup=None) -> torch.Tensor:
+        return points.norm(dim=-1) - 0.25 - 0.05 * self.features_at(features, points, lookup).mean(-1)
 
 
 @pytest.fixture
