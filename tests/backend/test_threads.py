@@ -76,3 +76,24 @@ def test_the_cli_refuses_a_bad_override_without_a_traceback():
     env = {**os.environ, "LATENTDREAMER_THREADS": "lots"}
     out = subprocess.run([sys.executable, "-m", "latentdreamer", "weights", "status"], capture_output=True, text=True, env=env)
     assert out.returncode == 2 and "positive number of threads" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_small_ops_run_on_one_thread_and_restore_the_pools(monkeypatch):
+    import numba
+    import torch
+
+    monkeypatch.setattr(threads, "_override", None)
+    before = torch.get_num_threads(), numba.get_num_threads()
+    torch.set_num_threads(2)
+    numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+    sizes = torch.get_num_threads(), numba.get_num_threads()
+    try:
+        with threads.small_ops():
+            assert (torch.get_num_threads(), numba.get_num_threads()) == (1, 1)
+        assert (torch.get_num_threads(), numba.get_num_threads()) == sizes
+        monkeypatch.setattr(threads, "_override", 2)  # the user's count is kept inside
+        with threads.small_ops():
+            assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before[0])
+        numba.set_num_threads(before[1])

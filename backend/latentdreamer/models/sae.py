@@ -26,6 +26,7 @@ from torch import nn
 
 from latentdreamer.config import strict_from_dict
 from latentdreamer.geometry.grid import HALF_EXTENT, PointLookup, grid_points_tensor, sample_grid
+from latentdreamer.models.conv3d import SameConv3d
 
 
 @dataclass(frozen=True)
@@ -93,9 +94,9 @@ class ResBlock3d(nn.Module):
     def __init__(self, channels: int, groups: int) -> None:
         super().__init__()
         self.norm1 = _norm(channels, groups)
-        self.conv1 = nn.Conv3d(channels, channels, 3, padding=1)
+        self.conv1 = SameConv3d(channels, channels)
         self.norm2 = _norm(channels, groups)
-        self.conv2 = nn.Conv3d(channels, channels, 3, padding=1)
+        self.conv2 = SameConv3d(channels, channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.conv1(F.silu(self.norm1(x)))
@@ -155,6 +156,26 @@ class DecoderTrunk(nn.Module):
         return self.out(F.silu(self.norm(h)))
 
 
+@dataclass(frozen=True)
+class FixedPoints:
+    """Points a point decoder with fixed weights reads at every step (the coarse stage's grid
+    samples): their place in the feature grid, and the positional half of the decoder's first
+    layer, which depends on the points and the weights but not on the latent. Computing both
+    once takes the Fourier encoding, a third of the first layer and grid_sample's scatter
+    out of every step. Stale once the decoder's weights change."""
+
+    lookup: PointLookup
+    position_term: torch.Tensor
+    """(N, hidden): first layer's weights on the position encoding, times it, plus its bias."""
+
+    def rows(self, index: torch.Tensor) -> FixedPoints:
+        """The same for a subset of the points (their positions here)."""
+        return FixedPoints(self.lookup.rows(index), self.position_term[index])
+
+    def __len__(self) -> int:
+        return len(self.lookup)
+
+
 class PointDecoder(nn.Module):
     """Feature grid + positions -> SDF at those positions (B,N)."""
 
@@ -165,22 +186,37 @@ class PointDecoder(nn.Module):
             (2.0 ** torch.arange(cfg.fourier_bands, dtype=torch.float32)) * (math.pi / HALF_EXTENT),
             persistent=False,
         )
+        self.feature_channels = cfg.feature_channels
         d_in = cfg.feature_channels + 3 + 6 * cfg.fourier_bands
         h = cfg.point_hidden
         self.mlp = nn.Sequential(nn.Linear(d_in, h), nn.SiLU(), nn.Linear(h, h), nn.SiLU(), nn.Linear(h, 1))
         self.truncation = cfg.truncation
 
-    @staticmethod
-    def features_at(features: torch.Tensor, points: torch.Tensor, lookup: PointLookup | None) -> torch.Tensor:
-        """(B,N,C) features at the points; `lookup` (their PointLookup in this grid) reads them
-        by a sparse product, faster when the same points are read every step."""
-        return sample_grid(features, points) if lookup is None else lookup(features)
+    def encode_positions(self, points: torch.Tensor) -> torch.Tensor:
+        """(..., 3) -> (..., 3 + 6L): the points and their Fourier features."""
+        ang = points.unsqueeze(-1) * self.freqs  # (..., 3, L)
+        return torch.cat([points, ang.sin().flatten(-2), ang.cos().flatten(-2)], dim=-1)
 
-    def forward(self, features: torch.Tensor, points: torch.Tensor, lookup: PointLookup | None = None) -> torch.Tensor:
-        feat = self.features_at(features, points, lookup)
-        ang = points.unsqueeze(-1) * self.freqs  # (B,N,3,L)
-        enc = torch.cat([points, ang.sin().flatten(-2), ang.cos().flatten(-2)], dim=-1)
-        return self.mlp(torch.cat([feat, enc], dim=-1)).squeeze(-1) * self.truncation
+    def fix(self, points: torch.Tensor, side: int) -> FixedPoints:
+        """FixedPoints of (N,3) points in a side^3 feature grid, for this decoder's weights."""
+        first = self.mlp[0]
+        with torch.no_grad():
+            term = self.encode_positions(points) @ first.weight[:, self.feature_channels :].T + first.bias
+        return FixedPoints(PointLookup.at(points, side), term)
+
+    @staticmethod
+    def features_at(features: torch.Tensor, points: torch.Tensor, fixed: FixedPoints | None) -> torch.Tensor:
+        """(B,N,C) features at the points, read through `fixed` when given."""
+        return sample_grid(features, points) if fixed is None else fixed.lookup(features)
+
+    def forward(self, features: torch.Tensor, points: torch.Tensor, fixed: FixedPoints | None = None) -> torch.Tensor:
+        """`fixed` (self.fix of these points) skips what does not depend on the features."""
+        if fixed is None:
+            enc = self.encode_positions(points)
+            return self.mlp(torch.cat([sample_grid(features, points), enc], dim=-1)).squeeze(-1) * self.truncation
+        first = self.mlp[0]
+        hidden = fixed.lookup(features) @ first.weight[:, : self.feature_channels].T + fixed.position_term
+        return self.mlp[1:](hidden).squeeze(-1) * self.truncation
 
 
 class DenseHead(nn.Module):
@@ -230,18 +266,23 @@ class SAE(nn.Module):
         z: torch.Tensor,
         points: torch.Tensor,
         features: torch.Tensor | None = None,
-        lookup: PointLookup | None = None,
+        fixed: FixedPoints | None = None,
     ) -> torch.Tensor:
         """SDF (B,N) at object-frame points (B,N,3), before truncation (training target).
 
         `features` (= self.trunk(z)) lets a caller that decodes z twice run the trunk once;
-        `lookup` (PointLookup.at(points[0], feature grid side)) lets one that decodes the
-        same points every step read the feature grid by a sparse product.
+        `fixed` (self.fix_points of points[0]) lets one that decodes the same points every
+        step, with the weights fixed, skip what does not depend on z.
         """
         features = self.trunk(z) if features is None else features
         if isinstance(self.head, PointDecoder):
-            return self.head(features, points, lookup)
+            return self.head(features, points, fixed)
         return sample_grid(self.head(features), points).squeeze(-1)
+
+    def fix_points(self, points: torch.Tensor, features: torch.Tensor) -> FixedPoints | None:
+        """FixedPoints of (N,3) points for `decode_points` (None for the dense head, which
+        has nothing to fix); `features` is a trunk output, for the grid's side."""
+        return self.head.fix(points, features.shape[-1]) if isinstance(self.head, PointDecoder) else None
 
     def decode_grid(
         self,

@@ -22,9 +22,12 @@ one (`band_escapes`; each such refresh widens the band by a cell). A coarse step
 `standard` moves the SDF by at most ~0.2 cells (measured on the development meshes), so a
 2-cell band refreshed every 8 steps has room to spare.
 
-Both decodes read the feature grid through a `PointLookup` of the grid's fixed samples (and
-of the band's, rebuilt at each full decode): grid_sample's backward was a third of a band
-decode on a CPU.
+Both decodes read the feature grid through the decoder's `FixedPoints` of the grid's samples
+(and of the band's, taken at each full decode): the trilinear weights and the positional half
+of the decoder's first layer do not change while z moves. A full decode runs without a
+gradient and then decodes its new band with one (outside the band no cube has both signs, so
+nothing there reaches the loss); between full decodes the check that the surface stays inside
+the band reads only the rim cubes (those with corners both in and outside the band).
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from latentdreamer.geometry.grid import PointLookup, grid_points_tensor, voxel_size
+from latentdreamer.geometry.grid import grid_points_tensor, voxel_size
+from latentdreamer.models.sae import FixedPoints
 
 BAND_CELLS = 2
 """Half-width of the decoded band, in cells (around the surface cubes' corners, and in value)."""
@@ -55,6 +59,13 @@ def surface_corners(sdf: torch.Tensor) -> torch.Tensor:
     inside = (sdf < 0).to(sdf.dtype)[None, None]
     mixed = (F.max_pool3d(inside, 2, stride=1) - (-F.max_pool3d(-inside, 2, stride=1))) > 0
     return F.max_pool3d(mixed.to(sdf.dtype), 2, stride=1, padding=1)[0, 0] > 0
+
+
+def cube_corners(n: int) -> torch.Tensor:
+    """((n-1)^3, 8) flat indices of every cube's corners in an n^3 grid (C order)."""
+    base = torch.arange(n**3).reshape(n, n, n)[:-1, :-1, :-1].reshape(-1, 1)
+    offsets = torch.tensor([(i * n + j) * n + k for i in (0, 1) for j in (0, 1) for k in (0, 1)])
+    return base + offsets
 
 
 def dilate(mask: torch.Tensor, cells: int) -> torch.Tensor:
@@ -90,9 +101,12 @@ class LatentField:
         """The last full decode, detached: what samples outside the band keep."""
         self.band = torch.zeros(resolution**3, dtype=torch.bool, device=z0.device)
         self.band_index = self.band.nonzero().squeeze(1)
-        self.lookup: PointLookup | None = None
-        """Every sample's place in the SAE's feature grid (built at the first decode)."""
-        self.band_lookup: PointLookup | None = None
+        self.cubes = cube_corners(resolution).to(z0.device)
+        self.rim = self.cubes[:0]
+        """Corners of the cubes that have corners both in and outside the band."""
+        self.fixed: FixedPoints | None = None
+        """Every sample's FixedPoints for the decoder (built at the first decode)."""
+        self.band_fixed: FixedPoints | None = None
         self.steps_since_refresh = 0
         self.full_decodes = 0
         """Calls that decoded every sample (the others decoded the band)."""
@@ -107,36 +121,43 @@ class LatentField:
         features = self.sae.trunk(self.z)
         if exact or self.known is None or self.steps_since_refresh >= self.refresh_steps:
             return self._full_decode(features)
-        t = self.sae.config.truncation
-        near = self.sae.decode_points(self.z, self.points[self.band_index][None], features, self.band_lookup)[0]
-        near = near.clamp(-t, t)
-        grid = self.known.reshape(-1).index_put((self.band_index,), near).reshape(self.known.shape)
         self.steps_since_refresh += 1
-        sealed = seal_boundary(grid)
-        if not self.band[surface_corners(sealed.detach()).reshape(-1)].all():
+        sealed = self._band_decode(features)
+        inside = sealed.detach().reshape(-1)[self.rim] < 0
+        if (inside.any(1) & ~inside.all(1)).any():  # the surface reached the band's edge
             return self._full_decode(features)
         return sealed
 
+    def _band_decode(self, features: torch.Tensor) -> torch.Tensor:
+        """The last full decode with the band decoded anew (the only samples with a gradient)."""
+        t = self.sae.config.truncation
+        near = self.sae.decode_points(self.z, self.points[self.band_index][None], features, self.band_fixed)[0]
+        grid = self.known.reshape(-1).index_put((self.band_index,), near.clamp(-t, t)).reshape(self.known.shape)
+        return seal_boundary(grid)
+
     def _full_decode(self, features: torch.Tensor) -> torch.Tensor:
-        if self.lookup is None or self.lookup.n != features.shape[-1]:
-            self.lookup = PointLookup.at(self.points, features.shape[-1])
+        """Every sample decoded without a gradient, a new band chosen, then the band decoded:
+        outside the band no cube has both signs, so FlexiCubes sends no gradient there."""
+        if self.fixed is None:
+            self.fixed = self.sae.fix_points(self.points, features)
         t = self.sae.config.truncation
         n = self.resolution
-        grid = self.sae.decode_points(self.z, self.points[None], features, self.lookup)[0].reshape(n, n, n).clamp(-t, t)
-        fresh = grid.detach()
+        with torch.no_grad():
+            fresh = self.sae.decode_points(self.z, self.points[None], features, self.fixed)[0].reshape(n, n, n).clamp(-t, t)
         if self.known is not None and self.steps_since_refresh > 0:
             escaped = int(((fresh < 0) != (self.known < 0)).reshape(-1)[~self.band].sum())
             self.band_escapes += escaped
             self.band_cells += int(escaped > 0)
         self.known = fresh
-        sealed = seal_boundary(grid)
-        near_zero = fresh.abs() < self.band_cells * voxel_size(self.resolution)
-        self.band = (dilate(surface_corners(sealed.detach()), self.band_cells) | near_zero).reshape(-1)
+        near_zero = fresh.abs() < self.band_cells * voxel_size(n)
+        self.band = (dilate(surface_corners(seal_boundary(fresh)), self.band_cells) | near_zero).reshape(-1)
         self.band_index = self.band.nonzero().squeeze(1)
-        self.band_lookup = self.lookup.rows(self.band_index)
+        self.band_fixed = None if self.fixed is None else self.fixed.rows(self.band_index)
+        in_band = self.band[self.cubes]
+        self.rim = self.cubes[in_band.any(1) & ~in_band.all(1)]
         self.steps_since_refresh = 0
         self.full_decodes += 1
-        return sealed
+        return self._band_decode(features)
 
     def regulariser(self, sdf: torch.Tensor) -> torch.Tensor:
         """Gaussian prior on z: stay where the decoder has seen shapes."""

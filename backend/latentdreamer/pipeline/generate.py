@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from latentdreamer import threads
 from latentdreamer.api import Callbacks, GenerateSettings, GenerationResult, ViewSet
 from latentdreamer.device import resolve_device
 from latentdreamer.geometry.flexicubes import flexicubes
@@ -152,6 +153,20 @@ def generate_from_views(
     callbacks: Callbacks | None = None,
     options: PipelineOptions | None = None,
     prior: ShapePrior | None = None,
+) -> GenerationResult:
+    """Six views -> textured mesh: the stages below, on one CPU thread (threads.small_ops)."""
+    if resolve_device(settings.device).type != "cpu":
+        return _generate(views, settings, callbacks, options, prior)
+    with threads.small_ops():
+        return _generate(views, settings, callbacks, options, prior)
+
+
+def _generate(
+    views: ViewSet,
+    settings: GenerateSettings,
+    callbacks: Callbacks | None,
+    options: PipelineOptions | None,
+    prior: ShapePrior | None,
 ) -> GenerationResult:
     callbacks = callbacks or Callbacks()
     options = options or PipelineOptions()

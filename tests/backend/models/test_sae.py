@@ -85,8 +85,8 @@ def test_coarse_to_fine_decode_is_exact_near_the_surface():
     class SphereHead(PointDecoder):
         """A sphere of radius 0.3 plus a small latent-dependent ripple: a known surface."""
 
-        def forward(self, features, points, lookup=None):
-            return points.norm(dim=-1) - 0.3 + 0.01 * self.features_at(features, points, lookup).mean(-1)
+        def forward(self, features, points, fixed=None):
+            return points.norm(dim=-1) - 0.3 + 0.01 * self.features_at(features, points, fixed).mean(-1)
 
     torch.manual_seed(0)
     model = SAE(SAEConfig(**TINY)).eval()
@@ -102,3 +102,23 @@ def test_coarse_to_fine_decode_is_exact_near_the_surface():
     torch.testing.assert_close(sparse.detach()[near], exact[near], atol=1e-6, rtol=0)
     sparse.sum().backward()
     assert z.grad.abs().sum() > 0
+
+
+def test_fixed_points_decode_as_the_plain_decoder_in_value_and_gradient():
+    torch.manual_seed(3)
+    model = SAE(SAEConfig(**TINY)).eval().requires_grad_(False)
+    z = torch.randn(1, *model.config.latent_shape, requires_grad=True)
+    points = (torch.rand(500, 3) * 2 - 1) * 0.55
+    features = model.trunk(z)
+    fixed = model.fix_points(points, features)
+    plain = model.decode_points(z, points[None], features)
+    fast = model.decode_points(z, points[None], features, fixed)
+    torch.testing.assert_close(fast, plain, atol=1e-6, rtol=0)
+    (g_plain,) = torch.autograd.grad(plain.square().sum(), z, retain_graph=True)
+    (g_fast,) = torch.autograd.grad(fast.square().sum(), z)
+    torch.testing.assert_close(g_fast, g_plain, atol=1e-6, rtol=1e-4)
+    index = torch.tensor([4, 0, 499, 250])
+    sub = model.decode_points(z, points[index][None], features, fixed.rows(index))
+    torch.testing.assert_close(sub, plain[:, index], atol=1e-6, rtol=0)
+    dense = SAE(SAEConfig(**{**TINY, "decoder": "dense"}))
+    assert dense.fix_points(points, dense.trunk(z.detach())) is None, "the dense head has nothing to fix"

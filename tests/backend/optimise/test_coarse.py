@@ -20,8 +20,8 @@ from latentdreamer.render.visual_hull import visual_hull_sdf
 class BallHead(PointDecoder):
     """A ball of radius 0.3 moved locally by the latent (read as an 8^3 feature grid)."""
 
-    def forward(self, features: torch.Tensor, points: torch.Tensor, lookup=None) -> torch.Tensor:
-        return points.norm(dim=-1) - 0.3 - 0.05 * self.features_at(features, points, lookup).mean(-1)
+    def forward(self, features: torch.Tensor, points: torch.Tensor, fixed=None) -> torch.Tensor:
+        return points.norm(dim=-1) - 0.3 - 0.05 * self.features_at(features, points, fixed).mean(-1)
 
 
 def test_the_coarse_stage_decodes_a_band_and_returns_the_full_decode():

@@ -26,8 +26,8 @@ class BlobHead(PointDecoder):
     """A ball of radius 0.25 grown locally by the latent (read as an 8^3 feature grid): a
     known surface that an optimiser can move by several cells."""
 
-    def forward(self, features: torch.Tensor, points: torch.Tensor, lookup=None) -> torch.Tensor:
-        return points.norm(dim=-1) - 0.25 - 0.05 * self.features_at(features, points, lookup).mean(-1)
+    def forward(self, features: torch.Tensor, points: torch.Tensor, fixed=None) -> torch.Tensor:
+        return points.norm(dim=-1) - 0.25 - 0.05 * self.features_at(features, points, fixed).mean(-1)
 
 
 @pytest.fixture
@@ -142,3 +142,15 @@ def test_a_grid_field_is_its_values_sealed():
     values = torch.full((6, 6, 6), -1.0)
     sdf = GridField(values).sdf(exact=True)
     assert (sdf[0] > 0).all() and (sdf[1:-1, 1:-1, 1:-1] < 0).all()
+
+
+def test_cube_corners_are_each_cubes_eight_samples():
+    from latentdreamer.optimise.shape_field import cube_corners
+
+    n = 4
+    corners = cube_corners(n)
+    assert corners.shape == ((n - 1) ** 3, 8)
+    i, j, k = 1, 2, 0
+    cube = corners[(i * (n - 1) + j) * (n - 1) + k]
+    expected = sorted(((i + a) * n + j + b) * n + k + c for a in (0, 1) for b in (0, 1) for c in (0, 1))
+    assert sorted(cube.tolist()) == expected
