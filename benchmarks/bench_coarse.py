@@ -1,7 +1,7 @@
 """The coarse stage against its old path, per development mesh: seconds and volume IoU.
 
     .venv-backend/bin/python benchmarks/bench_coarse.py [--preset standard] [--meshes armchair duck_bob ...]
-        [--repeats 1] [--threads 2] [--view-size 256]
+        [--repeats 1] [--threads N] [--view-size 256]
 
 Per mesh (oracle views of `shared/eval/meshes`, docs/evaluation.md's protocol), the whole
 pipeline runs twice in this process, old and new alternating: "old" is the preset with the
@@ -40,12 +40,12 @@ def main() -> None:
     parser.add_argument("--preset", default="standard")
     parser.add_argument("--meshes", nargs="*", default=None, help="eval mesh names (default: all)")
     parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=None, help="the user's override (default: as shipped)")
     parser.add_argument("--view-size", type=int, default=256)
     args = parser.parse_args()
     from latentdreamer.threads import apply, configure_process
 
-    apply(configure_process(args.threads))  # passive waiting, as every backend process runs
+    apply(configure_process(args.threads))  # as every backend process starts (--threads: the override)
     import torch
 
     from latentdreamer.api import GenerateSettings
@@ -62,7 +62,7 @@ def main() -> None:
     prior = load_shape_prior(torch.device("cpu"), Locations.from_environment())
     paths = [e for e in find_eval_meshes(default_eval_root()) if args.meshes is None or e.name in args.meshes]
     print(
-        f"preset {args.preset}; threads {args.threads}; shape prior {prior.source}; {len(paths)} meshes; {args.repeats} repeat(s)"
+        f"preset {args.preset}; threads {args.threads or 'as shipped'}; shape prior {prior.source}; {len(paths)} meshes; {args.repeats} repeat(s)"
     )
     settings = GenerateSettings(preset=args.preset, device="cpu")
     generate_from_views(

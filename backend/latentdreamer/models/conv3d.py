@@ -1,16 +1,16 @@
-"""The SAE's 3x3x3 convolutions on one sample, as 27 matrix products on the padded volume.
+"""The SAE's 3x3x3 convolutions on one sample, as nine matrix products on the padded volume.
 
 Why: the coarse stage runs the decoder trunk forward and backward on one latent at every
 step, and on a CPU torch's kernel for one sample (`slow_conv3d`) spends most of its time
-unfolding the input into columns. Flattened, a zero-padded (n+2)^3 volume turns each of the
-27 kernel offsets into a plain shift along the flat axis, so the convolution is 27 products
-(out channels x in channels) @ (in channels x a contiguous slice), accumulated in place,
-with no unfolding copy; the few outputs that fall in the padding are computed and dropped.
+unfolding the input into 27 columns per sample. Here only the three offsets along the last
+axis are unfolded (a 3x copy); flattened, the zero-padded volume then turns each of the nine
+(depth, height) offsets into a plain shift along the flat axis, so the convolution is nine
+products (out channels x 3 in channels) @ (3 in channels x a contiguous slice), accumulated
+in place; the outputs that fall in the height padding are computed and dropped.
 The input gradient of a stride-1, padding-1 convolution is itself such a convolution of the
 output gradient, with the kernel flipped and its channels swapped, so the backward is the
-same routine. Measured on one core (benchmarks/bench_sae_trunk.py): forward + backward of
-the trunk's 16^3 x 16 convolution 2.8x faster, the 8^3 x 48 ones about even forward and
-faster backward. Values match `F.conv3d` to float rounding.
+same routine. Measured on one core by benchmarks/bench_sae_trunk.py (its figures are in the
+README). Values match `F.conv3d` to float rounding.
 
 Batches, trained weights and other devices keep `F.conv3d`: torch's kernel is the faster
 one on a batch, it gives the weight gradient, and cuDNN serves a GPU.
@@ -26,21 +26,22 @@ from torch import nn
 def shifted_products(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     """Zero-padded 3x3x3 convolution of one (C,D,H,W) volume by (O,C,3,3,3) -> (O,D,H,W)."""
     c, d, h, w = x.shape
-    hp, wp = h + 2, w + 2
-    flat = F.pad(x, (1, 1, 1, 1, 1, 1)).reshape(c, -1)
-    # Output (a, b, e) sits at padded-flat position a*hp*wp + b*wp + e; the last one needed:
-    length = (d - 1) * hp * wp + (h - 1) * wp + w
-    out = torch.zeros(weight.shape[0], d * hp * wp, dtype=x.dtype, device=x.device)
+    hp = h + 2
+    padded = F.pad(x, (1, 1, 1, 1, 1, 1))
+    s = padded.stride()
+    # The W offsets unfolded (3C rows: a 3x copy of a small volume), D and H left to shifts.
+    rows = padded.as_strided((c, 3, d + 2, hp, w), (s[0], s[3], s[1], s[2], s[3])).reshape(3 * c, -1)
+    # Output (a, b, e) sits at flat position (a*hp + b)*w + e; the last one needed:
+    length = ((d - 1) * hp + h - 1) * w + w
+    acc = torch.zeros(weight.shape[0], length, dtype=x.dtype, device=x.device)
     if bias is not None:
-        out += bias[:, None]
-    acc = out[:, :length]
-    taps = weight.permute(2, 3, 4, 0, 1)  # (3,3,3,O,C)
+        acc += bias[:, None]
+    taps = weight.permute(2, 3, 0, 1, 4).reshape(3, 3, weight.shape[0], 3 * c).contiguous()  # (i, j, O, C*k)
     for i in range(3):
         for j in range(3):
-            for k in range(3):
-                start = (i * hp + j) * wp + k
-                acc.addmm_(taps[i, j, k], flat[:, start : start + length])
-    return out.reshape(-1, d, hp, wp)[:, :, :h, :w]
+            start = (i * hp + j) * w
+            acc.addmm_(taps[i, j], rows[:, start : start + length])
+    return F.pad(acc, (0, d * hp * w - length)).reshape(-1, d, hp, w)[:, :, :h]
 
 
 class _ShiftedConv(torch.autograd.Function):

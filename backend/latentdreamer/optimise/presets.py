@@ -113,9 +113,11 @@ class Preset:
 # The coarse stage's band decode (`band_refresh_steps`, optimise/shape_field.py) changes no
 # result: with one thread it gives the full decode's losses, step counts and IoU on the
 # development meshes (benchmarks/bench_coarse.py --threads 1, all ten
-# meshes, 2026-12-03) for 1.53x less CPU time per object at `standard` (median, 1.42-1.91x). A full decode every 8
-# steps is ~13 per 100 steps (the surface never reached the band's edge first), and leaves
-# room for the SDF's measured motion of at most ~0.2 cells per step in the 2-cell band.
+# meshes, 2026-12-03) for 1.53x less CPU time per object at `standard` (median, 1.42-1.91x);
+# on 2026-12-04, after the faster decode and on one thread, the same steps and IoU on all ten
+# (bench_coarse.py; figures in the README). With a full decode at least every 12 steps
+# (REFRESH_STEPS) a run does ~9 per 100 steps (the surface never reached the band's rim
+# first) and no sign ever changed outside the band.
 PRESET_TABLE: dict[str, Preset] = {
     "tiny": Preset(
         "tiny",

@@ -209,6 +209,8 @@ def _generate(
 
     # b. coarse
     sdf, coarse = optimise_coarse(field, targets, cameras, preset, progress, hull)
+    if isinstance(field, LatentField):  # how the band decode went (optimise/shape_field.py)
+        stats.update(coarse_full_decodes=field.full_decodes, coarse_band_escapes=field.band_escapes)
     if not ((sdf < 0).any() and (sdf > 0).any()):
         # An untrained or mismatched decoder can end with no surface at all; the visual hull
         # still gives the user a mesh (and the stats say so) instead of an error.
