@@ -15,9 +15,9 @@ at a load of about 4. Two settings remove that:
 - one thread for the optimisation stages (`small_ops`), whatever the free cores: their
   operations are small (a 40^3 grid, 20-60k points, 128^2 renders), and with passive
   waiting every one of them that torch splits across cores pays to wake the other thread.
-  Measured on 2 idle cores (standard, armchair / cow / duck, one process, interleaved):
-  22.9 / 14.9 / 18.8 s per object on one thread against 23.8 / 14.2 / 24.9 s on two, and
-  the coarse step 90 ms against 125 ms; the second core is left to Blender.
+  Measured on 2 idle cores (benchmarks/bench_threads.py, standard, four development meshes,
+  2026-12-04): a coarse step takes 72 ms on one thread against 77 ms on two (median 1.11x),
+  so the second core is left to Blender, and a busy machine costs the stages nothing.
 
 The user's override is one setting, read once at the edge (`LATENTDREAMER_THREADS=N`, or
 `--threads N` where a command has it): N threads whatever the load. A value of OpenMP's own
