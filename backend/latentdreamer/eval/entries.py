@@ -90,6 +90,30 @@ def failure_lines(failures: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def part_lines(
+    title: str,
+    part: dict[str, Any] | None,
+    columns: list[tuple[str, str, str]],
+    kinds: list[tuple[str, str, str]],
+    per_object: bool,
+) -> list[str]:
+    """Markdown for one part of a report: a table of its objects (when `per_object`) and its
+    mean, then its per-kind means and its failures; nothing for an empty part. `columns` and
+    `kinds` are (key, header, format)."""
+    if not part or not (part["count"] or part.get("failed")):
+        return []
+    lines = [
+        f"## {title}: {part['count']} objects",
+        "",
+        "| object | " + " | ".join(h for _, h, _ in columns) + " |",
+        "|---" * (len(columns) + 1) + "|",
+    ]
+    rows = part["objects"] if per_object else []
+    for o in rows + ([{"name": "**mean**", **part["mean"]}] if part["mean"] else []):
+        lines.append("| " + " | ".join([o["name"], *(format(o[k], f) for k, _, f in columns)]) + " |")
+    return [*lines, *kind_lines(part.get("by_kind", {}), kinds), *failure_lines(part.get("failed", [])), ""]
+
+
 def kind_lines(by_kind: dict[str, Any], columns: list[tuple[str, str, str]]) -> list[str]:
     """Markdown for the per-kind means: `columns` are (key, header, format)."""
     if not by_kind:

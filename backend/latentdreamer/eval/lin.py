@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from latentdreamer.eval.entries import attempt, eval_entries, failure_lines, kind_lines, means_by_kind
+from latentdreamer.eval.entries import attempt, eval_entries, means_by_kind, part_lines
 from latentdreamer.eval.report_files import write_report
 from latentdreamer.io.eval_meshes import EvalEntry
 from latentdreamer.models.lin import LIN, hull_latent, latent_loss
@@ -155,25 +155,14 @@ def markdown(report: dict[str, Any]) -> str:
         f"Contact sheets (lin_random.png, lin_meshes.png), one row per object: {' | '.join(SHEET_COLUMNS)}.",
         "",
     ]
+    headers = ("L2", "L2 masks only", "L2 zero", "L2 hull", "IoU", "IoU masks only", "IoU zero", "IoU hull", "IoU SAE bound")
+    columns = [(k, h, ".3f") for k, h in zip(METRICS, headers, strict=True)]
+    kinds = [(k, k.replace("_", " "), ".3f") for k in METRICS]
     for key, title in (
         ("random", "Random shapes (unseen seeds, traced views)"),
         ("meshes", "Evaluation meshes (rasterised views)"),
     ):
-        part = report.get(key)
-        if not part or not (part["count"] or part.get("failed")):
-            continue
-        lines += [
-            f"## {title}: {part['count']} objects",
-            "",
-            "| object | L2 | L2 masks only | L2 zero | L2 hull | IoU | IoU masks only | IoU zero | IoU hull | IoU SAE bound |",
-            "|---|---|---|---|---|---|---|---|---|---|",
-        ]
-        rows = part["objects"] if key == "meshes" else []
-        for o in rows + ([{"name": "**mean**", **part["mean"]}] if part["mean"] else []):
-            lines.append("| " + " | ".join([o["name"], *(f"{o[k]:.3f}" for k in METRICS)]) + " |")
-        lines += kind_lines(part.get("by_kind", {}), [(k, k.replace("_", " "), ".3f") for k in METRICS])
-        lines += failure_lines(part.get("failed", []))
-        lines.append("")
+        lines += part_lines(title, report.get(key), columns, kinds, per_object=key == "meshes")
     return "\n".join(lines)
 
 

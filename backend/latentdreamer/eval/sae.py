@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from latentdreamer.eval.entries import attempt, eval_entries, failure_lines, kind_lines, means_by_kind
+from latentdreamer.eval.entries import attempt, eval_entries, means_by_kind, part_lines
 from latentdreamer.eval.report_files import write_report
 from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.io.eval_meshes import EvalEntry
@@ -163,29 +163,20 @@ def markdown(report: dict[str, Any]) -> str:
         "'bound' = the input grid meshed directly (what the resolution alone allows).",
         "",
     ]
+    columns = [
+        ("volume_iou", "IoU", ".3f"),
+        ("chamfer", "Chamfer", ".4f"),
+        ("f_score_005", "F@0.05", ".3f"),
+        ("f_score_002", "F@0.02", ".3f"),
+        ("bound_volume_iou", "bound IoU", ".3f"),
+    ]
+    kinds = [(k, k.replace("_", " "), ".3f") for k in METRICS]
     for key, title in (
         ("random", f"Random shapes (unseen seeds, truth at {report['random_truth_resolution']}^3)"),
         ("random_thin", f"Random thin-part shapes (unseen seeds, exact truth meshed at {report['random_truth_resolution']}^3)"),
         ("meshes", "Evaluation meshes"),
     ):
-        part = report.get(key)
-        if not part or not (part["count"] or part.get("failed")):
-            continue
-        lines += [
-            f"## {title}: {part['count']} objects",
-            "",
-            "| object | IoU | Chamfer | F@0.05 | F@0.02 | bound IoU |",
-            "|---|---|---|---|---|---|",
-        ]
-        rows = part["objects"] if key == "meshes" else []
-        for o in rows + ([{"name": "**mean**", **part["mean"]}] if part["mean"] else []):
-            lines.append(
-                f"| {o['name']} | {o['volume_iou']:.3f} | {o['chamfer']:.4f} | {o['f_score_005']:.3f} | "
-                f"{o['f_score_002']:.3f} | {o['bound_volume_iou']:.3f} |"
-            )
-        lines += kind_lines(part.get("by_kind", {}), [(k, k.replace("_", " "), ".3f") for k in METRICS])
-        lines += failure_lines(part.get("failed", []))
-        lines.append("")
+        lines += part_lines(title, report.get(key), columns, kinds, per_object=key == "meshes")
     return "\n".join(lines)
 
 
