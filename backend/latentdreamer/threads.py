@@ -4,14 +4,13 @@ torch and numba each keep a pool of worker threads. With OpenMP's default *activ
 pool's idle workers spin for a while after every parallel region, so on an artist's machine
 — Blender's viewport or a render already on a core — the spinning threads fight the busy
 process and each other: measured 3.5× slower beside one busy process on 2 cores, and 10–20×
-at a load of about 4. Two settings remove that:
+at a load of about 4. Three settings remove that:
 
 - passive waiting (`OMP_WAIT_POLICY=PASSIVE`, `KMP_BLOCKTIME=0`), which OpenMP reads once,
   when torch loads, so `configure_process` runs before any torch import: at the top of the
   CLI's and the worker's `main`;
 - no more threads than there are free cores, measured from the machine's recent CPU use
-  (`free_cores`) when a process starts and, in the worker, again before every job.
-
+  (`busy_cores`, `plan_threads`) when a process starts and, in the worker, again before every job;
 - one thread for the optimisation stages (`small_ops`), whatever the free cores: their
   operations are small (a 40^3 grid, 20-60k points, 128^2 renders), and with passive
   waiting every one of them that torch splits across cores pays to wake the other thread.

@@ -161,7 +161,7 @@ class FixedPoints:
     """Points a point decoder with fixed weights reads at every step (the coarse stage's grid
     samples): their place in the feature grid, and the positional half of the decoder's first
     layer, which depends on the points and the weights but not on the latent. Computing both
-    once takes the Fourier encoding, a third of the first layer and grid_sample's scatter
+    once takes the Fourier encoding, two thirds of the first layer's inputs and grid_sample's scatter
     out of every step. Stale once the decoder's weights change."""
 
     lookup: PointLookup
@@ -171,9 +171,6 @@ class FixedPoints:
     def rows(self, index: torch.Tensor) -> FixedPoints:
         """The same for a subset of the points (their positions here)."""
         return FixedPoints(self.lookup.rows(index), self.position_term[index])
-
-    def __len__(self) -> int:
-        return len(self.lookup)
 
 
 class PointDecoder(nn.Module):
@@ -211,11 +208,11 @@ class PointDecoder(nn.Module):
 
     def forward(self, features: torch.Tensor, points: torch.Tensor, fixed: FixedPoints | None = None) -> torch.Tensor:
         """`fixed` (self.fix of these points) skips what does not depend on the features."""
+        feat = self.features_at(features, points, fixed)
         if fixed is None:
-            enc = self.encode_positions(points)
-            return self.mlp(torch.cat([sample_grid(features, points), enc], dim=-1)).squeeze(-1) * self.truncation
+            return self.mlp(torch.cat([feat, self.encode_positions(points)], dim=-1)).squeeze(-1) * self.truncation
         first = self.mlp[0]
-        hidden = fixed.lookup(features) @ first.weight[:, : self.feature_channels].T + fixed.position_term
+        hidden = feat @ first.weight[:, : self.feature_channels].T + fixed.position_term
         return self.mlp[1:](hidden).squeeze(-1) * self.truncation
 
 

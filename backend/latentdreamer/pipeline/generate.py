@@ -155,15 +155,17 @@ def generate_from_views(
     prior: ShapePrior | None = None,
 ) -> GenerationResult:
     """Six views -> textured mesh: the stages below, on one CPU thread (threads.small_ops)."""
-    if resolve_device(settings.device).type != "cpu":
-        return _generate(views, settings, callbacks, options, prior)
+    device = resolve_device(settings.device)
+    if device.type != "cpu":
+        return _generate(views, settings, device, callbacks, options, prior)
     with threads.small_ops():
-        return _generate(views, settings, callbacks, options, prior)
+        return _generate(views, settings, device, callbacks, options, prior)
 
 
 def _generate(
     views: ViewSet,
     settings: GenerateSettings,
+    device: torch.device,
     callbacks: Callbacks | None,
     options: PipelineOptions | None,
     prior: ShapePrior | None,
@@ -171,7 +173,6 @@ def _generate(
     callbacks = callbacks or Callbacks()
     options = options or PipelineOptions()
     preset = options.preset or get_preset(settings.preset)
-    device = resolve_device(settings.device)
     torch.manual_seed(settings.seed)
     progress = JobProgress(callbacks, STAGE_SHARES, settings.preview_every)
     timings: dict[str, float] = {}
