@@ -1,13 +1,15 @@
 """Degradation curves: reconstruction quality as the oracle views get worse, level 0 to 3.
 
     .venv-backend/bin/python benchmarks/bench_degrade.py [--preset draft] [--levels 0 1 2 3] \
-        [--meshes DIR] [--only jitter,colour,...] [--out out/degrade]
+        [--meshes DIR] [--only jitter,colour,...] [--ablations N] [--out out/degrade]
 
 Each level is one `eval generate --degrade LEVEL` run (eval/degrade.py; the same code, the
 same report in `<out>/level_<k>/`), on every entry of the folder (default: the development
-meshes), shipped SAE + LIN, no ablations. Printed: per level the mean volume IoU, Chamfer and
+meshes), shipped SAE + LIN, with `eval generate`'s ablations on the first N entries
+(`--ablations`, default none; eval/generation.py lists them). Printed: per level the mean volume IoU, Chamfer and
 F@0.02 (docs/design.md §7) with their ratio to level 0, the views' scale measured from their
-silhouettes, and the mean seconds per object; written: `<out>/degrade_curve.json` and
+silhouettes, and the mean seconds per object; with ablations, per level each variant's mean
+volume IoU, Chamfer, F@0.02 (geometry ablations) or novel-view PSNR (the texture one); written: `<out>/degrade_curve.json` and
 `<out>/degrade_curve.png` (the three ratios against the level). A level whose report already
 holds the entries asked for (all, or the first `--limit`) is read back instead of run again
 (`--rerun` to run it anyway), so a long curve can be built over several sittings.
@@ -38,12 +40,21 @@ def run_level(args: argparse.Namespace, number: int, prior: Any) -> dict[str, An
         report = json.loads(done.read_text())
         wanted = report["objects_planned"][: args.limit] if args.limit else report["objects_planned"]
         scored = [o["name"] for o in report["objects"]] + [f["name"] for f in report["failed"]]
-        if scored[: len(wanted)] == wanted and report["preset"] == args.preset:
+        ablated = max((len(a["objects"]) for a in report["ablations"].values()), default=0)
+        if scored[: len(wanted)] == wanted and report["preset"] == args.preset and ablated >= args.ablations:
             return {**report, "objects": report["objects"][: len(wanted)]}
     only = {n.strip() for n in args.only.split(",")} if args.only else None
     settings = GenerateSettings(preset=args.preset, device="cpu", seed=args.seed)
     return evaluate_generation(
-        args.meshes, out, settings, prior, args.limit, 0, args.view_size, args.points, degradation=level(number, only)
+        args.meshes,
+        out,
+        settings,
+        prior,
+        args.limit,
+        args.ablations,
+        args.view_size,
+        args.points,
+        degradation=level(number, only),
     )
 
 
@@ -78,6 +89,23 @@ def table(rows: list[dict[str, Any]]) -> str:
         cells = " | ".join(f"{r[k]:.4f} | {r[k + '_ratio']:.3f}" for k, _ in METRICS)
         n = f"{r['objects']}" + (f" (+{r['failed']} failed)" if r["failed"] else "")
         lines.append(f"| {r['level']} | {n} | {cells} | {r['view_scale']:.3f} | {r['seconds']:.0f} |")
+    return "\n".join(lines)
+
+
+ABLATION_METRICS = ("volume_iou", "chamfer", "f_score_002", "novel_psnr")
+
+
+def ablation_table(reports: dict[int, dict[str, Any]]) -> str:
+    """Per level and ablation, each variant's means over the ablation objects."""
+    lines = [
+        "| level | ablation | variant | n | " + " | ".join(ABLATION_METRICS) + " |",
+        "|---" * (4 + len(ABLATION_METRICS)) + "|",
+    ]
+    for number, report in sorted(reports.items()):
+        for name, ablation in report["ablations"].items():
+            for variant, summary in ablation["summary"].items():
+                cells = " | ".join(f"{summary[k]['mean']:.4f}" if k in summary else "" for k in ABLATION_METRICS)
+                lines.append(f"| {number} | {name} | {variant} | {len(ablation['objects'])} | {cells} |")
     return "\n".join(lines)
 
 
@@ -130,6 +158,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=Path("out/degrade"))
     parser.add_argument("--rerun", action="store_true", help="run levels again even when their reports are complete")
+    parser.add_argument("--ablations", type=int, default=0, help="run eval generate's ablations on the first N entries")
     args = parser.parse_args()
 
     import torch
@@ -149,6 +178,8 @@ def main() -> None:
     rows = curve_rows(reports)
     print(f"preset {args.preset}, {args.meshes}, perturbations: {args.only or 'all'}; ratios to level {min(reports)}")
     print(table(rows))
+    if args.ablations:
+        print(ablation_table(reports))
     args.out.mkdir(parents=True, exist_ok=True)
     parameters = {n: r["degradation"] for n, r in reports.items()}
     curve = {"preset": args.preset, "meshes": str(args.meshes), "rows": rows, "parameters": parameters}

@@ -19,6 +19,7 @@ from latentdreamer.optimise.progress import JobProgress
 from latentdreamer.optimise.shape_field import GridField
 from latentdreamer.optimise.stage_loop import StageReport, run_stage
 from latentdreamer.optimise.targets import ViewTargets
+from latentdreamer.optimise.view_corrections import ViewCorrections
 from latentdreamer.render.cameras import Cameras
 from latentdreamer.render.views import render_views
 
@@ -33,6 +34,11 @@ class GeometryStep:
 
     def as_mesh(self) -> Mesh | None:
         return None if self.mesh is None else self.mesh.to_mesh()
+
+
+def corrected(cameras: Cameras, corrections: ViewCorrections | None) -> Cameras:
+    """The cameras the views were taken from, as far as the corrections know."""
+    return cameras if corrections is None else corrections.cameras(cameras)
 
 
 def geometry_objective(
@@ -59,11 +65,13 @@ def optimise_coarse(
     progress: JobProgress,
     fallback_sdf: torch.Tensor,
     stage: str = STAGE,
+    corrections: ViewCorrections | None = None,
 ) -> tuple[torch.Tensor, StageReport]:
     """Returns the fitted SDF grid (detached) and the stage report.
 
     `fallback_sdf` (the visual hull) pulls the field back when it has no surface at all, which
     happens with untrained or badly initialised decoders: no surface, no image gradient.
+    `corrections`, when given, move the cameras with the shape (optimise/view_corrections.py).
     """
     budget = preset.coarse
     state = GeometryStep()
@@ -78,9 +86,13 @@ def optimise_coarse(
             return loss, {"empty": 1.0}
         state.mesh = extracted
         w = mask_weight(step, budget.max_steps, preset.mask_weight_start, preset.mask_weight_end, preset.mask_decay_fraction)
-        loss, terms = geometry_objective(extracted, targets, cameras, preset, w)
+        moving = corrections if corrections is not None and step >= corrections.start else None
+        loss, terms = geometry_objective(extracted, targets, corrected(cameras, moving), preset, w)
         reg = field.regulariser(sdf)
         terms["field"] = float(reg.detach())
+        if moving is not None:
+            terms["views"] = float(moving.regulariser().detach())
+            reg = reg + moving.regulariser()
         return loss + reg, terms
 
     def on_step(step: int, loss: float) -> None:
@@ -91,7 +103,8 @@ def optimise_coarse(
             progress.maybe_preview(stage, step, state.as_mesh)
 
     lr = preset.grid_lr if isinstance(field, GridField) else budget.lr
-    report = run_stage(stage, field.parameters(), budget, step_fn, progress, on_step, lr)
+    groups = None if corrections is None else [corrections.param_group()]
+    report = run_stage(stage, field.parameters(), budget, step_fn, progress, on_step, lr, groups)
     with torch.no_grad():
         sdf = field.sdf(exact=True).detach()
     return sdf, report

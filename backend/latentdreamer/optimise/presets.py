@@ -72,6 +72,11 @@ class Preset:
     """The SAE latent field decodes the whole grid at least every this many coarse steps and
     only a band around the surface in between (optimise/shape_field.py); 0 decodes the whole
     grid every step (the old path, the baseline of benchmarks/bench_coarse.py)."""
+    view_correction_weight: float = 1e-2
+    """Weight of the prior that holds the per-view camera corrections at zero
+    (optimise/view_corrections.py) against the image losses."""
+    view_correction_start: float = 0.3
+    """Share of the coarse budget run with the cameras exact before the corrections move."""
     view_power: float = 2.0
     """k in the view-aware texture weight max(0, cos theta)^k."""
     bake_resolution: int = 1024

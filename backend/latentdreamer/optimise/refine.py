@@ -10,11 +10,12 @@ from __future__ import annotations
 import torch
 
 from latentdreamer.geometry.flexicubes import FlexiCubesMesh, flexicubes, weight_l2
-from latentdreamer.optimise.coarse import GeometryStep, geometry_objective
+from latentdreamer.optimise.coarse import GeometryStep, corrected, geometry_objective
 from latentdreamer.optimise.presets import Preset
 from latentdreamer.optimise.progress import JobProgress
 from latentdreamer.optimise.stage_loop import StageReport, run_stage
 from latentdreamer.optimise.targets import ViewTargets
+from latentdreamer.optimise.view_corrections import ViewCorrections
 from latentdreamer.render.cameras import Cameras
 
 STAGE = "refine"
@@ -49,8 +50,10 @@ def optimise_refine(
     field=None,
     freeze_sdf: bool = True,
     stage: str = STAGE,
+    corrections: ViewCorrections | None = None,
 ) -> tuple[FlexiCubesMesh, StageReport]:
-    """Returns the final (inference-split) extraction and the stage report."""
+    """Returns the final (inference-split) extraction and the stage report; `corrections`
+    (the coarse stage's camera corrections) keep moving with the refined surface."""
     budget = preset.refine
     weights = FlexiWeights(sdf.shape[0], sdf.device, sdf.dtype)
     params = weights.parameters()
@@ -67,8 +70,10 @@ def optimise_refine(
         extracted = weights.extract(s, training=True)
         state.mesh = extracted
         # The mask weight has finished decaying in the coarse stage: keep its end value.
-        loss, terms = geometry_objective(extracted, targets, cameras, preset, preset.mask_weight_end)
+        loss, terms = geometry_objective(extracted, targets, corrected(cameras, corrections), preset, preset.mask_weight_end)
         reg = preset.weight_l2 * weight_l2(weights.alpha, weights.beta)
+        if corrections is not None:
+            reg = reg + corrections.regulariser()
         if not freeze_sdf:
             reg = reg + field.regulariser(s)
         terms["weights"] = float(reg.detach())
@@ -81,7 +86,8 @@ def optimise_refine(
         progress.maybe_preview(stage, step, state.as_mesh)
 
     if sdf.numel() and (sdf < 0).any() and (sdf > 0).any():
-        report = run_stage(stage, params, budget, step_fn, progress, on_step)
+        groups = None if corrections is None else [corrections.param_group()]
+        report = run_stage(stage, params, budget, step_fn, progress, on_step, groups=groups)
     else:
         report = StageReport()
         progress.finish(stage)

@@ -48,15 +48,17 @@ def run_stage(
     progress: JobProgress,
     on_step: Callable[[int, float], None] | None = None,
     lr: float | None = None,
+    groups: list[dict] | None = None,
 ) -> StageReport:
     """`on_step(step, loss)` runs after each optimiser step (best-mesh bookkeeping, previews);
-    `lr` overrides the budget's rate."""
+    `lr` overrides the budget's rate for `params`; `groups` are further parameter groups with
+    their own rates (optimise/view_corrections.py)."""
     params = list(params)
     report = StageReport()
     if budget.max_steps == 0 or not params:
         progress.finish(stage)
         return report
-    optimiser = torch.optim.Adam(params, lr=lr or budget.lr)
+    optimiser = torch.optim.Adam([{"params": params, "lr": lr or budget.lr}, *(groups or [])])
     for step in range(budget.max_steps):
         progress.check_cancel(stage)
         optimiser.zero_grad(set_to_none=True)

@@ -31,6 +31,7 @@ from latentdreamer.optimise.refine import optimise_refine
 from latentdreamer.optimise.shape_field import GridField, LatentField
 from latentdreamer.optimise.targets import ViewTargets, view_targets
 from latentdreamer.optimise.texture import fit_colour_grid
+from latentdreamer.optimise.view_corrections import ViewCorrections
 from latentdreamer.pipeline.shape_prior import ShapePrior, load_shape_prior
 from latentdreamer.render.bake.bake import PADDING as BAKE_PADDING
 from latentdreamer.render.bake.bake import bake_texture
@@ -56,6 +57,9 @@ class PipelineOptions:
     Without an SAE: "auto"/"hull" (the visual hull) or "sphere" (a ball of radius 0.3; the uninformed start the ablation compares with)."""
     freeze_sdf: bool = True
     view_aware: bool = True
+    correct_views: bool = True
+    """Optimise per-view camera corrections with the shape (optimise/view_corrections.py);
+    False keeps the prior cameras exact (the ablation)."""
     use_sae: bool = True
     preset: Preset | None = None
     """Overrides settings.preset (benchmarks that sweep a parameter)."""
@@ -209,7 +213,11 @@ def _generate(
     lap("init")
 
     # b. coarse
-    sdf, coarse = optimise_coarse(field, targets, cameras, preset, progress, hull)
+    corrections = None
+    if options.correct_views:
+        start = round(preset.view_correction_start * preset.coarse.max_steps)
+        corrections = ViewCorrections(len(cameras), device, preset.view_correction_weight, start)
+    sdf, coarse = optimise_coarse(field, targets, cameras, preset, progress, hull, corrections=corrections)
     if isinstance(field, LatentField):  # how the band decode went (optimise/shape_field.py)
         stats.update(coarse_full_decodes=field.full_decodes, coarse_band_escapes=field.band_escapes)
     if not ((sdf < 0).any() and (sdf > 0).any()):
@@ -218,7 +226,12 @@ def _generate(
         sdf, stats["coarse_fallback"] = hull, "visual hull (the shape field had no surface)"
     lap("coarse")
     # c. refine
-    extracted, refine = optimise_refine(sdf, targets, cameras, preset, progress, field, options.freeze_sdf)
+    extracted, refine = optimise_refine(
+        sdf, targets, cameras, preset, progress, field, options.freeze_sdf, corrections=corrections
+    )
+    if corrections is not None:  # the colour stages see the views where the shape found them
+        cameras = corrections.detached(cameras)
+        stats.update(corrections.summary(int(views.rgb.shape[1])))
     vertices, faces = extracted.vertices.detach(), extracted.faces
     if faces.shape[0] == 0:
         raise RuntimeError("the optimised shape has no surface; check that the six masks show the object")

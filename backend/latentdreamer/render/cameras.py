@@ -116,3 +116,55 @@ def to_clip(vertices: torch.Tensor, cameras: Cameras) -> torch.Tensor:
     """Object-frame vertices (V, 3) to clip-space positions (B, V, 4) for the rasteriser."""
     homo = torch.cat([vertices, torch.ones_like(vertices[:, :1])], dim=-1)
     return torch.einsum("bij,vj->bvi", cameras.mvp.to(vertices), homo)
+
+
+def _about_axis(axes: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
+    """(B, 3, 3) rotations by `angle` (radians, differentiable) about unit axes (B, 3)."""
+    x, y, z = axes.unbind(-1)
+    zero = torch.zeros_like(x)
+    cross = torch.stack([zero, -z, y, z, zero, -x, -y, x, zero], dim=-1).reshape(-1, 3, 3)
+    eye = torch.eye(3, dtype=axes.dtype, device=axes.device).expand_as(cross)
+    angle = angle[:, None, None]
+    return eye + torch.sin(angle) * cross + (1 - torch.cos(angle)) * (cross @ cross)
+
+
+def adjusted(
+    cameras: Cameras,
+    shift: torch.Tensor,
+    rotation: torch.Tensor,
+    log_scale: torch.Tensor,
+    elevation: torch.Tensor,
+) -> Cameras:
+    """The cameras as a set of views that are a little off shows them, differentiable in every
+    correction: per camera an image-plane `shift` (B, 2) in NDC units (2 = the image side),
+    a turn about its own axis `rotation` (B,) in radians (the camera-space normals turn with
+    it, as in a view that was turned), a zoom exp(`log_scale`) (B,), and for all of them one
+    `elevation` offset (radians, positive raises every camera along its meridian, still
+    looking at the origin). All zero gives the cameras back."""
+    view, proj = cameras.view, cameras.proj
+    dtype = view.dtype
+    right = view[:, 0, :3]
+    world = _about_axis(right, -elevation.to(dtype).expand(len(view)))  # the eye moves up
+    cos, sin = torch.cos(rotation.to(dtype)), torch.sin(rotation.to(dtype))
+    zero, one = torch.zeros_like(cos), torch.ones_like(cos)
+    roll = torch.stack([cos, -sin, zero, sin, cos, zero, zero, zero, one], dim=-1).reshape(-1, 3, 3)
+    rot = roll @ view[:, :3, :3] @ world.transpose(1, 2)
+    trans = (roll @ view[:, :3, 3:])[..., 0]  # the eye's distance is kept; only its direction moves
+    new_view = torch.cat([torch.cat([rot, trans[..., None]], dim=2), view[:, 3:]], dim=1)
+    scale = torch.exp(log_scale.to(dtype))
+    image = torch.zeros_like(proj)
+    image[:, 0, 0] = image[:, 1, 1] = 1.0
+    image[:, 2, 2] = image[:, 3, 3] = 1.0
+    image = image + torch.stack(
+        [
+            torch.stack([scale - 1, zero, zero, shift[:, 0].to(dtype)], -1),
+            torch.stack([zero, scale - 1, zero, shift[:, 1].to(dtype)], -1),
+            torch.zeros(len(view), 4, dtype=dtype, device=view.device),
+            torch.zeros(len(view), 4, dtype=dtype, device=view.device),
+        ],
+        dim=1,
+    )
+    # NDC x' = s x + t: clip x' = s x_clip + t w_clip, with w_clip in the projection's last row.
+    new_proj = image @ proj
+    positions = -(rot.transpose(1, 2) @ trans[..., None])[..., 0]
+    return Cameras(view=new_view, proj=new_proj, positions=positions)

@@ -58,11 +58,16 @@ def test_eval_generate_writes_scores_ablations_and_sheet(tmp_path, monkeypatch, 
     assert report["by_kind"]["solid"]["volume_iou"] == obj["geometry"]["volume_iou"]
     assert 0.3 < obj["geometry"]["volume_iou"] <= 1.0 and obj["geometry"]["chamfer"] > 0
     assert 10 < obj["prior_views"]["psnr"] < 60 and 0 < obj["novel_views"]["ssim"] <= 1
-    assert set(report["ablations"]) == {"initialisation", "refinement"}
+    assert set(report["ablations"]) == {"initialisation", "refinement", "camera corrections", "view-aware texture"}
     init = report["ablations"]["initialisation"]["summary"]
     assert len(init) == 2 and all(v["coarse_steps"]["mean"] == 3 for v in init.values())
+    cameras = {r["variant"]: r for r in report["ablations"]["camera corrections"]["per_object"]}
+    assert set(cameras) == {"corrected", "exact cameras"} and cameras["exact cameras"]["largest_shift_px"] == 0.0
+    assert all(0.0 < r["volume_iou"] <= 1.0 for r in cameras.values())
+    texture = {r["variant"]: r for r in report["ablations"]["view-aware texture"]["per_object"]}
+    assert set(texture) == {"view-aware", "plain"} and all(10 < r["novel_psnr"] < 60 for r in texture.values())
     md = (out / "generation_eval.md").read_text()
-    assert "| blob |" in md and "**mean**" in md and "Ablation — refinement" in md
+    assert "| blob |" in md and "**mean**" in md and "Ablation — refinement" in md and "Ablation — camera corrections" in md
     assert "| broken |" in md and "| solid | 1 |" in md
     assert (out / "generation_eval.png").stat().st_size > 1000
 
