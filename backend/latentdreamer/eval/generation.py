@@ -112,19 +112,19 @@ def _mean_std(values: list[float]) -> dict[str, float]:
     return {"mean": statistics.fmean(values), "std": statistics.pstdev(values) if len(values) > 1 else 0.0}
 
 
-INIT_OPTIONS = {"LIN": "lin", "zero": "zero", "sphere": "sphere"}
+INIT_OPTIONS = {"hull": "hull", "zero": "zero", "sphere": "sphere"}
 """The starts the initialisation ablation runs besides the main run's own (label -> init option)."""
 
 
 def _init_variants(prior: ShapePrior) -> tuple[str, ...]:
     """Labels of the starts compared: the main run's first, the uninformed one last. With a
-    LIN, its forced start is a row of its own: the main run's automatic choice often takes
-    the hull encoding, and the paper's ablation is LIN against no LIN."""
+    LIN the main run starts from it, and the SAE encoding of the visual hull is a row of its
+    own: the paper's ablation is LIN against no LIN, and the hull is the other informed start."""
     if prior.sae is None:
         return "hull", "sphere"
     if prior.lin is None:
         return "auto (hull)", "zero"
-    return "auto (best of LIN, hull)", "LIN", "zero"
+    return "auto (LIN)", "hull", "zero"
 
 
 class GenerationEvaluator:

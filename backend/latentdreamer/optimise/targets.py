@@ -39,15 +39,18 @@ def _resize(images: np.ndarray, resolution: int, device: torch.device) -> torch.
     return x.permute(0, 2, 3, 1).flip(1).contiguous().to(device)
 
 
+def view_masks(views: ViewSet) -> np.ndarray:
+    """(V, H, W) the views' silhouettes, row 0 at the top: their alpha, else their normal maps'."""
+    if views.alpha is not None:
+        return views.alpha
+    if views.normals is not None:
+        return mask_from_normal_map(views.normals)[..., 0]
+    raise ValueError("views need an alpha mask or normal maps to give the object's silhouette")
+
+
 def view_targets(views: ViewSet, resolution: int, device: torch.device | str = "cpu") -> ViewTargets:
     device = torch.device(device)
-    if views.alpha is not None:
-        alpha = views.alpha
-    elif views.normals is not None:
-        alpha = mask_from_normal_map(views.normals)[..., 0]
-    else:
-        raise ValueError("views need an alpha mask or normal maps to give the object's silhouette")
-    mask = _resize(alpha[..., None], resolution, device).clamp(0, 1)
+    mask = _resize(view_masks(views)[..., None], resolution, device).clamp(0, 1)
     rgb = _resize(views.rgb[..., :3], resolution, device).clamp(0, 1)
     normals = None if views.normals is None else _resize(views.normals[..., :3], resolution, device).clamp(0, 1)
     return ViewTargets(mask=mask, rgb=rgb, normals=normals)

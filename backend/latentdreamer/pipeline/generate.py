@@ -9,6 +9,7 @@ mesh so far. The worker, the CLI, the demo and the evaluation all call `generate
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -29,13 +30,14 @@ from latentdreamer.optimise.presets import Preset, get_preset
 from latentdreamer.optimise.progress import JobProgress
 from latentdreamer.optimise.refine import optimise_refine
 from latentdreamer.optimise.shape_field import GridField, LatentField
-from latentdreamer.optimise.targets import ViewTargets, view_targets
+from latentdreamer.optimise.targets import ViewTargets, view_masks, view_targets
 from latentdreamer.optimise.texture import fit_colour_grid
 from latentdreamer.optimise.view_corrections import ViewCorrections
 from latentdreamer.pipeline.shape_prior import ShapePrior, load_shape_prior
 from latentdreamer.render.bake.bake import PADDING as BAKE_PADDING
 from latentdreamer.render.bake.bake import bake_texture
-from latentdreamer.render.cameras import prior_cameras
+from latentdreamer.render.cameras import Cameras, adjusted, prior_cameras
+from latentdreamer.render.silhouette_scale import estimate_view_scale
 from latentdreamer.render.visual_hull import visual_hull_sdf
 
 SPHERE_RADIUS = 0.3
@@ -53,10 +55,17 @@ class PipelineOptions:
 
     init: str = "auto"
     """With an SAE: "auto" (LIN when installed, else the SAE encoding of the visual hull),
-    "lin", "hull", or "zero" (the prior mean: the uninformed start of the ablation).
-    Without an SAE: "auto"/"hull" (the visual hull) or "sphere" (a ball of radius 0.3; the uninformed start the ablation compares with)."""
+    "lin", "hull", "best" (of LIN and the hull encoding, the one whose decoded shape matches
+    the views best: the default until views that disagree showed it picks a carved hull,
+    docs/evaluation.md "Imperfect views"), or "zero" (the prior mean: the uninformed start of
+    the ablation). Without an SAE: "auto"/"hull" (the visual hull) or "sphere" (a ball of
+    radius 0.3; the uninformed start the ablation compares with)."""
     freeze_sdf: bool = True
     view_aware: bool = True
+    fit_framing: bool = True
+    """Zoom the cameras to the object's size in the views, measured from their silhouettes
+    (render/silhouette_scale.py), so the shape fills the grid as the prior assumes; False
+    trusts the views to show it at the assumed size (the ablation)."""
     correct_views: bool = True
     """Optimise per-view camera corrections with the shape (optimise/view_corrections.py);
     False keeps the prior cameras exact (the ablation)."""
@@ -90,11 +99,26 @@ def _initial_latent(prior: ShapePrior, init: str, targets: ViewTargets, hull: to
     return torch.zeros(shape, device=device), "zero"
 
 
+def _framed(cameras: Cameras, masks: np.ndarray) -> tuple[Cameras, float]:
+    """The cameras zoomed so the object in the views fills the radius-0.5 sphere the grid and
+    the shape prior are built for, and the zoom: an object 6 % smaller than assumed cost the
+    cat 0.10 volume IoU at `standard` (docs/evaluation.md, "Imperfect views")."""
+    framing = estimate_view_scale(masks, cameras).framing
+    if framing == 1.0:
+        return cameras, 1.0
+    zoom = torch.full((len(cameras),), math.log(framing), device=cameras.view.device)
+    none = torch.zeros_like(zoom)
+    return adjusted(cameras, torch.zeros(len(cameras), 2, device=zoom.device), none, zoom, none[0]), round(framing, 4)
+
+
 def _best_start(prior: ShapePrior, targets: ViewTargets, hull: torch.Tensor, cameras, preset: Preset) -> tuple[LatentField, str]:
     """Of the LIN latent and the SAE encoding of the visual hull, the one whose decoded shape
-    already matches the views best (one render each). A LIN trained on few shapes can start
-    further away than the hull; measured on the demo object with the 18:52 training snapshots
-    at the tiny preset: volume IoU 0.33 from LIN, 0.81 from the hull, 0.01 from zero."""
+    already matches the views best (one render each): init="best". Chosen when a LIN trained
+    on few shapes started further away than the hull (the demo object with the 18:52 training
+    snapshots at `tiny`: volume IoU 0.33 from LIN, 0.81 from the hull); no longer the default,
+    because on views that disagree the hull, carved by every view's error, matches them best
+    at the start and ends worst (the armchair at degradation level 2: 0.24 from the hull, 0.81
+    from LIN; docs/evaluation.md, "Imperfect views")."""
     candidates = ["hull"] + (["lin"] if prior.lin is not None else [])
     best: tuple[float, LatentField, str] | None = None
     for init in candidates:
@@ -193,11 +217,13 @@ def _generate(
     # a. initialisation
     progress.check_cancel("init")
     targets = view_targets(views, preset.render_resolution, device)
+    if options.fit_framing:
+        cameras, stats["view_framing"] = _framed(cameras, view_masks(views))
     stats["mode"] = "normals" if targets.normals is not None else "masks-only"
     hull = visual_hull_sdf(targets.mask, cameras, preset.sdf_resolution)
     prior = prior or load_shape_prior(device, Locations(), use_sae=options.use_sae)  # the shipped SAE + LIN
     stats["shape_prior"] = prior.source
-    if prior.sae is not None and options.init == "auto":
+    if prior.sae is not None and options.init == "best":
         field, stats["init"] = _best_start(prior, targets, hull, cameras, preset)
     elif prior.sae is not None:
         z0, stats["init"] = _initial_latent(prior, options.init, targets, hull)

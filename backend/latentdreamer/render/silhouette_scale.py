@@ -20,6 +20,13 @@ from scipy import ndimage
 from latentdreamer.render.cameras import Cameras
 
 ASSUMED_RADIUS = 0.5
+EXACT_FRAMING_BOUND = 0.99
+"""What the bound typically gives for an object fitted exactly into the sphere: six views
+rarely see its farthest point quite edge-on. Measured on oracle views (256 px) of public
+meshes each fitted into the sphere, 2026-12-04: median 0.987 on the ten development meshes,
+0.993 on the twelve thin ones (`../shared/eval/thin`)."""
+LOOSEST_EXACT_BOUND = 0.94
+"""Below every bound measured for an exactly framed object (0.946-1.000 over those 22)."""
 SPECK_SHARE = 0.005
 """Mask components smaller than this share of a view's mask are ignored (stray pixels of a
 mask taken from generated normals would otherwise set the radius)."""
@@ -32,6 +39,21 @@ class ViewScale:
     scale: float
     per_view: tuple[float, ...]
     """Each view's own bound on the scale; `scale` is their largest."""
+
+    @property
+    def framing(self) -> float:
+        """The zoom that frames the object as the cameras assume, where the silhouettes say
+        it is not: a bound above 1 proves the object larger (zoom by the bound, the smallest
+        size the views allow); one below every bound an exactly framed object gave says it
+        is smaller (zoom by the bound over its typical value). In between the views are
+        trusted (1): there the bound's own spread is larger than the framing error, and
+        enlarging an object that already fills the sphere would press it into the grid's
+        sealed border."""
+        if self.scale > 1.0:
+            return self.scale
+        if 0.0 < self.scale < LOOSEST_EXACT_BOUND:
+            return self.scale / EXACT_FRAMING_BOUND
+        return 1.0
 
 
 def _largest_parts(mask: np.ndarray) -> np.ndarray:

@@ -10,7 +10,9 @@ import trimesh
 from latentdreamer.api import Callbacks, Cancelled, GenerateSettings, ViewSet
 from latentdreamer.metrics.geometry import evaluate_geometry
 from latentdreamer.optimise.presets import get_preset
+from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.pipeline.generate import PipelineOptions, generate_from_views
+from latentdreamer.pipeline.oracle_views import render_mesh_views
 
 NO_SAE = PipelineOptions(use_sae=False)
 
@@ -97,3 +99,20 @@ def test_masks_only_mode(oracle):
     assert result.stats["mode"] == "masks-only" and result.mesh.colors is None
     assert _trimesh(result.mesh).is_watertight
     assert evaluate_geometry(result.mesh, oracle[0], count=5000).volume_iou > IOU_FLOOR - 0.1
+
+
+def test_views_of_a_smaller_object_are_framed_to_the_assumed_size(oracle):
+    """An object shown 15 % smaller than the cameras assume is reconstructed at the size the
+    grid is built for (the framing the silhouettes measure), not 15 % smaller."""
+    truth, _ = oracle
+    small = Mesh(truth.vertices * 0.85, truth.faces, truth.colors)
+    views = render_mesh_views(small, resolution=96)
+    short = get_preset("tiny").with_max_steps(coarse=5, refine=2)
+    settings = GenerateSettings(preset="tiny", device="cpu", texture=False)
+    framed = generate_from_views(views, settings, options=PipelineOptions(preset=short, use_sae=False))
+    trusted = generate_from_views(views, settings, options=PipelineOptions(preset=short, use_sae=False, fit_framing=False))
+    assert framed.stats["view_framing"] == pytest.approx(0.85, rel=0.04) and "view_framing" not in trusted.stats
+    radius = lambda mesh: float(np.linalg.norm(mesh.vertices - mesh.vertices.mean(0), axis=1).max())  # noqa: E731
+    true_radius = radius(truth)
+    assert radius(trusted.mesh) == pytest.approx(0.85 * true_radius, rel=0.06)
+    assert radius(framed.mesh) == pytest.approx(true_radius, rel=0.06)

@@ -11,7 +11,7 @@ from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.geometry.normalise import fit_in_sphere
 from latentdreamer.pipeline.oracle_views import render_mesh_views
 from latentdreamer.render.cameras import prior_cameras
-from latentdreamer.render.silhouette_scale import estimate_view_scale
+from latentdreamer.render.silhouette_scale import EXACT_FRAMING_BOUND, ViewScale, estimate_view_scale
 
 
 def _masks(mesh: Mesh, scale: float, size: int = 192) -> np.ndarray:
@@ -41,3 +41,11 @@ def test_stray_pixels_and_empty_views_do_not_set_the_scale():
     masks[5] = 0.0
     got = estimate_view_scale(masks, prior_cameras())
     assert got.scale == pytest.approx(0.6, rel=0.02) and got.per_view[5] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("bound", "zoom"),
+    [(1.06, 1.06), (1.0, 1.0), (0.97, 1.0), (0.95, 1.0), (0.90, 0.90 / EXACT_FRAMING_BOUND), (0.0, 1.0)],
+)
+def test_framing_zooms_only_where_the_silhouettes_say_the_size_is_off(bound, zoom):
+    assert ViewScale(bound, (bound,) * 6).framing == pytest.approx(zoom)

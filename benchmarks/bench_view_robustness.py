@@ -1,0 +1,108 @@
+"""What the pipeline's defaults for views that disagree buy, each switched off, at degradation levels.
+
+    .venv-backend/bin/python benchmarks/bench_view_robustness.py [--preset standard] [--levels 0 2]
+        [--meshes armchair cat ...] [--variants shipped before] [--only jitter,elevation]
+
+Per development mesh and level (eval/degrade.py's seeded perturbations, the seed and object
+seed `eval generate --degrade` uses, 256 px views), the pipeline runs once per variant in
+this process (VARIANTS): "shipped" (the start from LIN, the framing measured from the
+silhouettes, per-view camera corrections), "best-start" (the start of LIN and the hull
+encoding that matches the views best), "no-framing" (the views trusted to show the object at
+the assumed size), "no-corrections" (the cameras taken as exact once framed), and "before"
+(all three as they were: best start, trusted framing, exact cameras); geometry only (the
+cameras reach the colour stages the same way). Printed per run: coarse steps, seconds,
+volume IoU, Chamfer, F@0.02 (docs/design.md §7, 100k points), the start, the framing and
+what the corrections came to; then per level and variant the means, and each variant against
+"before". At one thread the runs are deterministic, so variants can be run in separate
+sittings and compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+VARIANTS = {
+    "shipped": {},
+    "best-start": {"init": "best"},
+    "no-framing": {"fit_framing": False},
+    "no-corrections": {"correct_views": False},
+    "before": {"init": "best", "fit_framing": False, "correct_views": False},
+}
+"""Variant -> the PipelineOptions it changes."""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--preset", default="standard")
+    parser.add_argument("--levels", type=int, nargs="+", default=[0, 2])
+    parser.add_argument("--meshes", nargs="*", default=None, help="eval mesh names (default: all)")
+    parser.add_argument("--variants", nargs="+", default=["shipped", "before"], choices=list(VARIANTS))
+    parser.add_argument("--only", default=None, help="only these perturbations, comma-separated (default: all)")
+    parser.add_argument("--view-size", type=int, default=256)
+    args = parser.parse_args()
+    from latentdreamer.threads import apply, configure_process
+
+    apply(configure_process(None))  # as every backend process starts
+    import torch
+
+    from latentdreamer.api import GenerateSettings
+    from latentdreamer.eval.degrade import level, object_seed, render_degraded
+    from latentdreamer.io.eval_meshes import default_eval_root, find_eval_meshes
+    from latentdreamer.locations import Locations
+    from latentdreamer.metrics.geometry import evaluate_geometry
+    from latentdreamer.pipeline.generate import PipelineOptions, generate_from_views
+    from latentdreamer.pipeline.oracle_views import load_oracle_mesh, oracle_views
+    from latentdreamer.pipeline.shape_prior import load_shape_prior
+
+    prior = load_shape_prior(torch.device("cpu"), Locations.from_environment())
+    entries = [e for e in find_eval_meshes(default_eval_root()) if args.meshes is None or e.name in args.meshes]
+    settings = GenerateSettings(preset=args.preset, device="cpu", texture=False)
+    only = {n.strip() for n in args.only.split(",")} if args.only else None
+    print(f"preset {args.preset}; shape prior {prior.source}; {len(entries)} meshes; perturbations {args.only or 'all'}")
+    rows: dict[tuple[int, str], list[dict[str, float]]] = {}
+    for number in args.levels:
+        degradation = level(number, only)
+        for entry in entries:
+            truth, _ = oracle_views(load_oracle_mesh(entry), resolution=args.view_size)
+            views = render_degraded(truth, degradation, object_seed(settings.seed, entry.name), args.view_size)
+            for variant in args.variants:
+                started = time.perf_counter()
+                options = PipelineOptions(**VARIANTS[variant])
+                result = generate_from_views(views, settings, options=options, prior=prior)
+                seconds = time.perf_counter() - started
+                g = evaluate_geometry(result.mesh, truth)
+                row = {"iou": g.volume_iou, "chamfer": g.chamfer, "f2": g.f_score_002, "s": seconds}
+                rows.setdefault((number, variant), []).append(row)
+                found = {k[5:]: v for k, v in result.stats.items() if k.startswith("view_")}
+                print(
+                    f"level {number} {entry.name:16s} {variant:14s}: start {result.stats['init']}, "
+                    f"steps {result.stats['iterations_coarse']:3d}, "
+                    f"{seconds:5.1f} s, IoU {g.volume_iou:.4f}, Chamfer {g.chamfer:.5f}, F@0.02 {g.f_score_002:.4f} {found or ''}",
+                    flush=True,
+                )
+    print("\n| level | variant | n | vol. IoU | Chamfer | F@0.02 | s / object (median) |")
+    print("|---|---|---|---|---|---|---|")
+    for (number, variant), got in sorted(rows.items()):
+        mean = {k: statistics.fmean(r[k] for r in got) for k in ("iou", "chamfer", "f2")}
+        median_s = statistics.median(r["s"] for r in got)
+        print(
+            f"| {number} | {variant} | {len(got)} | {mean['iou']:.4f} | {mean['chamfer']:.5f} | {mean['f2']:.4f} | {median_s:.1f} |"
+        )
+    for number in args.levels:
+        base = rows.get((number, "before"))
+        for variant in args.variants:
+            got = rows[(number, variant)]
+            if base is None or variant == "before":
+                continue
+            diff = [a["iou"] - b["iou"] for a, b in zip(got, base, strict=True)]
+            ratio = statistics.fmean(r["chamfer"] for r in got) / statistics.fmean(r["chamfer"] for r in base)
+            print(
+                f"level {number}: {variant} - before volume IoU mean {statistics.fmean(diff):+.4f} "
+                f"(best {max(diff):+.4f}, worst {min(diff):+.4f}); Chamfer {variant} / before {ratio:.3f}"
+            )
+
+
+if __name__ == "__main__":
+    main()
