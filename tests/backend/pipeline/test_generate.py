@@ -8,9 +8,9 @@ import pytest
 import trimesh
 
 from latentdreamer.api import Callbacks, Cancelled, GenerateSettings, ViewSet
+from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.metrics.geometry import evaluate_geometry
 from latentdreamer.optimise.presets import get_preset
-from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.pipeline.generate import PipelineOptions, generate_from_views
 from latentdreamer.pipeline.oracle_views import render_mesh_views
 
