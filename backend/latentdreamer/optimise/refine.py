@@ -1,8 +1,12 @@
-"""Refine stage: freeze the SDF, fit FlexiCubes' per-cube weights and the grid deformation.
+"""Refine stage: fit FlexiCubes' per-cube weights and the grid deformation, and the field.
 
-Freezing is the point (paper Sec. 3.4): the topology the latent found stays closed while
-alpha/beta/gamma and half-cell vertex moves align edges and corners with the views. With
-`freeze_sdf=False` the field keeps training too (the ablation that shows why not).
+The paper freezes the SDF here (Sec. 3.4) so the topology the latent found stays closed while
+alpha/beta/gamma and half-cell vertex moves align edges and corners with the views, arguing
+that a field still training would tear holes to fit views that disagree. Measured on exact
+and on degraded views (docs/evaluation.md, "Imperfect views"), the latent field still
+training did better and stayed closed: the SAE keeps it a closed surface. So the pipeline
+passes `freeze_sdf=False`; `freeze_sdf=True` (this function's own default, the method as
+published) is the ablation.
 """
 
 from __future__ import annotations
