@@ -91,8 +91,9 @@ def optimise_coarse(
         reg = field.regulariser(sdf)
         terms["field"] = float(reg.detach())
         if moving is not None:
-            terms["views"] = float(moving.regulariser().detach())
-            reg = reg + moving.regulariser()
+            views = moving.regulariser()
+            terms["views"] = float(views.detach())
+            reg = reg + views
         return loss + reg, terms
 
     def on_step(step: int, loss: float) -> None:

@@ -76,11 +76,13 @@ def optimise_refine(
         # The mask weight has finished decaying in the coarse stage: keep its end value.
         loss, terms = geometry_objective(extracted, targets, corrected(cameras, corrections), preset, preset.mask_weight_end)
         reg = preset.weight_l2 * weight_l2(weights.alpha, weights.beta)
-        if corrections is not None:
-            reg = reg + corrections.regulariser()
         if not freeze_sdf:
             reg = reg + field.regulariser(s)
         terms["weights"] = float(reg.detach())
+        if corrections is not None:
+            views = corrections.regulariser()
+            terms["views"] = float(views.detach())
+            reg = reg + views
         return loss + reg, terms
 
     def on_step(step: int, loss: float) -> None:

@@ -53,9 +53,14 @@ class ViewCorrections:
         """The corrections as one optimiser parameter group, with their own step size."""
         return {"params": self.parameters(), "lr": LEARNING_RATE}
 
+    @property
+    def zoom(self) -> torch.Tensor:
+        """Each view's log zoom with their mean removed (the gauge in the module docstring)."""
+        return self.log_scale - self.log_scale.mean()
+
     def cameras(self, base: Cameras) -> Cameras:
         """`base` as these views show it (differentiable in the corrections)."""
-        return adjusted(base, self.shift, self.rotation, self.log_scale - self.log_scale.mean(), self.elevation)
+        return adjusted(base, self.shift, self.rotation, self.zoom, self.elevation)
 
     def regulariser(self) -> torch.Tensor:
         """weight x the mean squared correction in units of its prior scale."""
@@ -63,7 +68,7 @@ class ViewCorrections:
             [
                 (self.shift / SHIFT_SCALE).flatten(),
                 self.rotation / ROTATION_SCALE,
-                (self.log_scale - self.log_scale.mean()) / LOG_SCALE_SCALE,
+                self.zoom / LOG_SCALE_SCALE,
                 (self.elevation / ELEVATION_SCALE).reshape(1),
             ]
         )
@@ -73,7 +78,7 @@ class ViewCorrections:
         """What the corrections came to, in units a person reads: the largest shift in pixels
         at `resolution`, the largest turn and the elevation in degrees, the largest zoom in %."""
         with torch.no_grad():
-            zoom = self.log_scale - self.log_scale.mean()
+            zoom = self.zoom
             return {
                 "view_shift_px": round(float(self.shift.norm(dim=1).max()) * resolution / 2, 2),
                 "view_turn_deg": round(math.degrees(float(self.rotation.abs().max())), 2),
@@ -84,5 +89,4 @@ class ViewCorrections:
     def detached(self, base: Cameras) -> Cameras:
         """The corrected cameras as fixed values, for the stages that do not move them."""
         with torch.no_grad():
-            fixed = self.cameras(base)
-        return fixed
+            return self.cameras(base)
