@@ -1,15 +1,18 @@
 """What the pipeline's defaults for views that disagree buy, each switched off, at degradation levels.
 
     .venv-backend/bin/python benchmarks/bench_view_robustness.py [--preset standard] [--levels 0 2]
-        [--meshes armchair cat ...] [--variants shipped before] [--only jitter,elevation]
+        [--meshes armchair cat ...] [--variants shipped before] [--only jitter,elevation] [--seeds 0 1]
 
-Per development mesh and level (eval/degrade.py's seeded perturbations, the seed and object
-seed `eval generate --degrade` uses, 256 px views), the pipeline runs once per variant in
+Per development mesh, level and seed (eval/degrade.py's seeded perturbations, the object
+seed `eval generate --degrade --seed S` uses, 256 px views; `--seeds 0 1` averages over two
+draws, since one object's score moves by up to 0.05 IoU with the order of a float sum), the pipeline runs once per variant in
 this process (VARIANTS): "shipped" (the start from LIN, the framing measured from the
-silhouettes, per-view camera corrections), "best-start" (the start of LIN and the hull
-encoding that matches the views best), "no-framing" (the views trusted to show the object at
-the assumed size), "no-corrections" (the cameras taken as exact once framed), and "before"
-(all three as they were: best start, trusted framing, exact cameras); geometry only (the
+silhouettes, per-view camera corrections, the confidence-weighted normal loss),
+"best-start" (the start of LIN and the hull encoding that matches the views best),
+"no-framing" (the views trusted to show the object at the assumed size), "no-corrections"
+(the cameras taken as exact once framed), "plain-losses" (every view and pixel weighed
+alike, optimise/losses.py), and "before" (all four as they were: best start, trusted
+framing, exact cameras, plain losses); geometry only (the
 cameras reach the colour stages the same way). Printed per run: coarse steps, seconds,
 volume IoU, Chamfer, F@0.02 (docs/design.md §7, 100k points), the start, the framing and
 what the corrections came to; then per level and variant the means, and each variant against
@@ -22,15 +25,17 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from dataclasses import replace
 
-VARIANTS = {
-    "shipped": {},
-    "best-start": {"init": "best"},
-    "no-framing": {"fit_framing": False},
-    "no-corrections": {"correct_views": False},
-    "before": {"init": "best", "fit_framing": False, "correct_views": False},
+VARIANTS: dict[str, tuple[dict, bool]] = {
+    "shipped": ({}, False),
+    "best-start": ({"init": "best"}, False),
+    "no-framing": ({"fit_framing": False}, False),
+    "no-corrections": ({"correct_views": False}, False),
+    "plain-losses": ({}, True),
+    "before": ({"init": "best", "fit_framing": False, "correct_views": False}, True),
 }
-"""Variant -> the PipelineOptions it changes."""
+"""Variant -> (the PipelineOptions it changes, whether it uses the plain losses)."""
 
 
 def main() -> None:
@@ -41,6 +46,7 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", default=["shipped", "before"], choices=list(VARIANTS))
     parser.add_argument("--only", default=None, help="only these perturbations, comma-separated (default: all)")
     parser.add_argument("--view-size", type=int, default=256)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     args = parser.parse_args()
     from latentdreamer.threads import apply, configure_process
 
@@ -52,6 +58,8 @@ def main() -> None:
     from latentdreamer.io.eval_meshes import default_eval_root, find_eval_meshes
     from latentdreamer.locations import Locations
     from latentdreamer.metrics.geometry import evaluate_geometry
+    from latentdreamer.optimise.losses import PLAIN_LOSSES
+    from latentdreamer.optimise.presets import get_preset
     from latentdreamer.pipeline.generate import PipelineOptions, generate_from_views
     from latentdreamer.pipeline.oracle_views import load_oracle_mesh, oracle_views
     from latentdreamer.pipeline.shape_prior import load_shape_prior
@@ -64,12 +72,14 @@ def main() -> None:
     rows: dict[tuple[int, str], list[dict[str, float]]] = {}
     for number in args.levels:
         degradation = level(number, only)
-        for entry in entries:
+        for entry, seed in ((e, s) for e in entries for s in args.seeds):
             truth, _ = oracle_views(load_oracle_mesh(entry), resolution=args.view_size)
-            views = render_degraded(truth, degradation, object_seed(settings.seed, entry.name), args.view_size)
+            views = render_degraded(truth, degradation, object_seed(seed, entry.name), args.view_size)
             for variant in args.variants:
                 started = time.perf_counter()
-                options = PipelineOptions(**VARIANTS[variant])
+                changed_options, plain = VARIANTS[variant]
+                preset = replace(get_preset(args.preset), **(PLAIN_LOSSES if plain else {}))
+                options = PipelineOptions(**changed_options, preset=preset)
                 result = generate_from_views(views, settings, options=options, prior=prior)
                 seconds = time.perf_counter() - started
                 g = evaluate_geometry(result.mesh, truth)
@@ -77,7 +87,7 @@ def main() -> None:
                 rows.setdefault((number, variant), []).append(row)
                 found = {k[5:]: v for k, v in result.stats.items() if k.startswith("view_")}
                 print(
-                    f"level {number} {entry.name:16s} {variant:14s}: start {result.stats['init']}, "
+                    f"level {number} seed {seed} {entry.name:16s} {variant:14s}: start {result.stats['init']}, "
                     f"steps {result.stats['iterations_coarse']:3d}, "
                     f"{seconds:5.1f} s, IoU {g.volume_iou:.4f}, Chamfer {g.chamfer:.5f}, F@0.02 {g.f_score_002:.4f} {found or ''}",
                     flush=True,

@@ -14,6 +14,8 @@ disagree (with `degradation`, measured on such views):
 * refinement that keeps training the SDF (the default) against refinement with it frozen
   (the paper's choice);
 * per-view camera corrections (optimise/view_corrections.py) against the exact prior cameras;
+* the confidence-weighted normal loss (optimise/losses.py: per-view and per-pixel) against
+  the plain one that weighs every view and pixel alike;
 * the view-aware texture weight against a plain mean of the views that see a point, scored
   in the novel views.
 """
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,8 @@ from latentdreamer.io.eval_meshes import EvalEntry, find_eval_meshes
 from latentdreamer.io.images import write_png
 from latentdreamer.metrics.geometry import SURFACE_POINTS, evaluate_geometry
 from latentdreamer.metrics.image import psnr, ssim
+from latentdreamer.optimise.losses import PLAIN_LOSSES
+from latentdreamer.optimise.presets import get_preset
 from latentdreamer.pipeline.generate import PipelineOptions, generate_from_views
 from latentdreamer.pipeline.oracle_views import load_oracle_mesh, oracle_views, render_mesh_views
 from latentdreamer.pipeline.shape_prior import ShapePrior
@@ -88,15 +92,17 @@ class Ablation:
 @dataclass
 class Ablations:
     """The design choices each ablation object is run without: the start (paper Table 4),
-    the frozen SDF in refinement, the camera corrections, the view-aware texture weight."""
+    the frozen SDF in refinement, the camera corrections, the losses' confidence weights, the
+    view-aware texture weight."""
 
     init: Ablation
     freeze: Ablation = field(default_factory=lambda: Ablation("refinement", ("SDF keeps training", "frozen SDF")))
     cameras: Ablation = field(default_factory=lambda: Ablation("camera corrections", ("corrected", "exact cameras")))
+    confidence: Ablation = field(default_factory=lambda: Ablation("loss confidence", ("confidence-weighted", "plain")))
     texture: Ablation = field(default_factory=lambda: Ablation("view-aware texture", ("view-aware", "plain")))
 
     def all(self) -> tuple[Ablation, ...]:
-        return (self.init, self.freeze, self.cameras, self.texture)
+        return (self.init, self.freeze, self.cameras, self.confidence, self.texture)
 
 
 def _steps_to_reach(losses: list[float], level: float) -> int:
@@ -205,6 +211,19 @@ class GenerationEvaluator:
                     "f_score_002": g["f_score_002"],
                     "largest_shift_px": res.stats.get("view_shift_px", 0.0),
                     "elevation_deg": res.stats.get("view_elevation_deg", 0.0),
+                }
+            )
+        preset = get_preset(self.settings.preset)
+        alike = self.run(truth, views, PipelineOptions(preset=replace(preset, **PLAIN_LOSSES)), texture=False)
+        alike_geometry = evaluate_geometry(alike.mesh, truth, count=self.points).as_dict()
+        for variant, g in (("confidence-weighted", main_geometry), ("plain", alike_geometry)):
+            ablations.confidence.per_object.append(
+                {
+                    "object": name,
+                    "variant": variant,
+                    "volume_iou": g["volume_iou"],
+                    "chamfer": g["chamfer"],
+                    "f_score_002": g["f_score_002"],
                 }
             )
         plain = self.run(truth, views, PipelineOptions(view_aware=False))

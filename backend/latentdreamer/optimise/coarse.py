@@ -50,7 +50,7 @@ def geometry_objective(
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """The loss shared by the coarse and refine stages (without stage-specific terms)."""
     rendered = render_views(extracted.vertices, extracted.faces, cameras, targets.resolution)
-    l_mask, l_normal = image_terms(rendered, targets)
+    l_mask, l_normal = image_terms(rendered, targets, preset.view_confidence, preset.normal_robust_scale)
     l_dev, l_sign = deviation_loss(extracted), sdf_sign_loss(extracted)
     loss = w_mask * l_mask + preset.normal_weight * l_normal + preset.deviation_weight * l_dev + preset.sign_weight * l_sign
     terms = {k: float(v.detach()) for k, v in {"mask": l_mask, "normal": l_normal, "deviation": l_dev, "sign": l_sign}.items()}

@@ -58,12 +58,20 @@ def test_eval_generate_writes_scores_ablations_and_sheet(tmp_path, monkeypatch, 
     assert report["by_kind"]["solid"]["volume_iou"] == obj["geometry"]["volume_iou"]
     assert 0.3 < obj["geometry"]["volume_iou"] <= 1.0 and obj["geometry"]["chamfer"] > 0
     assert 10 < obj["prior_views"]["psnr"] < 60 and 0 < obj["novel_views"]["ssim"] <= 1
-    assert set(report["ablations"]) == {"initialisation", "refinement", "camera corrections", "view-aware texture"}
+    assert set(report["ablations"]) == {
+        "initialisation",
+        "refinement",
+        "camera corrections",
+        "loss confidence",
+        "view-aware texture",
+    }
     init = report["ablations"]["initialisation"]["summary"]
     assert len(init) == 2 and all(v["coarse_steps"]["mean"] == 3 for v in init.values())
     cameras = {r["variant"]: r for r in report["ablations"]["camera corrections"]["per_object"]}
     assert set(cameras) == {"corrected", "exact cameras"} and cameras["exact cameras"]["largest_shift_px"] == 0.0
     assert all(0.0 < r["volume_iou"] <= 1.0 for r in cameras.values())
+    confidence = {r["variant"]: r for r in report["ablations"]["loss confidence"]["per_object"]}
+    assert set(confidence) == {"confidence-weighted", "plain"} and all(0.0 < r["volume_iou"] <= 1.0 for r in confidence.values())
     texture = {r["variant"]: r for r in report["ablations"]["view-aware texture"]["per_object"]}
     assert set(texture) == {"view-aware", "plain"} and all(10 < r["novel_psnr"] < 60 for r in texture.values())
     md = (out / "generation_eval.md").read_text()

@@ -33,6 +33,11 @@ def test_bad_values_are_refused():
         dataclasses.replace(get_preset("tiny"), mask_weight_start=0.5, mask_weight_end=1.0)
     with pytest.raises(ValueError, match="band_refresh_steps"):
         dataclasses.replace(get_preset("tiny"), band_refresh_steps=-1)
+    for field, value in (("view_confidence", -1.0), ("normal_robust_scale", -0.1), ("view_correction_weight", -1.0)):
+        with pytest.raises(ValueError, match=field):
+            dataclasses.replace(get_preset("tiny"), **{field: value})
+    with pytest.raises(ValueError, match="view_correction_start"):
+        dataclasses.replace(get_preset("tiny"), view_correction_start=1.5)
 
 
 def test_capping_a_preset_shortens_only_the_named_stages():

@@ -3,6 +3,8 @@ outward-facing, coloured mesh out that overlaps the object."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import trimesh
@@ -10,6 +12,7 @@ import trimesh
 from latentdreamer.api import Callbacks, Cancelled, GenerateSettings, ViewSet
 from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.metrics.geometry import evaluate_geometry
+from latentdreamer.optimise.losses import PLAIN_LOSSES
 from latentdreamer.optimise.presets import get_preset
 from latentdreamer.pipeline.generate import PipelineOptions, generate_from_views
 from latentdreamer.pipeline.oracle_views import render_mesh_views
@@ -108,7 +111,10 @@ def test_views_of_a_smaller_object_are_framed_to_the_assumed_size(oracle):
     truth, exact_views = oracle
     small = Mesh(truth.vertices * 0.85, truth.faces, truth.colors)
     views = render_mesh_views(small, resolution=96)
-    short = get_preset("tiny").with_max_steps(coarse=5, refine=2)
+    # The plain losses: on a 16^3 grid at 48 px the robust normal loss (optimise/losses.py)
+    # lets the radius wander by up to 7 % from one step to the next (faceted normals are all
+    # "far off"), which is the noise of the tiny preset, not of the framing tested here.
+    short = replace(get_preset("tiny"), **PLAIN_LOSSES).with_max_steps(coarse=5, refine=2)
     settings = GenerateSettings(preset="tiny", device="cpu", texture=False)
     run = lambda v, **o: generate_from_views(v, settings, options=PipelineOptions(preset=short, use_sae=False, **o))  # noqa: E731
     exact, framed, trusted = run(exact_views), run(views), run(views, fit_framing=False)
