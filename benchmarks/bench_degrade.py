@@ -51,7 +51,7 @@ def run_level(args: argparse.Namespace, number: int, prior: Any, seed: int) -> d
         ablated = max((len(a["objects"]) for a in report["ablations"].values()), default=0)
         if scored[: len(wanted)] == wanted and report["preset"] == args.preset and ablated >= ablations:
             return {**report, "objects": report["objects"][: len(wanted)]}
-    only = {n.strip() for n in args.only.split(",")} if args.only else None
+    only = parse_only(args.only)
     settings = GenerateSettings(preset=args.preset, device="cpu", seed=seed)
     return evaluate_generation(
         args.meshes,
@@ -64,6 +64,11 @@ def run_level(args: argparse.Namespace, number: int, prior: Any, seed: int) -> d
         args.points,
         degradation=level(number, only),
     )
+
+
+def parse_only(only: str | None) -> set[str] | None:
+    """`--only jitter,colour` -> the perturbation names; None for all."""
+    return {n.strip() for n in only.split(",")} if only else None
 
 
 def _mean(values: list[float]) -> float:
@@ -188,8 +193,7 @@ def main() -> None:
     from latentdreamer.eval.degrade import level
 
     for number in args.levels:
-        # Exact views do not depend on the seed, and at one thread neither does the run.
-        seeds = args.seeds if level(number).active() else args.seeds[:1]
+        seeds = level(number, parse_only(args.only)).seeds_to_run(args.seeds)
         reports[number] = [run_level(args, number, prior, seed) for seed in seeds]
         print(f"level {number} done ({(time.perf_counter() - started) / 60:.1f} min so far)", flush=True)
     rows = curve_rows(reports)

@@ -78,7 +78,7 @@ def main() -> None:
     rows: dict[tuple[int, str], list[dict[str, float]]] = {}
     for number in args.levels:
         degradation = level(number, only)
-        seeds = args.seeds if degradation.active() else args.seeds[:1]  # exact views: one run
+        seeds = degradation.seeds_to_run(args.seeds)
         for entry, seed in ((e, s) for e in entries for s in seeds):
             truth, _ = oracle_views(load_oracle_mesh(entry), resolution=args.view_size)
             views = render_degraded(truth, degradation, object_seed(seed, entry.name), args.view_size)

@@ -87,6 +87,11 @@ class Degradation:
         """The perturbations this level switches on."""
         return [name for name, fields in _FIELDS.items() if any(getattr(self, f) for f in fields)]
 
+    def seeds_to_run(self, seeds: list[int]) -> list[int]:
+        """The perturbation seeds worth a run: views no perturbation touches are the same
+        under every seed, so those run once."""
+        return seeds if self.active() else seeds[:1]
+
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "active": self.active()}
 

@@ -116,3 +116,9 @@ def test_jitter_turns_the_normals_with_the_image():
     a, b = (n[inner] * 2 - 1 for n in (views.normals, turned))
     angle = np.degrees(np.arccos(np.clip((a * b).sum(-1), -1, 1)))
     assert np.median(angle) < 2.0
+
+
+def test_only_views_a_perturbation_touches_are_worth_more_than_one_seed() -> None:
+    assert level(0).seeds_to_run([0, 1, 2]) == [0]
+    assert level(2).seeds_to_run([0, 1, 2]) == [0, 1, 2]
+    assert level(2, {"colour"}).seeds_to_run([3, 4]) == [3, 4]
