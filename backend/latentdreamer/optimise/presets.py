@@ -21,7 +21,10 @@ class StageBudget:
     """Adam on one stage: stop at `max_steps` or when the loss stops improving.
 
     Converged when the mean loss over the last `window` steps is within `rel_tol` (relative)
-    of the mean over the `window` steps before (and at least `min_steps` were taken).
+    of the mean over the `window` steps before (and at least `min_steps` were taken). The rate
+    falls geometrically from `lr` to `lr * lr_decay` over `max_steps`: a high rate early crosses
+    the shallow basins a fixed small one settles in, the falling one lets the loss settle so
+    the convergence test can stop the stage.
     """
 
     max_steps: int
@@ -29,12 +32,17 @@ class StageBudget:
     min_steps: int = 0
     window: int = 10
     rel_tol: float = 2e-3
+    lr_decay: float = 1.0
 
     def __post_init__(self) -> None:
         if self.max_steps < 0 or self.min_steps < 0 or self.min_steps > self.max_steps:
             raise ValueError(f"bad step counts: max {self.max_steps}, min {self.min_steps}")
-        if self.lr <= 0 or self.window < 1 or self.rel_tol < 0:
-            raise ValueError("lr must be > 0, window >= 1, rel_tol >= 0")
+        if self.lr <= 0 or self.window < 1 or self.rel_tol < 0 or not 0 < self.lr_decay <= 1:
+            raise ValueError("lr must be > 0, window >= 1, rel_tol >= 0, lr_decay in (0, 1]")
+
+    def rate_factor(self, step: int) -> float:
+        """The share of the starting rate used at `step` (0-based)."""
+        return self.lr_decay ** (step / max(1, self.max_steps))
 
     def capped(self, max_steps: int) -> StageBudget:
         """The same stage stopped after `max_steps` (the minimum lowered to fit)."""

@@ -1,6 +1,7 @@
 """The Adam loop every optimisation stage runs: steps, convergence, progress, cancellation.
 
-A stage supplies `step_fn(step) -> (loss, terms)`; the loop owns the optimiser, stops on
+A stage supplies `step_fn(step) -> (loss, terms)`; the loop owns the optimiser and its rate
+schedule (every group's rate scaled by the budget's `rate_factor`), stops on
 `max_steps` or convergence (relative change of the windowed mean loss), reports progress
 after every step and checks for cancellation before every step.
 """
@@ -59,8 +60,12 @@ def run_stage(
         progress.finish(stage)
         return report
     optimiser = torch.optim.Adam([{"params": params, "lr": lr or budget.lr}, *(groups or [])])
+    start_rates = [group["lr"] for group in optimiser.param_groups]
     for step in range(budget.max_steps):
         progress.check_cancel(stage)
+        if budget.lr_decay != 1.0:
+            for group, rate in zip(optimiser.param_groups, start_rates, strict=True):
+                group["lr"] = rate * budget.rate_factor(step)
         optimiser.zero_grad(set_to_none=True)
         loss, terms = step_fn(step)
         loss.backward()

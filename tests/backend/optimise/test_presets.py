@@ -29,6 +29,9 @@ def test_bad_values_are_refused():
         StageBudget(max_steps=5, lr=0.1, min_steps=6)
     with pytest.raises(ValueError):
         StageBudget(max_steps=5, lr=0.0)
+    for decay in (0.0, 1.5):
+        with pytest.raises(ValueError, match="lr_decay"):
+            StageBudget(max_steps=5, lr=0.1, lr_decay=decay)
     with pytest.raises(ValueError):
         dataclasses.replace(get_preset("tiny"), mask_weight_start=0.5, mask_weight_end=1.0)
     with pytest.raises(ValueError, match="band_refresh_steps"):

@@ -41,3 +41,30 @@ def test_mask_weight_decays_geometrically():
     assert mask_weight(25, 100, 10.0, 1.0, 0.5) == pytest.approx(10.0**0.5)
     assert mask_weight(50, 100, 10.0, 1.0, 0.5) == pytest.approx(1.0)
     assert mask_weight(90, 100, 10.0, 1.0, 0.5) == pytest.approx(1.0)
+
+
+def test_run_stage_decays_every_group_rate_geometrically(monkeypatch):
+    x, y = torch.tensor([3.0], requires_grad=True), torch.tensor([1.0], requires_grad=True)
+    groups: list[dict] = []
+    original = torch.optim.Adam.__init__
+
+    def keep_groups(self, params, *args, **kwargs):
+        original(self, params, *args, **kwargs)
+        groups.extend(self.param_groups)
+
+    monkeypatch.setattr(torch.optim.Adam, "__init__", keep_groups)
+    rates: list[tuple[float, ...]] = []
+    budget = StageBudget(max_steps=4, lr=0.1, lr_decay=0.01)
+    run_stage(
+        "fit",
+        [x],
+        budget,
+        lambda step: ((x - 1).square().sum() + y.square().sum(), {}),
+        JobProgress(Callbacks(), {"fit": 1.0}),
+        on_step=lambda step, loss: rates.append(tuple(g["lr"] for g in groups)),
+        groups=[{"params": [y], "lr": 0.5}],
+    )
+    assert len(rates) == 4
+    for k, (rx, ry) in enumerate(rates):
+        assert rx == pytest.approx(0.1 * 0.01 ** (k / 4)) and ry == pytest.approx(0.5 * 0.01 ** (k / 4))
+    assert budget.rate_factor(4) == pytest.approx(0.01)
