@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from example_views import example_views
+
 PY = sys.executable
 
 
@@ -94,30 +96,8 @@ def main() -> None:
     old = {**base, "OMP_WAIT_POLICY": "ACTIVE", "LATENTDREAMER_THREADS": str(os.cpu_count() or 1)}
     with tempfile.TemporaryDirectory(prefix="ld-contention-") as tmp:
         root = Path(tmp)
-        make = (
-            "import sys; from latentdreamer.geometry.example_object import example_object; "
-            "from latentdreamer.io.mesh_io import save_mesh; save_mesh(example_object(seed=int(sys.argv[2])), sys.argv[1])"
-        )
-        subprocess.run([PY, "-c", make, str(root / "object.glb"), str(args.seed)], check=True)
-        subprocess.run(
-            [
-                PY,
-                "-m",
-                "latentdreamer",
-                "generate",
-                "--from-mesh",
-                str(root / "object.glb"),
-                "--views-only",
-                "--quiet",
-                "--views-dir",
-                str(root / "views"),
-                "-o",
-                str(root / "unused.glb"),
-            ],
-            check=True,
-            capture_output=True,
-        )
-        run_generate(root / "views", "tiny", base, root / "warm.glb")  # numba caches, file caches
+        views = example_views(root, args.seed)
+        run_generate(views, "tiny", base, root / "warm.glb")  # numba caches, file caches
         print(
             f"{os.cpu_count()} cores; preset {args.preset}; {args.repeats} repeats; {args.competitors} competing busy process(es)"
         )
@@ -125,7 +105,7 @@ def main() -> None:
         for name, env, load in (("idle", base, 0), ("busy", base, args.competitors), ("busy, old", old, args.competitors)):
             procs = competitors(load)
             try:
-                results[name] = [run_generate(root / "views", args.preset, env, root / "out.glb") for _ in range(args.repeats)]
+                results[name] = [run_generate(views, args.preset, env, root / "out.glb") for _ in range(args.repeats)]
             finally:
                 stop(procs)
     idle_pipe = statistics.median(r[0] for r in results["idle"])

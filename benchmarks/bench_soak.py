@@ -25,6 +25,8 @@ import threading
 import time
 from pathlib import Path
 
+from example_views import example_views
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -83,31 +85,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="ld-soak-") as tmp:
         root = Path(tmp)
-        make = (
-            "import sys; from latentdreamer.geometry.example_object import example_object; "
-            "from latentdreamer.io.mesh_io import save_mesh; save_mesh(example_object(seed=3), sys.argv[1])"
-        )
-        subprocess.run([sys.executable, "-c", make, str(root / "object.glb")], check=True)
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "latentdreamer",
-                "generate",
-                "--from-mesh",
-                str(root / "object.glb"),
-                "--views-only",
-                "--quiet",
-                "--views-dir",
-                str(root / "views"),
-                "-o",
-                str(root / "unused.glb"),
-            ],
-            check=True,
-            capture_output=True,
-        )
-        files = [str(root / "views" / f"rgb_{k}.png") for k in range(6)]
-        normals = [str(root / "views" / f"normal_{k}.png") for k in range(6)]
+        views = example_views(root, 3)
+        files = [str(views / f"rgb_{k}.png") for k in range(6)]
+        normals = [str(views / f"normal_{k}.png") for k in range(6)]
         temp_parent = root / "tmp"
         temp_parent.mkdir()
         env = {**os.environ, "TMPDIR": str(temp_parent)}
