@@ -1,13 +1,14 @@
 """Quality against time for variants of a preset, on the evaluation meshes.
 
     .venv-backend/bin/python benchmarks/compare_presets.py [--base standard] \
-        [--objects armchair cup_blue ...] [--variant NAME:key=value,key=value ...] \
+        [--meshes FOLDER] [--objects armchair cup_blue ...] [--variant NAME:key=value,key=value ...] \
         [--levels 0 2] [--seeds 0 1] [--threads N]
 
 Keys: sdf (SDF samples per axis), render (px, geometry stages), coarse_steps, refine_steps,
 texture_steps, any numeric Preset field by name (mask_decay_fraction=0.33, view_power=3) and
 any stage budget field as stage.field (coarse.rel_tol=3e-3, coarse.window=8). Every variant
-runs the full pipeline (shipped SAE + LIN, the shipped defaults) on the same objects in this
+runs the full pipeline (shipped SAE + LIN, the shipped defaults) on the same objects (the
+development meshes, or any folder `eval` reads: `--meshes ../shared/eval/thin`) in this
 process, the base preset itself first as the baseline, from oracle views (level 0) or views
 perturbed at `--levels` (eval/degrade.py, one draw per `--seeds` entry: one object's score
 moves by up to 0.05 IoU with the order of a float sum, so compare over two seeds). Threads as
@@ -57,7 +58,8 @@ def make_variant(base, spec: str):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--base", default="standard")
-    parser.add_argument("--objects", nargs="*", default=None, help="eval mesh names (default: all)")
+    parser.add_argument("--meshes", default=None, help="a folder of meshes (default: the development meshes)")
+    parser.add_argument("--objects", nargs="*", default=None, help="entry names in it (default: all)")
     parser.add_argument("--variant", action="append", default=[])
     parser.add_argument("--levels", type=int, nargs="+", default=[0], help="degradation levels (0: oracle views)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -82,7 +84,7 @@ def main() -> None:
     base = get_preset(args.base)
     variants = [(args.base, base)] + [make_variant(base, spec) for spec in args.variant]
     prior = load_shape_prior(torch.device("cpu"), Locations.from_environment())
-    entries = [e for e in find_eval_meshes(default_eval_root()) if args.objects is None or e.name in args.objects]
+    entries = [e for e in find_eval_meshes(args.meshes or default_eval_root()) if args.objects is None or e.name in args.objects]
     settings = GenerateSettings(preset=args.base, device="cpu")
     print(f"shape prior: {prior.source}; LIN: {'yes' if prior.lin is not None else 'no'}; {len(entries)} objects")
     rows: dict[tuple[int, str], list[dict]] = {}

@@ -145,6 +145,16 @@ class Preset:
 # (bench_coarse.py; figures in the README). With a full decode at least every 12 steps
 # (REFRESH_STEPS) a run does ~9 per 100 steps (the surface never reached the band's rim
 # first) and no sign ever changed outside the band.
+# `standard`'s coarse rate (2026-12-07, benchmarks/compare_presets.py, one thread, docs/
+# evaluation.md "Coarse rate"): 0.06 against 0.03 gave mean volume IoU 0.866 / 0.853 on the
+# ten development meshes from exact views, 0.813 / 0.815 at degradation level 2 (two seeds)
+# and 0.356 / 0.353 on the twelve thin meshes (Chamfer 0.0179 / 0.0185), in 5-12 % fewer
+# coarse steps; 0.045, 0.08 and 0.1 were no better on average, and a rate falling to 0.3x
+# (StageBudget.lr_decay) stopped sooner on exact views, later at level 2, where it lost an
+# armchair's frame. Shapes
+# are still improving when the convergence test stops the stage (volume IoU against the
+# truth rises to the last step), which is why fewer steps cost fidelity and a faster rate
+# does not.
 PRESET_TABLE: dict[str, Preset] = {
     "tiny": Preset(
         "tiny",
@@ -173,7 +183,7 @@ PRESET_TABLE: dict[str, Preset] = {
         sdf_resolution=40,
         texture_resolution=160,
         texture_grid=48,
-        coarse=StageBudget(300, 0.03, min_steps=20, window=10),
+        coarse=StageBudget(300, 0.06, min_steps=20, window=10),
         refine=StageBudget(25, 0.02, window=8),
         texture=StageBudget(60, 0.06, min_steps=15, window=8),
     ),
