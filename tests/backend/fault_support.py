@@ -12,14 +12,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import queue
 import resource
 import shutil
 import signal
 import struct
 import subprocess
 import sys
-import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -29,6 +27,9 @@ from pathlib import Path
 import numpy as np
 import trimesh
 from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "worker"))
+from worker_harness import PipedProcess  # noqa: E402  (the pipes, shared with the worker tests)
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_WEIGHTS = ROOT / "backend" / "latentdreamer" / "weights"
@@ -104,95 +105,19 @@ def run_cli(
     return Outcome(proc.returncode, out, err, seconds=time.monotonic() - start)
 
 
-class Worker:
-    """`python -m latentdreamer worker` on pipes, as the add-on starts it."""
+class Worker(PipedProcess):
+    """`python -m latentdreamer worker` on pipes, as the add-on starts it, in a clean
+    environment (`clean_env`), optionally under a file size limit; `hello` is None when the
+    worker did not start."""
+
+    kinds = frozenset({"result", "cancelled", "error", "pong", "bye"})
+    timeout = TIMEOUT_S
 
     def __init__(self, *args: str, env: dict[str, str] | None = None, fsize: int | None = None, cwd: Path | None = None) -> None:
         cmd = [PY, "-m", "latentdreamer", "worker", "--log-file", "", "--no-probe", *args]
-        self.proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=clean_env(env),
-            cwd=cwd,
-            preexec_fn=file_size_limit(fsize) if fsize else None,
-        )
-        self.stderr: list[str] = []
-        self.seen: list[dict] = []
-        self._events: queue.Queue = queue.Queue()
-        self._threads = [
-            threading.Thread(target=self._read_out, daemon=True),
-            threading.Thread(target=self._read_err, daemon=True),
-        ]
-        for t in self._threads:
-            t.start()
+        super().__init__(cmd, clean_env(env), cwd, file_size_limit(fsize) if fsize else None)
         first = self.next(60)
         self.hello = first if first and first.get("type") == "hello" else None
-
-    def _read_out(self) -> None:
-        for raw in self.proc.stdout:
-            self._events.put(json.loads(raw))
-        self._events.put(None)
-
-    def _read_err(self) -> None:
-        for raw in self.proc.stderr:
-            self.stderr.append(raw.decode(errors="replace"))
-
-    def next(self, timeout: float = TIMEOUT_S) -> dict | None:
-        try:
-            event = self._events.get(timeout=timeout)
-        except queue.Empty:
-            raise AssertionError(f"no event within {timeout} s; stderr:\n{''.join(self.stderr[-20:])}") from None
-        if event is not None:
-            self.seen.append(event)
-        return event
-
-    def send(self, message: dict | str) -> None:
-        line = message if isinstance(message, str) else json.dumps(message)
-        self.proc.stdin.write(line.encode() + b"\n")
-        self.proc.stdin.flush()
-
-    def until(
-        self,
-        request_id: str | None,
-        kinds: Sequence[str] = ("result", "cancelled", "error", "pong", "bye"),
-        timeout: float = TIMEOUT_S,
-        on_event: Callable[[dict], None] | None = None,
-    ) -> list[dict]:
-        seen, deadline = [], time.monotonic() + timeout
-        while True:
-            event = self.next(max(0.1, deadline - time.monotonic()))
-            assert event is not None, f"worker closed stdout; seen {seen}; stderr:\n{''.join(self.stderr[-20:])}"
-            seen.append(event)
-            if on_event is not None:
-                on_event(event)
-            if event.get("id") == request_id and event["type"] in kinds:
-                return seen
-
-    def request(self, message: dict, timeout: float = TIMEOUT_S, on_event: Callable[[dict], None] | None = None) -> dict:
-        self.send(message)
-        return self.until(message.get("id"), timeout=timeout, on_event=on_event)[-1]
-
-    @property
-    def stderr_text(self) -> str:
-        return "".join(self.stderr)
-
-    def close(self) -> int:
-        if self.proc.poll() is None:
-            with contextlib.suppress(OSError):
-                self.proc.stdin.close()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        for t in self._threads:
-            t.join(5)
-        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-            with contextlib.suppress(OSError):
-                pipe.close()
-        return self.proc.returncode
 
 
 def generate_request(request_id: str, **fields) -> dict:
