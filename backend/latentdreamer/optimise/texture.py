@@ -32,21 +32,10 @@ def view_weights(points: torch.Tensor, normals: torch.Tensor, cameras: Cameras, 
     return cos.pow(power)
 
 
-def optimise_texture(
-    vertices: torch.Tensor,
-    faces: torch.Tensor,
-    targets: ViewTargets,
-    cameras: Cameras,
-    preset: Preset,
-    progress: JobProgress,
-    view_aware: bool = True,
-    stage: str = STAGE,
-) -> tuple[torch.Tensor, StageReport]:
-    """Returns per-vertex RGB (V, 3) in [0, 1] and the stage report."""
-    grid, report = fit_colour_grid(vertices, faces, targets, cameras, preset, progress, view_aware, stage)
+def grid_colours(grid: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """(N, 3) RGB in [0, 1] of the fitted colour grid at (N, 3) points: the vertex colours."""
     with torch.no_grad():
-        colours = sample_grid(grid, vertices[None])[0].clamp(0, 1)
-    return colours, report
+        return sample_grid(grid, points[None])[0].clamp(0, 1)
 
 
 def fit_colour_grid(

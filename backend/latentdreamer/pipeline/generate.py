@@ -20,7 +20,7 @@ from latentdreamer import threads
 from latentdreamer.api import Callbacks, GenerateSettings, GenerationResult, ViewSet
 from latentdreamer.device import resolve_device
 from latentdreamer.geometry.flexicubes import flexicubes
-from latentdreamer.geometry.grid import grid_points, sample_grid
+from latentdreamer.geometry.grid import grid_points
 from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.geometry.subdivision import loop_subdivision
 from latentdreamer.geometry.uv_unwrap import subdivide_corner_uvs, unwrap
@@ -31,7 +31,7 @@ from latentdreamer.optimise.progress import JobProgress
 from latentdreamer.optimise.refine import optimise_refine
 from latentdreamer.optimise.shape_field import GridField, LatentField
 from latentdreamer.optimise.targets import ViewTargets, view_masks, view_targets
-from latentdreamer.optimise.texture import fit_colour_grid
+from latentdreamer.optimise.texture import fit_colour_grid, grid_colours
 from latentdreamer.optimise.view_corrections import ViewCorrections
 from latentdreamer.pipeline.shape_prior import ShapePrior, load_shape_prior
 from latentdreamer.render.bake.bake import PADDING as BAKE_PADDING
@@ -173,7 +173,7 @@ def bake_texture_from_views(
         cameras,
         preset.bake_resolution,
         preset.view_power if view_aware else 0.0,
-        lambda p: sample_grid(grid, p[None])[0].clamp(0, 1),
+        lambda p: grid_colours(grid, p),
         corner_uvs=corner_uvs,
     )
     baked.timings["unwrap"] += unwrap_s
@@ -280,8 +280,7 @@ def _generate(
     if settings.texture:
         tex_targets = view_targets(views, preset.texture_resolution, device)
         grid, texture = fit_colour_grid(vertices, faces, tex_targets, cameras, preset, progress, options.view_aware)
-        with torch.no_grad():
-            rgb = sample_grid(grid, vertices[None])[0].clamp(0, 1)
+        rgb = grid_colours(grid, vertices)
         colors = np.concatenate([rgb.cpu().numpy(), np.ones((len(rgb), 1), np.float32)], axis=1)
         stats.update(iterations_texture=texture.steps, loss_texture=texture.final_loss)
     else:

@@ -13,7 +13,7 @@ from latentdreamer.geometry.mesh import Mesh
 from latentdreamer.optimise.presets import get_preset
 from latentdreamer.optimise.progress import JobProgress
 from latentdreamer.optimise.targets import view_targets
-from latentdreamer.optimise.texture import optimise_texture, view_weights
+from latentdreamer.optimise.texture import fit_colour_grid, grid_colours, view_weights
 from latentdreamer.pipeline.oracle_views import render_mesh_views
 from latentdreamer.render.cameras import orbit_cameras, prior_cameras
 
@@ -43,7 +43,8 @@ def test_texture_recovers_two_coloured_halves(view_aware):
     preset = get_preset("tiny")
     progress = JobProgress(Callbacks(), {"texture": 1.0})
     vertices, faces = torch.from_numpy(sphere.vertices), torch.from_numpy(sphere.faces)
-    colours, report = optimise_texture(vertices, faces, targets, prior_cameras(), preset, progress, view_aware)
+    grid, report = fit_colour_grid(vertices, faces, targets, prior_cameras(), preset, progress, view_aware)
+    colours = grid_colours(grid, vertices)
     assert report.steps > 0 and report.losses[-1] < report.losses[0]
     right = sphere.vertices[:, 0] > 0.1
     left = sphere.vertices[:, 0] < -0.1
