@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import torch
 
@@ -17,6 +18,12 @@ def _short_tiny() -> presets.Preset:
     return presets.get_preset("tiny").with_max_steps(coarse=3, refine=2, texture=3)
 
 
+def eval_args(meshes: Path, out: Path, *extra: str) -> list[str]:
+    """`eval generate` at a test's size: tiny, 64 px views, 2000 points, one ablated object."""
+    size = ["--view-size", "64", "--points", "2000", "--ablations", "1"]
+    return ["eval", "generate", "--meshes", str(meshes), "--preset", "tiny", "--device", "cpu", "--out", str(out), *size, *extra]
+
+
 def test_eval_generate_writes_scores_ablations_and_sheet(tmp_path, monkeypatch, capsys):
     torch.set_num_threads(2)
     monkeypatch.setitem(presets.PRESET_TABLE, "tiny", _short_tiny())
@@ -27,26 +34,7 @@ def test_eval_generate_writes_scores_ablations_and_sheet(tmp_path, monkeypatch, 
     (meshes / "broken.obj").write_text("v 0 0 0\nf 1 2 3\n")  # a face past the vertices
 
     out = tmp_path / "out"
-    args = [
-        "eval",
-        "generate",
-        "--meshes",
-        str(meshes),
-        "--preset",
-        "tiny",
-        "--device",
-        "cpu",
-        "--out",
-        str(out),
-        "--ablations",
-        "1",
-        "--view-size",
-        "64",
-        "--points",
-        "2000",
-        "--no-sae",
-    ]
-    assert main(args) == 1  # the report is whole for the others; the exit says one entry failed
+    assert main(eval_args(meshes, out, "--no-sae")) == 1  # the report is whole for the others; the exit says one entry failed
     assert "1 entry could not be scored: broken" in capsys.readouterr().err
     report = json.loads((out / "generation_eval.json").read_text())
     (obj,) = report["objects"]
@@ -86,29 +74,7 @@ def test_with_the_shipped_sae_and_lin_the_init_ablation_runs_lin_and_zero_too(tm
     meshes = tmp_path / "meshes"
     save_mesh(example_object(seed=3, resolution=32), meshes / "blob.glb")
     out = tmp_path / "out"
-    assert (
-        main(
-            [
-                "eval",
-                "generate",
-                "--meshes",
-                str(meshes),
-                "--preset",
-                "tiny",
-                "--device",
-                "cpu",
-                "--out",
-                str(out),
-                "--ablations",
-                "1",
-                "--view-size",
-                "64",
-                "--points",
-                "2000",
-            ]
-        )
-        == 0
-    )
+    assert main(eval_args(meshes, out)) == 0
     report = json.loads((out / "generation_eval.json").read_text())
     init = report["ablations"]["initialisation"]
     assert init["variants"] == ["auto (LIN)", "hull", "zero"]
