@@ -1,7 +1,8 @@
 """Training LIN against a frozen SAE, on views of streamed random shapes, with exact resume.
 
-Step s draws shapes `random_sdf(s * batch + i)` (the SAE trainer's seeds, all below
-EVAL_SEED_BASE), their targets are the SAE encoder's means, and the views and their
+Step s draws shapes `s * batch + i` of the config's named distribution (`shapes`,
+geometry/training_shapes.py: the SAE trainer's seeds, all below EVAL_SEED_BASE; the shipped
+LIN saw "blocks"; a LIN for an SAE fine-tuned on thin parts should see its "mixed"), their targets are the SAE encoder's means, and the views and their
 degradations come from a generator seeded with (seed, s) (train/lin_data.py). The SAE is
 part of the run's identity: its sha256 is stored in the checkpoint, a resume with another
 SAE is refused unless asked for (`retarget_sae`, which fine-tunes towards the new SAE's
@@ -23,13 +24,14 @@ from typing import Any
 import torch
 
 from latentdreamer.config import strict_from_dict
+from latentdreamer.geometry.training_shapes import DISTRIBUTIONS, training_shape
 from latentdreamer.models.checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint
 from latentdreamer.models.lin import LIN, LINConfig, hull_latent, latent_loss
 from latentdreamer.models.sae import SAE
 from latentdreamer.models.weights_file import WeightsError
 from latentdreamer.train.lin_data import LINDataConfig, training_views
 from latentdreamer.train.loop import train_until
-from latentdreamer.train.sae import EVAL_SEED_BASE, ShapeFn, blocks_shape, grid_iou, shape_batch, stack_sdf, step_generator
+from latentdreamer.train.sae import EVAL_SEED_BASE, ShapeFn, grid_iou, shape_batch, stack_sdf, step_generator
 
 SAE_SNAPSHOT = "sae.safetensors"
 """Name, inside a LIN run directory, of the SAE snapshot taken from a training run."""
@@ -39,6 +41,8 @@ SAE_SNAPSHOT = "sae.safetensors"
 class LINTrainConfig:
     seed: int = 0
     steps: int = 2000
+    shapes: str = "blocks"
+    """Named shape distribution (geometry/training_shapes.py), as in SAETrainConfig."""
     batch_size: int = 8
     lr: float = 5e-4
     warmup_steps: int = 50
@@ -51,6 +55,10 @@ class LINTrainConfig:
     eval_shapes: int = 8
     threads: int = 1
     """torch threads (0 keeps torch's default); one thread on shared 2-core machines (see SAETrainConfig)."""
+
+    def __post_init__(self) -> None:
+        if self.shapes not in DISTRIBUTIONS:
+            raise ValueError(f"shapes must be one of {DISTRIBUTIONS}, got {self.shapes!r}")
 
     @classmethod
     def from_dict(cls, d: dict) -> LINTrainConfig:
@@ -110,7 +118,7 @@ class LINTrainer:
         train_cfg: LINTrainConfig,
         out: str | Path,
         sae_path: str | os.PathLike,
-        shape_fn: ShapeFn = blocks_shape,
+        shape_fn: ShapeFn | None = None,
         resume: bool = False,
         retarget_sae: bool = False,
         command: str | None = None,
@@ -119,7 +127,6 @@ class LINTrainer:
         from latentdreamer.models.weights_file import read_card
 
         self.out = Path(out)
-        self.shape_fn = shape_fn
         self.sae: SAE = load_sae(sae_path)
         for p in self.sae.parameters():
             p.requires_grad_(False)
@@ -142,6 +149,8 @@ class LINTrainer:
                     "this LIN towards the new SAE's latents."
                 )
         self.train_cfg, self.data_cfg = train_cfg, data_cfg
+        distribution = train_cfg.shapes
+        self.shape_fn = shape_fn or (lambda seed, resolution: training_shape(distribution, seed, resolution))
         if train_cfg.threads:
             torch.set_num_threads(train_cfg.threads)
         torch.manual_seed(train_cfg.seed)

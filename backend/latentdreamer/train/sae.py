@@ -110,11 +110,6 @@ def load_config(path: str | Path) -> tuple[SAEConfig, SAETrainConfig]:
     return SAEConfig.from_dict(d.get("model", {})), SAETrainConfig.from_dict(d.get("train", {}))
 
 
-def blocks_shape(seed: int, resolution: int) -> TrainingShape:
-    """The shipped models' distribution (random_shapes.random_sdf), as a ShapeFn."""
-    return training_shape("blocks", seed, resolution)
-
-
 def step_generator(seed: int, step: int) -> torch.Generator:
     return torch.Generator().manual_seed((seed * 1_000_003 + step) % (2**63 - 1))
 

@@ -184,3 +184,23 @@ def test_augmentations_do_what_they_say():
     assert 0 < has.sum() < 4
     for b in range(4):
         assert torch.equal(n[b], normals[b]) if has[b] else bool((n[b] == 0.5).all())
+
+
+def test_the_config_names_the_shape_distribution(tmp_path: Path):
+    """A LIN for an SAE fine-tuned on thin parts trains on the same "mixed" shapes it saw."""
+    from latentdreamer.geometry.training_shapes import training_shape
+
+    model_cfg, data_cfg, train_cfg = load_config(CONFIG)
+    with pytest.raises(ValueError, match="shapes must be one of"):
+        replace(train_cfg, shapes="chairs")
+    trainer = LINTrainer(
+        model_cfg,
+        data_cfg,
+        replace(train_cfg, eval_every=0, shapes="mixed"),
+        tmp_path / "run",
+        _sae(tmp_path / "sae.safetensors"),
+    )
+    r = SAE_CONFIG.resolution
+    for seed in (2, 3):  # mixed: blocks on even seeds, thin parts on odd ones
+        assert np.array_equal(trainer.shape_fn(seed, r).sdf, training_shape("mixed", seed, r).sdf)
+    assert not np.array_equal(trainer.shape_fn(3, r).sdf, training_shape("blocks", 3, r).sdf)
