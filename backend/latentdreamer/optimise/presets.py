@@ -151,10 +151,9 @@ class Preset:
 # and 0.356 / 0.353 on the twelve thin meshes (Chamfer 0.0179 / 0.0185), in 5-12 % fewer
 # coarse steps; 0.045, 0.08 and 0.1 were no better on average, and a rate falling to 0.3x
 # (StageBudget.lr_decay) stopped sooner on exact views, later at level 2, where it lost an
-# armchair's frame. Shapes
-# are still improving when the convergence test stops the stage (volume IoU against the
-# truth rises to the last step), which is why fewer steps cost fidelity and a faster rate
-# does not.
+# armchair's frame. Shapes are still improving when the convergence test stops the stage
+# (volume IoU against the truth rises to the last step), which is why fewer steps cost
+# fidelity and a faster rate does not.
 PRESET_TABLE: dict[str, Preset] = {
     "tiny": Preset(
         "tiny",

@@ -2,8 +2,9 @@
 
 Step s draws shapes `s * batch + i` of the config's named distribution (`shapes`,
 geometry/training_shapes.py: the SAE trainer's seeds, all below EVAL_SEED_BASE; the shipped
-LIN saw "blocks"; a LIN for an SAE fine-tuned on thin parts should see its "mixed"), their targets are the SAE encoder's means, and the views and their
-degradations come from a generator seeded with (seed, s) (train/lin_data.py). The SAE is
+LIN saw "blocks", a LIN for an SAE fine-tuned on thin parts sees its "mixed"), their targets
+are the SAE encoder's means, and the views and their degradations come from a generator
+seeded with (seed, s) (train/lin_data.py). The SAE is
 part of the run's identity: its sha256 is stored in the checkpoint, a resume with another
 SAE is refused unless asked for (`retarget_sae`, which fine-tunes towards the new SAE's
 latents and is recorded), and the exported LIN card names it so `load_lin` can refuse a
@@ -18,6 +19,7 @@ import shlex
 import sys
 import time
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -149,8 +151,7 @@ class LINTrainer:
                     "this LIN towards the new SAE's latents."
                 )
         self.train_cfg, self.data_cfg = train_cfg, data_cfg
-        distribution = train_cfg.shapes
-        self.shape_fn = shape_fn or (lambda seed, resolution: training_shape(distribution, seed, resolution))
+        self.shape_fn = shape_fn or partial(training_shape, train_cfg.shapes)
         if train_cfg.threads:
             torch.set_num_threads(train_cfg.threads)
         torch.manual_seed(train_cfg.seed)

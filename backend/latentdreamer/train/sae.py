@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -232,8 +233,7 @@ class SAETrainer:
             saved = json.loads((self.out / "checkpoint.json").read_text())
             model_cfg = SAEConfig.from_dict(saved["model"])
             self.train_cfg = train_cfg = SAETrainConfig.from_dict({**saved["train"], **_overrides(train_cfg), **(changes or {})})
-        distribution = train_cfg.shapes
-        self.shape_fn = shape_fn or (lambda seed, resolution: training_shape(distribution, seed, resolution))
+        self.shape_fn = shape_fn or partial(training_shape, train_cfg.shapes)
         torch.manual_seed(train_cfg.seed)
         self.model = SAE(model_cfg)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=train_cfg.lr)
