@@ -10,7 +10,7 @@ import pytest
 
 from latentdreamer_addon import batch, session
 
-from addon_testing import backend_python
+from addon_testing import backend_python, example_mesh, views_of_mesh
 from test_operators import FAKE_DIR, input_image
 
 pytestmark = pytest.mark.skipif(backend_python() is None, reason="no backend Python (.venv-backend) to run the worker")
@@ -86,33 +86,8 @@ def test_a_timed_out_item_leaves_nothing_behind_and_the_batch_goes_on(fake_worke
 
 
 def test_a_job_list_goes_to_the_backends_batch_command(clean_file, tmp_path):
-    import subprocess as sp
-
-    mesh = tmp_path / "object.glb"
-    make = (
-        "import sys; from latentdreamer.geometry.example_object import example_object; "
-        "from latentdreamer.io.mesh_io import save_mesh; save_mesh(example_object(seed=3, resolution=32), sys.argv[1])"
-    )
-    sp.run([backend_python(), "-c", make, str(mesh)], check=True)
-    views = tmp_path / "views"
-    sp.run(
-        [
-            backend_python(),
-            "-m",
-            "latentdreamer",
-            "generate",
-            "--from-mesh",
-            str(mesh),
-            "--views-only",
-            "--quiet",
-            "--views-dir",
-            str(views),
-            "-o",
-            str(tmp_path / "unused.glb"),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    mesh = example_mesh(tmp_path / "object.glb", resolution=32)
+    views = views_of_mesh(mesh, tmp_path / "views")
     items = [
         {
             "views": {"files": [str(views / f"rgb_{k}.png") for k in range(6)]},

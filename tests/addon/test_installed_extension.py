@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from addon_testing import REPO, backend_python
+from addon_testing import REPO, backend_python, example_mesh, views_of_mesh
 
 SCRIPT = Path(__file__).parent / "installed" / "generate_in_fresh_profile.py"
 CURSOR = (1.0, -2.0, 0.5)
@@ -49,34 +49,7 @@ def artefacts(tmp_path_factory):
     )
     assert out.returncode == 0, out.stdout + out.stderr
     (zip_path,) = dist.glob("latentdreamer-*.zip")
-    mesh = root / "object.glb"
-    make = (
-        "import sys; from latentdreamer.geometry.example_object import example_object; "
-        "from latentdreamer.io.mesh_io import save_mesh; save_mesh(example_object(seed=3), sys.argv[1])"
-    )
-    out = subprocess.run([backend_python(), "-c", make, str(mesh)], capture_output=True, text=True, cwd=root)
-    assert out.returncode == 0, out.stderr
-    views = root / "views"
-    out = subprocess.run(
-        [
-            backend_python(),
-            "-m",
-            "latentdreamer",
-            "generate",
-            "--from-mesh",
-            str(mesh),
-            "--views-only",
-            "--quiet",
-            "--views-dir",
-            str(views),
-            "-o",
-            str(root / "unused.glb"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=root,
-    )
-    assert out.returncode == 0, out.stderr
+    views = views_of_mesh(example_mesh(root / "object.glb"), root / "views")
     assert sorted(p.name for p in views.glob("*.png")) == sorted(
         [f"rgb_{k}.png" for k in range(6)] + [f"normal_{k}.png" for k in range(6)]
     )

@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 from test_installed_extension import clean_env
 
-from addon_testing import REPO, backend_python
+from addon_testing import REPO, backend_python, views_of_mesh
 
 PRIORS_TESTS = REPO / "tests" / "backend" / "priors"
 SCRIPT = Path(__file__).parent / "installed" / "setup_in_fresh_profile.py"
@@ -85,23 +85,7 @@ rgb[15:65, 12:48] = (230, 120, 60)
 Image.fromarray(rgb, "RGB").save(root / "photo.png")
 """
     run([backend_python(), "-c", make, str(root)], cwd=root)
-    run(
-        [
-            backend_python(),
-            "-m",
-            "latentdreamer",
-            "generate",
-            "--from-mesh",
-            str(root / "object.glb"),
-            "--views-only",
-            "--quiet",
-            "--views-dir",
-            str(root / "views"),
-            "-o",
-            str(root / "unused.glb"),
-        ],
-        cwd=root,
-    )
+    views_of_mesh(root / "object.glb", root / "views")
     return {
         "zip": zip_path,
         "views": root / "views",
